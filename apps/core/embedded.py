@@ -1,0 +1,57 @@
+"""The embedded Postgres 16 + pgvector server (the `pgserver` wheel) used when DATABASE_URL is unset.
+
+The server is started on first use and left running, so Daphne, the Celery worker, beat and
+`manage.py` all share one cluster under var/pgdata; `manage.py serve` stops it on exit.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+# pgserver keeps an inter-process lock in the user's runtime directory, which must be private (0700).
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    _runtime = Path(f"/tmp/tessera-runtime-{os.getuid()}")
+    _runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
+
+DATABASE_NAME = "tessera"
+
+
+def _server(pgdata: Path) -> Any:
+    import pgserver
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(pgdata, cleanup_mode=None)
+
+
+def embedded_database_settings(pgdata: Path) -> dict[str, Any]:
+    """Start (or join) the embedded server and return Django DATABASES settings for it."""
+    server = _server(pgdata)
+    uri = urlparse(server.get_uri())
+    socket_dir = parse_qs(uri.query)["host"][0]
+    _ensure_database(socket_dir)
+    return {
+        "NAME": DATABASE_NAME,
+        "USER": uri.username or "postgres",
+        "PASSWORD": "",
+        "HOST": socket_dir,
+        "PORT": "",
+    }
+
+
+def _ensure_database(socket_dir: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def stop_embedded_server(pgdata: Path) -> None:
+    """Stop the embedded server (used when `manage.py serve` exits)."""
+    from pgserver._commands import pg_ctl
+
+    server = _server(pgdata)
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)

@@ -1,0 +1,118 @@
+"""serve: what `make run` runs. Migrate, create the demo workspace, then run Daphne, a Celery worker
+and Celery beat together until Ctrl-C, which stops all of them (and the embedded Postgres)."""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+DEMO_EMAIL = "demo@tessera.local"
+
+
+class Command(BaseCommand):
+    help = "Run Tessera locally: migrations, demo workspace, Daphne, Celery worker and beat."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-demo", action="store_true", help="do not create the demo workspace")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        started = time.perf_counter()
+        self.stdout.write("Migrating the public and workspace schemas…")
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+        if not settings.REDIS_URL:
+            call_command("createcachetable", verbosity=0)
+        login = None if opts["no_demo"] else self._demo()
+
+        python = sys.executable
+        children = {
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "warning",
+                       "-Q", ",".join(settings.CELERY_TASK_QUEUES_NAMES), "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "warning",
+                     "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+            "web": [python, "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]), "config.asgi:application"],
+        }
+        procs: dict[str, subprocess.Popen] = {}
+        for name, cmd in children.items():
+            # Own process groups: Ctrl-C reaches us once, and we stop the children in order.
+            procs[name] = subprocess.Popen(cmd, start_new_session=True)
+
+        def stop(*_: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        url = f"http://localhost:{opts['port']}"
+        try:
+            self._wait_healthy(f"http://127.0.0.1:{opts['port']}/healthz", procs)
+            self.stdout.write(self.style.SUCCESS(
+                f"\nTessera is running at {url}/  (ready in {time.perf_counter() - started:.1f}s)"))
+            if login:
+                self.stdout.write(login)
+            self.stdout.write("Press Ctrl-C to stop.\n")
+            while all(p.poll() is None for p in procs.values()):
+                time.sleep(0.5)
+            dead = [n for n, p in procs.items() if p.poll() is not None]
+            self.stderr.write(f"{', '.join(dead)} exited; stopping everything.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            self._stop(procs)
+
+    def _demo(self) -> str:
+        from apps.workspaces import services
+
+        User = get_user_model()
+        user = User.objects.filter(email=DEMO_EMAIL).first()
+        if user is not None:
+            slug = user.memberships.select_related("workspace").first()
+            where = f" in workspace '{slug.workspace.slug}'" if slug else ""
+            return (f"Demo login: {DEMO_EMAIL}{where} (its password was printed on the first run; "
+                    f"change it with `.venv/bin/python manage.py reset_password --email {DEMO_EMAIL}`)")
+        password = secrets.token_urlsafe(9)
+        user = services.user_create(email=DEMO_EMAIL, password=password, name="Demo Owner", is_staff=True)
+        workspace = services.workspace_create(name="Demo", owner=user, provision="now")
+        return (f"Demo workspace '{workspace.slug}' created.\n"
+                f"  Login:    {DEMO_EMAIL}\n  Password: {password}\n  (shown once; also valid for /admin/)")
+
+    def _wait_healthy(self, url: str, procs: dict[str, subprocess.Popen], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs.values()):
+                raise KeyboardInterrupt
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stderr.write(f"{url} did not answer 200 within {timeout:.0f}s; continuing anyway.")
+
+    def _stop(self, procs: dict[str, subprocess.Popen]) -> None:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if settings.EMBEDDED_DATABASE:
+            from django.db import connections
+
+            from apps.core.embedded import stop_embedded_server
+
+            connections.close_all()
+            stop_embedded_server(settings.VAR_DIR / "pgdata")
+        self.stdout.write("Stopped.")

@@ -1,0 +1,47 @@
+"""Creating a workspace's Postgres schema.
+
+A new schema is a copy of the `tenant_template` schema (django-tenants' clone_schema), which
+`migrate_schemas` keeps up to date like any tenant. Cloning copies the tables in one SQL call and
+fakes the migration records, which is much faster than replaying every tenant migration.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_exists
+
+from apps.workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_template_schema() -> None:
+    """Create and migrate the template schema that new workspaces are cloned from."""
+    from django.core.management import call_command
+
+    name = settings.TENANT_BASE_SCHEMA
+    if not schema_exists(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{name}"')
+    call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=0)
+
+
+def provision_schema(*, workspace: Workspace) -> Workspace:
+    """Create (or finish creating) the workspace's schema and mark it ready. Idempotent."""
+    if workspace.is_ready and schema_exists(workspace.schema_name):
+        return workspace
+    started = time.perf_counter()
+    if not schema_exists(settings.TENANT_BASE_SCHEMA):
+        ensure_template_schema()
+    connection.set_schema_to_public()
+    workspace.create_schema(check_if_exists=True, verbosity=0)
+    elapsed = time.perf_counter() - started
+    Workspace.objects.filter(pk=workspace.pk).update(
+        status=Workspace.Status.READY, provisioned_at=timezone.now(), provisioning_seconds=elapsed
+    )
+    workspace.refresh_from_db()
+    logger.info("workspace %s provisioned in %.3fs", workspace.slug, elapsed)
+    return workspace

@@ -1,0 +1,40 @@
+"""The root URLconf: public pages, accounts, admin, health, and the console mount point."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from apps.accounts import views as accounts
+from apps.core import views as core
+from apps.workspaces import views as ws
+
+console_patterns = (
+    [
+        path("", ws.console_index, name="index"),
+        path("new/", ws.workspace_new, name="workspace_new"),
+        path("<slug:ws>/", include("config.urls_tenant")),
+    ],
+    "console",
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
+    path("healthz", core.healthz, name="healthz"),
+    path("install", accounts.install, name="install"),
+    path("accounts/profile/", accounts.profile, name="account_profile"),
+    path("accounts/", include("allauth.urls")),
+    path("invite/<str:token>/", ws.invitation_accept, name="invitation_accept"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("console/", include(console_patterns)),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler403 = core.error_403
+handler404 = core.error_404
+handler500 = core.error_500
