@@ -14,7 +14,7 @@ def record(*, workspace: "Workspace", actor: Any, verb: str, target: str = "") -
     """Append an event to the workspace's activity trail, whatever schema is active now."""
     with schema_context(workspace.schema_name):
         return ActivityEvent.objects.create(
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor_id=getattr(actor, "pk", None),
             actor_email=getattr(actor, "email", "") or "",
             verb=verb,
             target=target[:255],

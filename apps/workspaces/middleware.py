@@ -24,7 +24,8 @@ class WorkspaceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Connections are reused between requests: never inherit the previous request's schema.
         connection.set_schema_to_public()
-        request.tenant = None  # type: ignore[attr-defined]
+        # request.tenant is set only inside a workspace: django-tenants' own admin templates read
+        # "no tenant attribute" as "public schema".
         request.membership = None  # type: ignore[attr-defined]
         try:
             return self.get_response(request)

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Every value comes from the environment (see README)."""
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -16,6 +17,19 @@ def envsecret(name: str, default: str | None = None) -> str | None:
     if path:
         return Path(path).read_text().strip()
     return env.str(name, default=default)
+
+
+def filesystem_broker_options(folder: Path) -> dict[str, object]:
+    """kombu's filesystem transport: a Celery broker that needs no server (one folder, shared)."""
+    for sub in ("out", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "control_folder": str(folder / "control"),
+        "data_folder_in": str(folder / "out"),
+        "data_folder_out": str(folder / "out"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+    }
 
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -107,6 +121,8 @@ TEMPLATES = [
 # var/pgdata on first use and keeps running for every process of this checkout.
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # A Unix socket directory may be given URL-encoded as the host (postgres://u@%2Frun%2Fpg/db).
+    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
     EMBEDDED_DATABASE = False
 else:
     from apps.core.embedded import embedded_database_settings
@@ -133,22 +149,14 @@ else:
     # The database cache is shared by every process (Daphne, worker), so throttles hold across them.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tessera_cache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    BROKER_DIR = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
-        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    BROKER_DIR = Path(env.str("BROKER_DIR", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "out"),
-        "data_folder_out": str(BROKER_DIR / "out"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["priority_dataset", "dataset", "mail", "default"]
 CELERY_TASK_ROUTES = {
     "apps.workspaces.tasks.send_invitation_email": {"queue": "mail"},
-    "apps.accounts.tasks.send_mail": {"queue": "mail"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -216,6 +224,7 @@ USE_TZ = True
 # --- Static and media files ---------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))

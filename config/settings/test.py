@@ -1,7 +1,7 @@
 """The test suite (pytest sets DJANGO_SETTINGS_MODULE to this module)."""
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL, env
+from .base import REDIS_URL, VAR_DIR, env, filesystem_broker_options
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -9,6 +9,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Unit tests run tasks eagerly; tests/test_celery_worker.py runs a real worker instead.
 CELERY_TASK_ALWAYS_EAGER = True
 if not REDIS_URL:
+    # The real-worker tests share this broker folder with the worker they start.
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 ALLOWED_HOSTS = ["*"]
 STORAGES = {

@@ -18,3 +18,12 @@ def wsurl(context: template.Context, name: str, **kwargs: Any) -> str:
 def initials(value: str) -> str:
     parts = [p for p in str(value).replace("@", " ").replace(".", " ").split() if p]
     return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+@register.simple_tag(takes_context=True)
+def signup_open(context: template.Context) -> bool:
+    """{% signup_open as open %}: whether the sign-up page accepts new accounts (login page link)."""
+    from allauth.account.adapter import get_adapter
+
+    request = context["request"]
+    return bool(get_adapter(request).is_open_for_signup(request))

@@ -15,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from apps.core.checks import ensure_pgvector
+
 DEMO_EMAIL = "demo@tessera.local"
 
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.perf_counter()
+        ensure_pgvector()
         self.stdout.write("Migrating the public and workspace schemas…")
         call_command("migrate_schemas", interactive=False, verbosity=0)
         if not settings.REDIS_URL:
@@ -38,8 +41,7 @@ class Command(BaseCommand):
         children = {
             "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "warning",
                        "-Q", ",".join(settings.CELERY_TASK_QUEUES_NAMES), "--concurrency", "2"],
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "warning",
-                     "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "warning"],
             "web": [python, "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]), "config.asgi:application"],
         }
         procs: dict[str, subprocess.Popen] = {}

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.workspaces import services
@@ -25,5 +26,8 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(email__iexact=opts["email"]).first()
         if user is None:
             raise CommandError(f"no user {opts['email']!r}; create it with create_user first")
-        membership = services.member_add(workspace=workspace, user=user, role=opts["role"])
+        try:
+            membership = services.member_add(workspace=workspace, user=user, role=opts["role"])
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(f"{user.email} is {membership.role} in {workspace.slug}")

@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.workspaces import services
@@ -19,6 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="password for a new owner (random and printed if omitted)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            self._create(opts)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+
+    def _create(self, opts: dict[str, Any]) -> None:
         User = get_user_model()
         owner = User.objects.filter(email__iexact=opts["owner"]).first()
         if owner is None:

@@ -1,0 +1,136 @@
+"""Shared fixtures: two workspaces and the personas around them.
+
+- alpha: owner Olivia, admin Adam, editor Edith, normal member Noor;
+- beta:  owner Bruno (a member of another workspace);
+- Oscar: an outsider with an account but no workspace.
+
+Workspaces and people are created through the services, like production does. Fixtures are
+get-or-create, because transactional tests flush the public tables (schemas survive a flush).
+"""
+
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from apps.workspaces import services
+from apps.workspaces.models import Membership, Workspace
+from apps.workspaces.roles import Role
+
+PASSWORD = "Correct-Horse-42"
+
+
+@dataclasses.dataclass
+class World:
+    alpha: Workspace
+    beta: Workspace
+    owner: Membership
+    admin: Membership
+    editor: Membership
+    normal: Membership
+    other: Membership  # owner of beta
+    outsider: object  # a User with no membership
+
+    def by_role(self, role: str) -> Membership:
+        return {"owner": self.owner, "admin": self.admin, "editor": self.editor, "normal": self.normal}[role]
+
+
+def _user(email: str, name: str):  # type: ignore[no-untyped-def]
+    User = get_user_model()
+    user = User.objects.filter(email=email).first()
+    return user or services.user_create(email=email, password=PASSWORD, name=name)
+
+
+def _workspace(name: str, slug: str, owner) -> Workspace:  # type: ignore[no-untyped-def]
+    workspace = Workspace.objects.filter(slug=slug).first()
+    if workspace is None:
+        workspace = Workspace.objects.create(name=name, slug=slug, schema_name=f"ws_{slug}")
+        services.member_add(workspace=workspace, user=owner, role=Role.OWNER)
+    from apps.workspaces.provisioning import provision_schema
+
+    return provision_schema(workspace=workspace)
+
+
+def build_world() -> World:
+    olivia = _user("olivia@alpha.test", "Olivia Owner")
+    bruno = _user("bruno@beta.test", "Bruno Beta")
+    alpha = _workspace("Alpha", "alpha", olivia)
+    beta = _workspace("Beta", "beta", bruno)
+    add = services.member_add
+    return World(
+        alpha=alpha,
+        beta=beta,
+        owner=Membership.objects.get(workspace=alpha, user=olivia),
+        admin=add(workspace=alpha, user=_user("adam@alpha.test", "Adam Admin"), role=Role.ADMIN),
+        editor=add(workspace=alpha, user=_user("edith@alpha.test", "Edith Editor"), role=Role.EDITOR),
+        normal=add(workspace=alpha, user=_user("noor@alpha.test", "Noor Normal"), role=Role.NORMAL),
+        other=Membership.objects.get(workspace=beta, user=bruno),
+        outsider=_user("oscar@outside.test", "Oscar Outsider"),
+    )
+
+
+@pytest.fixture
+def world(db) -> World:  # type: ignore[no-untyped-def]
+    return build_world()
+
+
+@pytest.fixture
+def world_tx(transactional_db) -> World:  # type: ignore[no-untyped-def]
+    return build_world()
+
+
+def client_for(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# --- Real services started by the suite -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A real Redis: TEST_REDIS_URL if given, else a redis-server started on a free port."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server), or set TEST_REDIS_URL")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
