@@ -7,13 +7,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 django_asgi_app = get_asgi_application()
 
-from apps.core.checks import ensure_pgvector  # noqa: E402
-
-from django.db import connections  # noqa: E402
-
-ensure_pgvector()  # fail at start-up, with a clear message, rather than on the first request
-connections.close_all()
-
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

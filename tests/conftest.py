@@ -67,11 +67,11 @@ def build_world() -> World:
     return World(
         alpha=alpha,
         beta=beta,
-        owner=Membership.objects.get(workspace=alpha, user=olivia),
+        owner=Membership.objects.select_related("user", "workspace").get(workspace=alpha, user=olivia),
         admin=add(workspace=alpha, user=_user("adam@alpha.test", "Adam Admin"), role=Role.ADMIN),
         editor=add(workspace=alpha, user=_user("edith@alpha.test", "Edith Editor"), role=Role.EDITOR),
         normal=add(workspace=alpha, user=_user("noor@alpha.test", "Noor Normal"), role=Role.NORMAL),
-        other=Membership.objects.get(workspace=beta, user=bruno),
+        other=Membership.objects.select_related("user", "workspace").get(workspace=beta, user=bruno),
         outsider=_user("oscar@outside.test", "Oscar Outsider"),
     )
 

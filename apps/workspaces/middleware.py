@@ -9,6 +9,7 @@ public schema; the Service API, WebApps and WebSockets pick their workspace from
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
@@ -57,5 +58,5 @@ class WorkspaceMiddleware:
             return redirect("console:preparing", ws=workspace.slug)
         connection.set_tenant(workspace)
         if request.user.last_workspace_id != workspace.pk:  # type: ignore[union-attr]
-            type(request.user).objects.filter(pk=request.user.pk).update(last_workspace=workspace)
+            get_user_model().objects.filter(pk=request.user.pk).update(last_workspace=workspace)
         return None
