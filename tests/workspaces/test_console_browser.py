@@ -50,8 +50,8 @@ def test_owner_signs_in_invites_and_the_invitee_joins(live_url, browser, world_t
     assert Membership.objects.get(user__email="pat@alpha.test").role == "editor"
 
     # The owner switches the console to Japanese.
-    page.select_option("select[name=language]", "ja")
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "ja")
     assert page.get_attribute("html", "lang") == "ja"
     assert "メンバー" in page.inner_text("body")
     page.screenshot(path=str(SHOTS / "console-members-ja.png"), full_page=True)
