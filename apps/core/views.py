@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 
 
 def _check(fn: Any) -> dict[str, Any]:
@@ -68,4 +69,5 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
-    return render(request, "errors/500.html", status=500)
+    # No request context: whatever failed (often the database) must not break the error page too.
+    return HttpResponse(loader.render_to_string("errors/500.html"), status=500)

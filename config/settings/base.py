@@ -77,6 +77,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # faster than running every tenant migration again; see apps/workspaces/provisioning.py.
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Send `SET search_path` only when the schema changes, not before every query.
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

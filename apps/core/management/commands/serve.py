@@ -103,7 +103,7 @@ class Command(BaseCommand):
     def _stop(self, procs: dict[str, subprocess.Popen]) -> None:
         for proc in procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.terminate()  # the leader only: Celery stops its own pool children cleanly
         deadline = time.monotonic() + 10
         for proc in procs.values():
             try:
