@@ -4,6 +4,7 @@ The server is started on first use and left running, so Daphne, the Celery worke
 `manage.py` all share one cluster under var/pgdata; `manage.py serve` stops it on exit.
 """
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
     os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
 
 DATABASE_NAME = "tessera"
+# pgserver logs every start-up check at INFO before Django's LOGGING is configured.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def _server(pgdata: Path) -> Any:

@@ -101,6 +101,9 @@ class Command(BaseCommand):
         self.stderr.write(f"{url} did not answer 200 within {timeout:.0f}s; continuing anyway.")
 
     def _stop(self, procs: dict[str, subprocess.Popen]) -> None:
+        # A second Ctrl-C must not abandon children or the database half-way; this takes seconds.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()  # the leader only: Celery stops its own pool children cleanly
