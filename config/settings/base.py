@@ -36,6 +36,9 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = envsecret("SECRET_KEY", "insecure-dev-key-change-me")
+# Master keys for provider credentials at rest, newest first (comma-separated). Defaults to one
+# derived from SECRET_KEY; see apps/providers/crypto.py and `manage.py rotate_encryption_keys`.
+ENCRYPTION_KEYS = [k.strip() for k in (envsecret("ENCRYPTION_KEYS") or SECRET_KEY).split(",") if k.strip()]
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", ".localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -66,6 +69,7 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
+    "apps.providers",
     "apps.logs",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -208,6 +212,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 INVITE_EXPIRY_HOURS = env.int("INVITE_EXPIRY_HOURS", default=72)
+
+# --- Model providers ------------------------------------------------------------------------------
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=60.0)  # seconds per provider request
+PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=2)  # transient errors, with backoff
+OPENAI_API_BASE = env.str("OPENAI_API_BASE", default="")  # default base URL for the openai provider
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "apps.providers"
+    label = "providers"
+    verbose_name = "Model providers"

@@ -1,0 +1,242 @@
+"""OpenAI, Azure OpenAI and OpenAI-API-compatible servers, through the official `openai` SDK."""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import openai
+
+from apps.providers.runtime import clients, errors
+from apps.providers.runtime.adapters.base import ProviderChunk
+from apps.providers.runtime.entities import (
+    ImagePart,
+    ModerationResult,
+    PromptMessage,
+    RerankHit,
+    SpeechResult,
+    ToolCallDelta,
+    ToolDefinition,
+    TranscriptionResult,
+)
+from apps.providers.runtime.resolved import ResolvedModel
+
+
+def _body_message(exc: openai.APIStatusError) -> tuple[str, str | None]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("error", body) if isinstance(body, dict) else {}
+    if isinstance(detail, dict):
+        return str(detail.get("message") or exc.message), detail.get("code")
+    return str(exc.message), None
+
+
+@contextmanager
+def translate_errors(m: ResolvedModel) -> Iterator[None]:
+    """Map the SDK's exceptions to the runtime's, keeping the provider's own message."""
+    kw = {"provider": m.provider, "model": m.model}
+    try:
+        yield
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        raise errors.ProviderNotInitialized(_body_message(exc)[0], **kw) from exc
+    except openai.RateLimitError as exc:
+        message, code = _body_message(exc)
+        if code == "insufficient_quota":
+            raise errors.ProviderQuotaExceeded(message, **kw) from exc
+        raise errors.RateLimited(message, **kw) from exc
+    except openai.NotFoundError as exc:
+        raise errors.ModelNotSupported(_body_message(exc)[0], **kw) from exc
+    except openai.APIStatusError as exc:
+        raise errors.CompletionRequestError(_body_message(exc)[0], **kw) from exc
+    except openai.APITimeoutError as exc:
+        raise errors.CompletionRequestError(f"The model provider did not answer in time ({m.timeout:.0f}s).",
+                                            **kw) from exc
+    except openai.APIConnectionError as exc:
+        raise errors.CompletionRequestError(f"Cannot reach the model provider: {exc.message}", **kw) from exc
+    except httpx.HTTPError as exc:
+        raise errors.CompletionRequestError(f"Model provider request failed: {exc}", **kw) from exc
+
+
+def _new_client(m: ResolvedModel) -> openai.AsyncOpenAI:
+    common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries}
+    if m.provider == "azure_openai":
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=m.config["endpoint"], api_key=m.config.get("api_key"),
+            api_version=m.config.get("api_version") or "2024-10-21", **common,
+        )
+    from django.conf import settings
+
+    base_url = m.config.get("base_url") or (settings.OPENAI_API_BASE if m.provider == "openai" else None)
+    return openai.AsyncOpenAI(
+        # Local OpenAI-compatible servers often take no key; the SDK insists on one.
+        api_key=m.config.get("api_key") or "not-needed",
+        organization=m.config.get("organization") or None,
+        base_url=base_url or None,
+        **common,
+    )
+
+
+def client(m: ResolvedModel) -> openai.AsyncOpenAI:
+    return clients.pooled(m, _new_client)
+
+
+def _content(message: PromptMessage) -> Any:
+    if isinstance(message.content, str):
+        return message.content
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, ImagePart):
+            parts.append({"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}})
+        else:
+            parts.append({"type": "text", "text": part})
+    return parts
+
+
+def to_openai_messages(messages: list[PromptMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        item: dict[str, Any] = {"role": message.role, "content": _content(message)}
+        if message.name:
+            item["name"] = message.name
+        if message.tool_calls:
+            item["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in message.tool_calls
+            ]
+        if message.tool_call_id:
+            item["tool_call_id"] = message.tool_call_id
+        out.append(item)
+    return out
+
+
+def _tools(tools: list[ToolDefinition] | None) -> list[dict[str, Any]] | openai.NotGiven:
+    if not tools:
+        return openai.NOT_GIVEN
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}} for t in tools]
+
+
+def _completion_prompt(messages: list[PromptMessage]) -> str:
+    """Completion-mode models take one text: the messages' texts, in order."""
+    return "\n\n".join(m.text for m in messages if m.text)
+
+
+PARAMS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "max_tokens", "seed", "response_format")
+
+
+def _params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k in PARAMS and v is not None}
+
+
+async def stream_llm(
+    m: ResolvedModel, messages: list[PromptMessage], params: dict[str, Any], tools: list[ToolDefinition] | None,
+    stop: list[str] | None, user: str | None,
+) -> AsyncIterator[ProviderChunk]:
+    api = client(m)
+    extra = {"stop": stop or openai.NOT_GIVEN, "user": user or openai.NOT_GIVEN, **_params(params)}
+    with translate_errors(m):
+        if m.is_completion_mode:
+            stream = await api.completions.create(model=m.api_model, prompt=_completion_prompt(messages),
+                                                  stream=True, stream_options={"include_usage": True}, **extra)
+            async for chunk in stream:
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    yield ProviderChunk(delta=choice.text or "", finish_reason=choice.finish_reason)
+                if chunk.usage:
+                    yield ProviderChunk(tokens=_tokens(chunk.usage))
+            return
+        if not m.spec.streaming:
+            response = await api.chat.completions.create(
+                model=m.api_model, messages=to_openai_messages(messages), tools=_tools(tools), **extra)
+            choice = response.choices[0]
+            calls = [ToolCallDelta(i, c.id, c.function.name, c.function.arguments)
+                     for i, c in enumerate(choice.message.tool_calls or [])]
+            yield ProviderChunk(delta=choice.message.content or "", tool_calls=calls, finish_reason=choice.finish_reason,
+                           tokens=_tokens(response.usage) if response.usage else None)
+            return
+        stream = await api.chat.completions.create(
+            model=m.api_model, messages=to_openai_messages(messages), tools=_tools(tools), stream=True,
+            stream_options={"include_usage": True}, **extra,
+        )
+        async for chunk in stream:
+            if chunk.choices:
+                choice = chunk.choices[0]
+                delta = choice.delta
+                calls = [
+                    ToolCallDelta(c.index, c.id, c.function.name if c.function else None,
+                                  (c.function.arguments or "") if c.function else "")
+                    for c in (delta.tool_calls or [])
+                ] if delta else []
+                text = (delta.content or "") if delta else ""
+                if text or calls or choice.finish_reason:
+                    yield ProviderChunk(delta=text, tool_calls=calls, finish_reason=choice.finish_reason)
+            if chunk.usage:
+                yield ProviderChunk(tokens=_tokens(chunk.usage))
+
+
+def _tokens(usage: Any) -> tuple[int, int]:
+    return (int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
+
+
+async def embed(m: ResolvedModel, texts: list[str], input_type: str = "") -> tuple[list[list[float]], int]:
+    with translate_errors(m):
+        response = await client(m).embeddings.create(model=m.api_model, input=texts, encoding_format="float")
+    vectors = [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+    return vectors, int(getattr(response.usage, "prompt_tokens", 0) or 0)
+
+
+async def moderate(m: ResolvedModel, text: str) -> ModerationResult:
+    with translate_errors(m):
+        response = await client(m).moderations.create(model=m.api_model, input=text)
+    result = response.results[0]
+    categories = {k: bool(v) for k, v in result.categories.model_dump(by_alias=True).items() if v is not None}
+    scores = {k: float(v) for k, v in result.category_scores.model_dump(by_alias=True).items() if v is not None}
+    return ModerationResult(model=m.model, flagged=bool(result.flagged), categories=categories, scores=scores)
+
+
+async def transcribe(m: ResolvedModel, audio: bytes, filename: str) -> TranscriptionResult:
+    with translate_errors(m):
+        response = await client(m).audio.transcriptions.create(model=m.api_model, file=(filename, audio))
+    return TranscriptionResult(model=m.model, text=response.text)
+
+
+async def speak(m: ResolvedModel, text: str, voice: str) -> SpeechResult:
+    with translate_errors(m):
+        response = await client(m).audio.speech.create(model=m.api_model, input=text, voice=voice,
+                                                       response_format="mp3")
+        audio = await response.aread() if hasattr(response, "aread") else response.content
+    return SpeechResult(model=m.model, audio=audio, content_type="audio/mpeg")
+
+
+async def rerank(m: ResolvedModel, query: str, documents: list[str], top_n: int) -> tuple[list[RerankHit], int]:
+    """OpenAI-compatible rerank servers (Xinference, vLLM, LocalAI, Jina-style) answer POST {base}/rerank."""
+    api = client(m)
+    with translate_errors(m):
+        response = await api.post(
+            "/rerank", cast_to=httpx.Response,
+            body={"model": m.api_model, "query": query, "documents": documents, "top_n": top_n},
+        )
+        data = response.json()
+    hits = [RerankHit(index=int(r["index"]), score=float(r.get("relevance_score", r.get("score", 0.0))),
+                      text=documents[int(r["index"])]) for r in data.get("results", [])]
+    tokens = int((data.get("usage") or {}).get("total_tokens", 0) or 0)
+    return hits, tokens
+
+
+async def validate(m: ResolvedModel) -> None:
+    """A cheap call that proves the credentials work (and, per model, that the model answers)."""
+    from apps.providers.runtime.entities import ModelType
+
+    api = client(m)
+    with translate_errors(m):
+        if m.provider == "openai":
+            await api.models.list()
+            return
+        if m.model_type == ModelType.TEXT_EMBEDDING:
+            await embed(m, ["ping"])
+        elif m.model_type == ModelType.RERANK:
+            await rerank(m, "ping", ["ping"], 1)
+        elif m.model_type == ModelType.LLM:
+            async for _ in stream_llm(m, [PromptMessage("user", "ping")], {"max_tokens": 1}, None, None, None):
+                pass
+        else:
+            await api.models.list()

@@ -1,0 +1,46 @@
+"""One pooled SDK client per credential (and per event loop).
+
+SDK clients hold an HTTP connection pool, so creating one per call would reconnect (and
+re-handshake TLS) every time. Pools are bound to the event loop that opened their connections,
+so clients are kept per loop: Daphne has one loop per process; a Celery task that uses
+`async_to_sync` gets a fresh loop, and a fresh client, each time. Changing a credential changes
+its version, which retires the old client.
+"""
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apps.providers.runtime.resolved import ResolvedModel
+
+C = TypeVar("C")
+
+_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], Any]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pooled(m: ResolvedModel, factory: Callable[[ResolvedModel], C]) -> C:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # called outside a loop: nothing to share safely
+        return factory(m)
+    pool = _pools.setdefault(loop, {})
+    key = (m.schema, m.provider, m.model if m.provider in ("azure_openai", "openai_api_compatible") else "",
+           m.credential_version)
+    client = pool.get(key)
+    if client is None:
+        stale = [k for k in pool if k[:3] == key[:3]]
+        for k in stale:  # an older version of the same credential
+            pool.pop(k, None)
+        client = pool[key] = factory(m)
+    return client
+
+
+def pool_size() -> int:
+    """Clients alive in the current loop (tests and the bench read it)."""
+    try:
+        return len(_pools.get(asyncio.get_running_loop(), {}))
+    except RuntimeError:
+        return 0
