@@ -37,7 +37,14 @@ def provision_schema(*, workspace: Workspace) -> Workspace:
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
         ensure_template_schema()
     connection.set_schema_to_public()
-    workspace.create_schema(check_if_exists=True, verbosity=0)
+    if schema_exists(workspace.schema_name):
+        # Left by an interrupted attempt (or a dropped row): bring it up to date instead.
+        from django.core.management import call_command
+
+        call_command("migrate_schemas", schema_name=workspace.schema_name, tenant=True, interactive=False,
+                     verbosity=0)
+    else:
+        workspace.create_schema(verbosity=0)
     elapsed = time.perf_counter() - started
     Workspace.objects.filter(pk=workspace.pk).update(
         status=Workspace.Status.READY, provisioned_at=timezone.now(), provisioning_seconds=elapsed

@@ -3,6 +3,10 @@
 import pytest
 from django.urls import URLPattern, reverse
 
+from django_tenants.utils import schema_context
+
+from apps.providers import crypto
+from apps.providers.models import ProviderCredential
 from apps.workspaces import services
 from apps.workspaces.models import Invitation, Membership, Workspace
 from config import urls_tenant
@@ -16,7 +20,11 @@ def _console_urls(world, workspace_slug: str, source):  # type: ignore[no-untype
     invitation = Invitation.objects.filter(workspace=source.workspace).first() or services.invitation_create(
         actor=source, email=f"probe-{source.workspace.slug}@example.test", role="normal"
     ).invitation
-    ids = {"member_id": source.pk, "invitation_id": invitation.pk}
+    with schema_context(source.workspace.schema_name):
+        credential = ProviderCredential.objects.filter(model="").first() or ProviderCredential.objects.create(
+            provider="openai", secret_config=crypto.encrypt(source.workspace.schema_name, {"api_key": "sk-x"}))
+    ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
+           "credential_id": credential.pk}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -53,7 +61,8 @@ def test_no_console_url_of_alpha_answers_a_non_member(world, who: str) -> None: 
 def test_ids_of_another_workspace_are_404_inside_ones_own(world) -> None:  # type: ignore[no-untyped-def]
     """Alpha's owner addresses beta's member and invitation through alpha's URLs."""
     client = client_for(world.owner.user)
-    beta_urls = [u for u in _console_urls(world, "alpha", world.other) if "/members/" in u or "/invitations/" in u]
+    beta_urls = [u for u in _console_urls(world, "alpha", world.other)
+                 if "/members/" in u or "/invitations/" in u or "/credentials/" in u]
     assert beta_urls
     for url in beta_urls:
         if url.endswith("/members/"):
