@@ -24,6 +24,7 @@ from apps.workspaces import services
 from apps.workspaces.models import Membership, Workspace
 from apps.workspaces.roles import Role
 
+pytest_plugins = ["tests.fakes.fixtures"]
 PASSWORD = "Correct-Horse-42"
 
 
