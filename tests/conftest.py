@@ -82,9 +82,26 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
     return build_world()
 
 
+def _truncate_tenant_data(schema: str) -> None:
+    """Transactional tests commit rows into workspace schemas, which Django's flush (public
+    schema only) does not reach: empty them so the next test starts clean."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename NOT IN "
+            "('django_migrations', 'django_content_type')", [schema])
+        tables = [f'"{schema}"."{name}"' for (name,) in cursor.fetchall()]
+        if tables:
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
 @pytest.fixture
-def world_tx(transactional_db) -> World:  # type: ignore[no-untyped-def]
-    return build_world()
+def world_tx(transactional_db) -> Iterator[World]:  # type: ignore[no-untyped-def]
+    world = build_world()
+    yield world
+    for workspace in (world.alpha, world.beta):
+        _truncate_tenant_data(workspace.schema_name)
 
 
 def client_for(user) -> Client:  # type: ignore[no-untyped-def]

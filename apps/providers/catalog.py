@@ -119,10 +119,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "anthropic", "Anthropic", _("Claude models."),
             (_SECRET_KEY, _BASE_URL),
             (
-                _llm("claude-opus-4-0", 200000, 32000, "15.00", "75.00"),
-                _llm("claude-sonnet-4-0", 200000, 64000, "3.00", "15.00"),
-                _llm("claude-3-7-sonnet-latest", 200000, 64000, "3.00", "15.00"),
-                _llm("claude-3-5-haiku-latest", 200000, 8192, "0.80", "4.00"),
+                _llm("claude-sonnet-4-6", 200000, 64000, "3.00", "15.00"),
+                _llm("claude-opus-4-6", 200000, 32000, "5.00", "25.00"),
+                _llm("claude-haiku-4-5", 200000, 64000, "1.00", "5.00"),
             ),
         ),
         ProviderSpec(
