@@ -6,6 +6,7 @@ membership and activates the workspace's schema; views never see it.
 
 from django.urls import path
 
+from apps.providers import views as providers
 from apps.workspaces import views as ws
 
 urlpatterns = [
@@ -16,4 +17,12 @@ urlpatterns = [
     path("settings/members/<int:member_id>/role/", ws.member_role, name="member_role"),
     path("settings/members/<int:member_id>/remove/", ws.member_remove, name="member_remove"),
     path("settings/invitations/<uuid:invitation_id>/revoke/", ws.invitation_revoke, name="invitation_revoke"),
+    path("settings/providers/", providers.providers, name="providers"),
+    path("settings/providers/defaults/", providers.defaults, name="provider_defaults"),
+    path("settings/providers/prices/", providers.prices, name="provider_prices"),
+    path("settings/providers/<slug:provider>/new/", providers.credential_new, name="provider_new"),
+    path("settings/providers/credentials/<uuid:credential_id>/edit/", providers.credential_edit,
+         name="provider_credential_edit"),
+    path("settings/providers/credentials/<uuid:credential_id>/delete/", providers.credential_delete,
+         name="provider_credential_delete"),
 ]
