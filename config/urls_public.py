@@ -27,6 +27,7 @@ urlpatterns = [
     path("invite/<str:token>/", ws.invitation_accept, name="invitation_accept"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include(console_patterns)),
+    path("v1/", include("apps.applications.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,4 +1,6 @@
-"""Per-workspace logs. For now: the workspace activity trail shown on the console home."""
+"""Per-workspace logs: the activity trail, end users, conversations, messages and their feedback."""
+
+import uuid
 
 from django.db import models
 
@@ -19,3 +21,124 @@ class ActivityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_email} {self.verb} {self.target}"
+
+
+class EndUser(models.Model):
+    """Someone using an app through the Service API (`user` argument) or a WebApp (browser id)."""
+
+    class Type(models.TextChoices):
+        SERVICE_API = "service-api", "service-api"
+        BROWSER = "browser", "browser"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE, related_name="end_users")
+    type = models.CharField(max_length=16, choices=Type.choices)
+    session_id = models.CharField(max_length=255)
+    is_anonymous = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "type", "session_id"], name="uniq_end_user")]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
+class Source(models.TextChoices):
+    """Where a conversation comes from. Console debug runs are kept out of the Logs page (LOG-01)."""
+
+    API = "api", "api"
+    WEBAPP = "webapp", "webapp"
+    DEBUGGER = "debugger", "debugger"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE, related_name="conversations")
+    end_user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="conversations")
+    from_source = models.CharField(max_length=16, choices=Source.choices)
+    from_account_id = models.BigIntegerField(null=True, blank=True)  # console debugger
+    mode = models.CharField(max_length=20)
+    name = models.CharField(max_length=255, blank=True)
+    inputs = models.JSONField(default=dict)  # the first turn's inputs
+    status = models.CharField(max_length=16, default="normal")
+    pinned = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["app", "from_source", "end_user", "is_deleted", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+
+class Message(models.Model):
+    """One turn: the end user's query and the model's answer, with tokens, price and timing."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        NORMAL = "normal", "normal"
+        STOPPED = "stopped", "stopped"
+        ERROR = "error", "error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    end_user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    from_source = models.CharField(max_length=16, choices=Source.choices)
+    from_account_id = models.BigIntegerField(null=True, blank=True)
+    task_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    inputs = models.JSONField(default=dict)
+    query = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+    model_provider = models.CharField(max_length=32, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    message_tokens = models.IntegerField(default=0)
+    answer_tokens = models.IntegerField(default=0)
+    total_price = models.DecimalField(max_digits=16, decimal_places=7, default=0)
+    currency = models.CharField(max_length=3, default="USD")
+    latency = models.FloatField(default=0.0)
+    usage = models.JSONField(default=dict)
+    prompt_log = models.JSONField(default=list)  # the exact messages sent to the model
+    retriever_resources = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["conversation", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.query[:40]} → {self.answer[:40]}"
+
+
+class MessageFeedback(models.Model):
+    """A like or dislike on an answer, from the end user or from an operator in the console."""
+
+    class Rating(models.TextChoices):
+        LIKE = "like", "like"
+        DISLIKE = "dislike", "dislike"
+
+    class From(models.TextChoices):
+        USER = "user", "user"
+        ADMIN = "admin", "admin"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE, related_name="feedbacks")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedbacks")
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    content = models.TextField(blank=True)
+    from_source = models.CharField(max_length=8, choices=From.choices)
+    end_user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    from_account_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "from_source"], name="uniq_feedback_per_source")]

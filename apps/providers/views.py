@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -21,7 +21,6 @@ from apps.providers import crypto, selectors, services
 from apps.providers.catalog import PROVIDERS, ProviderSpec
 from apps.providers.forms import CredentialForm, PriceForm, model_type_label, unit_label
 from apps.providers.models import ModelPrice, ProviderCredential
-from apps.providers.runtime import clients
 from apps.providers.runtime.entities import ModelType
 from apps.workspaces.decorators import require_perm
 from apps.workspaces.roles import Perm
@@ -139,23 +138,6 @@ def _to_providers(request: HttpRequest, anchor: str = "") -> HttpResponse:
     return redirect(target)
 
 
-def _forget_probe_clients(provider_id: str) -> None:
-    """Workaround for a bug in services._probe: the unsaved credentials it validates are bound with
-    credential_version "", so runtime.clients.pooled caches the probe's SDK client under
-    (schema, provider, model, ""). Where the event loop outlives the request (Daphne runs
-    async_to_sync on its main loop), the next validation of the same provider reuses that client and
-    its old key and base URL: a corrected key keeps failing, and a wrong key "validates" after a
-    good one. Drop those cached probe clients before every validation."""
-    schema = connection.schema_name
-    try:
-        pools = list(clients._pools.values())
-    except RuntimeError:  # the loop registry changed while we looked; nothing cached for us then
-        return
-    for pool in pools:
-        for key in [k for k in list(pool) if k[:2] == (schema, provider_id) and k[-1] == ""]:
-            pool.pop(key, None)
-
-
 def _credential_page(request: HttpRequest, spec: ProviderSpec,
                      credential: ProviderCredential | None = None) -> HttpResponse:
     masked: dict[str, str] | None = {}
@@ -166,7 +148,6 @@ def _credential_page(request: HttpRequest, spec: ProviderSpec,
                    for f in spec.fields if not f.secret and f.name in (credential.public_config or {})}
     form = CredentialForm(request.POST or None, spec=spec, masked=masked, initial=initial)
     if request.method == "POST" and form.is_valid():
-        _forget_probe_clients(spec.id)
         try:
             saved = services.credential_save(provider_id=spec.id, data=form.service_data(),
                                              actor_id=request.user.pk, credential=credential)

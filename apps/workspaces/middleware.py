@@ -9,6 +9,8 @@ public schema; the Service API, WebApps and WebSockets pick their workspace from
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
@@ -19,23 +21,39 @@ from apps.workspaces.models import Membership
 
 
 class WorkspaceMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    """Works in sync and async chains alike, so async views (SSE) are not forced through a thread.
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        # Connections are reused between requests: never inherit the previous request's schema.
-        connection.set_schema_to_public()
+    The schema is set in process_view, which Django always runs in the thread of the request's
+    sync work (the view's thread for sync views): that thread's connection may still carry the
+    previous request's schema, so every request starts from public there.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
         # request.tenant is set only inside a workspace: django-tenants' own admin templates read
         # "no tenant attribute" as "public schema".
         request.membership = None  # type: ignore[attr-defined]
+        if iscoroutinefunction(self):
+            return self._acall(request)
         try:
             return self.get_response(request)
         finally:
             connection.set_schema_to_public()
 
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return await self.get_response(request)
+
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: tuple, view_kwargs: dict
     ) -> HttpResponse | None:
+        connection.set_schema_to_public()
         slug = view_kwargs.pop("ws", None)
         if slug is None:
             return None

@@ -8,8 +8,9 @@ for exactly the duration of the call and always resets it afterwards.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import connection
+from django.db import connection, connections
 from django_tenants.utils import schema_context
 
 T = TypeVar("T")
@@ -33,3 +34,18 @@ async def run_in_public(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
         return fn(*args, **kwargs)
 
     return await database_sync_to_async(call)()
+
+
+async def run_in_tenant_detached(tenant: Any, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Like run_in_tenant, for work that outlives its request (a generation finishing after the
+    client left): it runs on a pool thread of its own instead of the request's thread-sensitive
+    executor, which may be gone or blocked by then, and closes that thread's connection after."""
+
+    def call() -> T:
+        try:
+            with schema_context(tenant.schema_name):
+                return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(call, thread_sensitive=False)()

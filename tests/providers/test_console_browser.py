@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 
 from apps.providers import crypto
 from apps.providers.models import DefaultModel, ModelPrice, ProviderCredential
-from tests.browser import SHOTS, browser, live_url  # noqa: F401 (fixtures)
+from tests.browser import SHOTS
 from tests.fakes.base import Hang
 from tests.workspaces.test_console_browser import _login
 

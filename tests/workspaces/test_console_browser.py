@@ -5,7 +5,7 @@ import re
 import pytest
 
 from apps.workspaces.models import Invitation, Membership
-from tests.browser import SHOTS, browser, live_url  # noqa: F401 (fixtures)
+from tests.browser import SHOTS
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

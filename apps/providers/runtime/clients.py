@@ -22,6 +22,8 @@ _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ..
 
 
 def pooled(m: ResolvedModel, factory: Callable[[ResolvedModel], C]) -> C:
+    if not m.credential_version:  # unsaved credentials (a validation probe): never shared
+        return factory(m)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # called outside a loop: nothing to share safely

@@ -1,0 +1,67 @@
+"""Service API authentication: `Authorization: Bearer app-…` → the workspace and the app (§0)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.applications.models import ApiKey, App
+from apps.core.errors import ServiceError
+from apps.workspaces.models import Workspace, hash_secret
+from apps.workspaces.routing import route_for_api_key
+
+
+@dataclass(frozen=True)
+class AppCaller:
+    workspace: Workspace
+    app: App
+
+
+def _unauthorized(message: str) -> ServiceError:
+    return ServiceError("unauthorized", message, 401)
+
+
+def bearer_token(header: str | None) -> str:
+    if not header or " " not in header:
+        raise _unauthorized("Authorization header must be provided and start with 'Bearer'")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise _unauthorized("Authorization scheme must be 'Bearer'")
+    return token.strip()
+
+
+def authenticate_app(header: str | None) -> AppCaller:
+    """Resolve and check an app key (sync: call through sync_to_async from async views)."""
+    token = bearer_token(header)
+    route = route_for_api_key(token, kind="app")
+    if route is None:
+        raise _unauthorized("Access token is invalid")
+    with schema_context(route.workspace.schema_name):
+        app = App.objects.filter(pk=route.app_id).select_related("published").first()
+        if app is None:
+            raise ServiceError("forbidden", "The app no longer exists.", 403)
+        if app.status != "normal":
+            raise ServiceError("forbidden", "The app's status is abnormal.", 403)
+        if not app.enable_api:
+            raise ServiceError("forbidden", "The app's API service has been disabled.", 403)
+        _touch(route.workspace, hash_secret(token))
+    connection.set_schema_to_public()
+    return AppCaller(route.workspace, app)
+
+
+def _touch(workspace: Workspace, key_hash: str) -> None:
+    """last_used_at, written at most once a minute per key."""
+    if cache.add(f"tessera:key-used:{key_hash}", 1, timeout=60):
+        ApiKey.objects.filter(key_hash=key_hash).update(last_used_at=timezone.now())
+
+
+def user_arg(source: dict[str, Any], *, required: bool) -> str | None:
+    user = source.get("user")
+    if user is not None and not isinstance(user, str):
+        raise ServiceError("invalid_param", "user must be a string")
+    if required and not user:
+        raise ServiceError("invalid_param", "Arg user must be provided.")
+    return user or None

@@ -1,0 +1,302 @@
+"""Running one chat or completion turn: prepare (sync, in the workspace schema), then generate.
+
+Generation runs in its own asyncio task, apart from the HTTP response that relays its events:
+a client that disconnects mid-answer does not stop it, and the message is stored complete. A
+stop request from any process sets a flag in the shared cache; the task polls it and stores
+what it generated so far.
+"""
+
+import asyncio
+import contextvars
+import logging
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from django.utils import timezone
+
+from apps.applications import prompts
+from apps.applications.inputs import validate_inputs
+from apps.applications.models import App
+from apps.core.errors import ServiceError, invalid_param, not_found
+from apps.logs.models import Conversation, EndUser, Message
+from apps.providers import selectors as models
+from apps.providers.runtime import tokens
+from apps.providers.runtime.entities import Usage
+from apps.providers.runtime.errors import RuntimeModelError
+from apps.providers.runtime.instance import ModelInstance
+from apps.workspaces.sync import run_in_tenant_detached
+
+logger = logging.getLogger(__name__)
+
+PING_INTERVAL = 10.0
+STOP_POLL_INTERVAL = 0.5
+STOP_KEY = "tessera:stop:{task_id}"
+ACTIVE_KEY = "tessera:active:{schema}:{app_id}"
+
+# Generations running in this process, by task id: local stops act at once, and the tasks stay
+# referenced while no client holds them.
+RUNNING: dict[str, "Generation"] = {}
+
+
+@dataclass
+class Prepared:
+    """Everything a turn needs, loaded before the first token."""
+
+    tenant: Any
+    app_id: uuid.UUID
+    mode: str
+    task_id: str
+    message_id: str
+    conversation_id: str
+    created_at: int
+    end_user_id: str | None
+    model: ModelInstance
+    messages: list
+    params: dict[str, Any]
+    stop: list[str]
+    active_key: str | None = None
+
+
+def end_user_for(app: App, session_id: str | None) -> EndUser:
+    """The Service API's end user: get-or-create by the `user` argument."""
+    anonymous = not session_id
+    user, _ = EndUser.objects.get_or_create(
+        app=app, type=EndUser.Type.SERVICE_API, session_id=session_id or "DEFAULT-USER",
+        defaults={"is_anonymous": anonymous})
+    return user
+
+
+def _conversation(app: App, conversation_id: str | None, end_user: EndUser | None, source: str,
+                  account_id: int | None) -> Conversation | None:
+    if not conversation_id:
+        return None
+    try:
+        uuid.UUID(str(conversation_id))
+    except ValueError:
+        raise invalid_param("conversation_id must be a valid UUID") from None
+    found = Conversation.objects.filter(pk=conversation_id, app=app, from_source=source, is_deleted=False)
+    found = found.filter(end_user=end_user) if end_user else found.filter(from_account_id=account_id)
+    conversation = found.first()
+    if conversation is None:
+        raise not_found("Conversation Not Exists.")
+    if conversation.status != "normal":
+        raise ServiceError("conversation_completed", "The conversation has ended. Please start a new conversation.")
+    return conversation
+
+
+def _history(conversation: Conversation | None, window: int) -> list[prompts.Turn]:
+    if conversation is None:
+        return []
+    rows = (Message.objects.filter(conversation=conversation, status__in=[Message.Status.NORMAL, Message.Status.STOPPED])
+            .order_by("-created_at").values_list("query", "answer")[:window])
+    return [prompts.Turn(q, a) for q, a in reversed(rows)]
+
+
+def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser | None, source: str,
+            conversation_id: str | None = None, account_id: int | None = None,
+            config: dict[str, Any] | None = None) -> Prepared:
+    """Validate a turn and persist its message (status running). Runs in the workspace schema."""
+    config = config if config is not None else app.live_config
+    clean_inputs = validate_inputs(config, inputs)
+    model_config = config.get("model") or {}
+    if not model_config.get("provider") or not model_config.get("name"):
+        raise ServiceError("app_unavailable", "App unavailable, please check your app configurations.")
+    model = models.resolve("llm", model_config["provider"], model_config["name"])
+    conversation = _conversation(app, conversation_id, end_user, source, account_id) if app.is_chat else None
+    history = _history(conversation, int(config.get("memory_window") or prompts.DEFAULT_WINDOW))
+    messages = prompts.build(config, inputs=clean_inputs, query=query, history=history)
+    if conversation is None:
+        name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
+        conversation = Conversation.objects.create(
+            app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
+            name=name, inputs=clean_inputs)
+    message = Message.objects.create(
+        app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
+        inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
+        prompt_log=prompts.as_log(messages))
+    params = {k: v for k, v in (model_config.get("completion_params") or {}).items() if k != "stop"}
+    return Prepared(
+        tenant=tenant, app_id=app.pk, mode=app.mode, task_id=str(message.task_id), message_id=str(message.pk),
+        conversation_id=str(conversation.pk), created_at=int(message.created_at.timestamp()),
+        end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
+        stop=list((model_config.get("completion_params") or {}).get("stop") or []),
+    )
+
+
+def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None) -> None:
+    """Store the outcome of a turn (in the workspace schema)."""
+    fields: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": timezone.now()}
+    if usage is not None:
+        fields.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
+                      total_price=usage.total_price, currency=usage.currency, latency=usage.latency,
+                      usage=usage.model_dump(mode="json"))
+    Message.objects.filter(pk=message_id).update(**fields)
+    Conversation.objects.filter(messages__pk=message_id).update(updated_at=timezone.now())
+
+
+def request_stop(task_id: str, end_user_id: str | None) -> None:
+    """Stop a running generation, wherever it runs; only its own end user may stop it."""
+    cache.set(STOP_KEY.format(task_id=task_id), end_user_id or "", timeout=600)
+    local = RUNNING.get(task_id)
+    if local is not None and local.prepared.end_user_id == end_user_id:
+        local.stop_requested = True
+
+
+@dataclass
+class Generation:
+    prepared: Prepared
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    answer: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    status: str = Message.Status.NORMAL
+    error: ServiceError | RuntimeModelError | None = None
+    stop_requested: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+    def envelope(self, event: str, **fields: Any) -> dict[str, Any]:
+        p = self.prepared
+        body: dict[str, Any] = {"event": event, "task_id": p.task_id}
+        if event in ("message", "message_end", "message_replace"):
+            body["id"] = p.message_id
+        body["message_id"] = p.message_id
+        if p.mode != App.Mode.COMPLETION:
+            body["conversation_id"] = p.conversation_id
+        body.update(fields)
+        body["created_at"] = p.created_at
+        return body
+
+    def start(self) -> "Generation":
+        RUNNING[self.prepared.task_id] = self
+        # A fresh context: the task outlives the request, so it must not inherit the request's
+        # thread-sensitive executor (which closes with the response) for its database calls.
+        self.task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+        return self
+
+    async def _run(self) -> None:
+        p = self.prepared
+        _watch_stops()
+        try:
+            async for chunk in p.model.stream(p.messages, params=p.params, stop=p.stop or None, user=p.end_user_id):
+                if self.stop_requested:
+                    self.status = Message.Status.STOPPED
+                    break
+                if chunk.delta:
+                    self.answer.append(chunk.delta)
+                    self.events.put_nowait(self.envelope("message", answer=chunk.delta, from_variable_selector=None))
+                if chunk.usage is not None:
+                    self.usage = chunk.usage
+        except RuntimeModelError as exc:
+            self.status, self.error = Message.Status.ERROR, exc
+        except Exception as exc:  # a bug must still end the stream and be stored
+            logger.exception("generation %s failed", p.task_id)
+            self.status = Message.Status.ERROR
+            self.error = ServiceError("internal_server_error", "Internal Server Error, please contact support.", 500)
+            self.error.__cause__ = exc
+        finally:
+            answer = "".join(self.answer)
+            if self.usage is None:  # stopped or failed early: price what was generated
+                completion = tokens.count_tokens(answer, provider=p.model.provider, model=p.model.model)[0]
+                self.usage = p.model.price(p.model.count_tokens(p.messages)[0], completion, 0.0)
+            try:
+                await run_in_tenant_detached(p.tenant, _finish, p.message_id, answer, self.status,
+                                    self.error.message if self.error else "", self.usage)
+            except Exception:
+                logger.exception("storing message %s failed", p.message_id)
+            if p.active_key:
+                await _release(p.active_key)
+            if self.error is not None:
+                self.events.put_nowait(self.envelope("error", code=self.error.code, status=self.error.status,
+                                                     message=self.error.message))
+            else:
+                self.events.put_nowait(self.envelope("message_end", metadata=self.metadata(), files=None))
+            self.done.set()
+            RUNNING.pop(p.task_id, None)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"annotation_reply": None, "retriever_resources": [],
+                "usage": self.usage.model_dump(mode="json") if self.usage else None}
+
+    async def sse(self) -> AsyncIterator[bytes]:
+        """The SSE stream: events as they come, a ping every 10 s while idle."""
+        import json
+
+        while True:
+            try:
+                event = await asyncio.wait_for(self.events.get(), timeout=PING_INTERVAL)
+            except TimeoutError:
+                yield b"event: ping\n\n"
+                continue
+            yield b"data: " + json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+            if event["event"] in ("message_end", "error"):
+                return
+
+    def blocking_body(self) -> dict[str, Any]:
+        p = self.prepared
+        body: dict[str, Any] = {"event": "message", "task_id": p.task_id, "id": p.message_id,
+                                "message_id": p.message_id}
+        if p.mode != App.Mode.COMPLETION:
+            body["conversation_id"] = p.conversation_id
+        body.update(mode=p.mode, answer="".join(self.answer), metadata=self.metadata(), created_at=p.created_at)
+        return body
+
+
+def _cache(method: str) -> Any:
+    """A cache call off the request's thread: generations outlive requests, and thread-sensitive
+    calls from them could queue behind the very request that waits for them."""
+    return sync_to_async(getattr(cache, method), thread_sensitive=False)
+
+
+_watchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()
+
+
+def _watch_stops() -> None:
+    """One task per process (per loop) polls the shared cache for stop requests of every running
+    generation at once, so stops from other processes arrive within STOP_POLL_INTERVAL."""
+    loop = asyncio.get_running_loop()
+    task = _watchers.get(loop)
+    if task is None or task.done():
+        _watchers[loop] = loop.create_task(_stop_watch_loop(), context=contextvars.Context())
+
+
+async def _stop_watch_loop() -> None:
+    while RUNNING:
+        keys = {STOP_KEY.format(task_id=task_id): task_id for task_id in list(RUNNING)}
+        try:
+            found = await _cache("get_many")(list(keys))
+        except Exception:  # the cache being down must not end generations
+            logger.exception("polling stop requests failed")
+            found = {}
+        for key, owner in found.items():
+            run = RUNNING.get(keys[key])
+            if run is not None and owner == (run.prepared.end_user_id or ""):
+                run.stop_requested = True
+        await asyncio.sleep(STOP_POLL_INTERVAL)
+
+
+async def acquire_slot(schema: str, app: App) -> str | None:
+    """Enforce the app's limit on concurrent generations (429 beyond it); returns the slot key."""
+    if not app.max_active_requests:
+        return None
+    key = ACTIVE_KEY.format(schema=schema, app_id=app.pk)
+    await _cache("add")(key, 0, 3600)
+    active = await _cache("incr")(key)
+    if active > app.max_active_requests:
+        await _cache("decr")(key)
+        raise ServiceError(
+            "too_many_requests",
+            f"Too many requests. Please try again later. The current maximum concurrent requests allowed "
+            f"for {app.pk} is {app.max_active_requests}.", 429)
+    return key
+
+
+async def _release(key: str) -> None:
+    try:
+        await _cache("decr")(key)
+    except ValueError:
+        pass

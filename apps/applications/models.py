@@ -1,0 +1,92 @@
+"""Apps of a workspace: their configuration (draft and published versions) and API keys.
+
+An app's configuration is the DSL's `model_config` dict (../shared/spec/dsl.md §4) kept as JSON, so
+export and import are plain copies and the Service API's /parameters reads it directly.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class App(models.Model):
+    """A chat, completion or agent app (workflow modes arrive with the workflows issue)."""
+
+    class Mode(models.TextChoices):
+        CHAT = "chat", _("Chatbot")
+        COMPLETION = "completion", _("Text generator")
+        AGENT_CHAT = "agent-chat", _("Agent")
+        ADVANCED_CHAT = "advanced-chat", _("Chatflow")
+        WORKFLOW = "workflow", _("Workflow")
+
+    CHAT_MODES = (Mode.CHAT, Mode.AGENT_CHAT, Mode.ADVANCED_CHAT)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("name"), max_length=120)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    description = models.TextField(_("description"), blank=True)
+    icon = models.CharField(max_length=64, default="🤖")
+    icon_background = models.CharField(max_length=16, default="#E4EEF9")
+    status = models.CharField(max_length=16, default="normal")
+    enable_api = models.BooleanField(default=True)
+    enable_site = models.BooleanField(default=True)
+    # Per-app limit on generations running at once (0: no limit); beyond it the API answers 429.
+    max_active_requests = models.PositiveIntegerField(default=0)
+    draft_config = models.JSONField(default=dict)
+    published = models.ForeignKey("AppVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_chat(self) -> bool:
+        return self.mode in self.CHAT_MODES
+
+    @property
+    def live_config(self) -> dict:
+        """What the API and the WebApp run: the published version (the draft until first publish)."""
+        return self.published.config if self.published_id else self.draft_config
+
+
+class AppVersion(models.Model):
+    """A published configuration; the newest one is live."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    config = models.JSONField()
+    note = models.CharField(max_length=255, blank=True)
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["app", "number"], name="uniq_app_version")]
+
+    def __str__(self) -> str:
+        return f"{self.app} v{self.number}"
+
+
+class ApiKey(models.Model):
+    """A Service API key of one app. Only its SHA-256 is stored; the prefix stays visible."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="api_keys")
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.app})"
