@@ -19,3 +19,5 @@ STORAGES = {
 }
 LANGUAGE_CODE = "en"
 ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key")}
+# Parallel runs (several developers or agents on one machine) each name their own test database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_tessera")}  # noqa: F405
