@@ -12,11 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from apps.applications.consumers import AppChatConsumer  # noqa: E402
 from apps.workspaces.asgi import TenantASGIMiddleware  # noqa: E402
 from apps.workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/console/<slug:ws>/events/", WorkspaceEventsConsumer.as_asgi()),
+    path("ws/console/<slug:ws>/apps/<str:app_id>/chat/", AppChatConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(
