@@ -17,6 +17,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from apps.applications import prompts
@@ -60,6 +61,7 @@ class Prepared:
     params: dict[str, Any]
     stop: list[str]
     active_key: str | None = None
+    generate_name: bool = False  # a new conversation, to be named once its first answer is stored
 
 
 def end_user_for(app: App, session_id: str | None) -> EndUser:
@@ -99,7 +101,7 @@ def _history(conversation: Conversation | None, window: int) -> list[prompts.Tur
 
 def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser | None, source: str,
             conversation_id: str | None = None, account_id: int | None = None,
-            config: dict[str, Any] | None = None) -> Prepared:
+            config: dict[str, Any] | None = None, auto_generate_name: bool = False) -> Prepared:
     """Validate a turn and persist its message (status running). Runs in the workspace schema."""
     config = config if config is not None else app.live_config
     clean_inputs = validate_inputs(config, inputs)
@@ -110,6 +112,7 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     conversation = _conversation(app, conversation_id, end_user, source, account_id) if app.is_chat else None
     history = _history(conversation, int(config.get("memory_window") or prompts.DEFAULT_WINDOW))
     messages = prompts.build(config, inputs=clean_inputs, query=query, history=history)
+    new_conversation = conversation is None
     if conversation is None:
         name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
         conversation = Conversation.objects.create(
@@ -125,6 +128,7 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         conversation_id=str(conversation.pk), created_at=int(message.created_at.timestamp()),
         end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
         stop=list((model_config.get("completion_params") or {}).get("stop") or []),
+        generate_name=new_conversation and app.is_chat and auto_generate_name,
     )
 
 
@@ -137,6 +141,14 @@ def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage 
                       usage=usage.model_dump(mode="json"))
     Message.objects.filter(pk=message_id).update(**fields)
     Conversation.objects.filter(messages__pk=message_id).update(updated_at=timezone.now())
+
+
+def _schedule_name(conversation_id: str) -> None:
+    """Queue the title task once the stored message is visible to workers (in the workspace schema,
+    which the task header carries)."""
+    from apps.applications import tasks
+
+    transaction.on_commit(lambda: tasks.generate_conversation_name.delay(conversation_id))
 
 
 def request_stop(task_id: str, end_user_id: str | None) -> None:
@@ -208,6 +220,11 @@ class Generation:
                                     self.error.message if self.error else "", self.usage)
             except Exception:
                 logger.exception("storing message %s failed", p.message_id)
+            if p.generate_name and self.status == Message.Status.NORMAL and self.error is None:
+                try:
+                    await run_in_tenant_detached(p.tenant, _schedule_name, p.conversation_id)
+                except Exception:
+                    logger.exception("scheduling the title of conversation %s failed", p.conversation_id)
             if p.active_key:
                 await _release(p.active_key)
             if self.error is not None:

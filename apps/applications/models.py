@@ -90,3 +90,25 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.app})"
+
+
+class UploadFile(models.Model):
+    """A file an end user uploaded through the Service API (/v1/files/upload), kept in the default
+    storage under the workspace's prefix until a message refers to it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="upload_files")
+    key = models.CharField(max_length=255)  # the path in default_storage
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    extension = models.CharField(max_length=16)
+    mime_type = models.CharField(max_length=255)
+    created_by = models.ForeignKey("logs.EndUser", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

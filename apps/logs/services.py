@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_tenants.utils import schema_context
 
-from apps.logs.models import ActivityEvent
+from apps.logs.models import ActivityEvent, Conversation, EndUser, Message, MessageFeedback
 
 if TYPE_CHECKING:
     from apps.workspaces.models import Workspace
@@ -19,3 +19,31 @@ def record(*, workspace: "Workspace", actor: Any, verb: str, target: str = "") -
             verb=verb,
             target=target[:255],
         )
+
+
+def feedback_set(*, message: Message, end_user: EndUser, rating: str | None, content: str = "") -> None:
+    """The end user's like/dislike on an answer; rating None revokes it (an error if there is none)."""
+    existing = MessageFeedback.objects.filter(message=message, from_source=MessageFeedback.From.USER).first()
+    if rating is None:
+        if existing is None:
+            raise ValueError("rating cannot be None when feedback not exists")
+        existing.delete()
+        return
+    if existing is None:
+        MessageFeedback.objects.create(app_id=message.app_id, message=message, rating=rating, content=content,
+                                       from_source=MessageFeedback.From.USER, end_user=end_user)
+    else:
+        existing.rating, existing.content = rating, content
+        existing.save(update_fields=["rating", "content", "updated_at"])
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Soft delete: the conversation and its messages stay for the operator's logs."""
+    conversation.is_deleted = True
+    conversation.save(update_fields=["is_deleted", "updated_at"])
+
+
+def conversation_rename(*, conversation: Conversation, name: str) -> Conversation:
+    conversation.name = name[:255]
+    conversation.save(update_fields=["name", "updated_at"])
+    return conversation

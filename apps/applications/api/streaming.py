@@ -5,7 +5,6 @@ generation itself runs in its own task (apps.applications.generation), so a clie
 away does not lose its message.
 """
 
-import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -15,21 +14,12 @@ from django.views.decorators.http import require_POST
 
 from apps.applications import generation
 from apps.applications.api.auth import AppCaller, authenticate_app, user_arg
+from apps.applications.api.common import json_body as _json_body
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.logs.models import Source
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.workspaces.sync import run_in_tenant
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
-    if not isinstance(body, dict):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.")
-    return body
 
 
 def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
@@ -45,11 +35,15 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
         raise invalid_param("query is required")
     if "inputs" not in body or not isinstance(body.get("inputs"), dict):
         raise invalid_param("inputs is required and must be an object")
+    auto_generate_name = body.get("auto_generate_name", True)
+    if not isinstance(auto_generate_name, bool):
+        raise invalid_param("auto_generate_name must be a boolean")
     user = user_arg(body, required=True)
     end_user = generation.end_user_for(app, user)
     return generation.prepare(tenant=caller.workspace, app=app, query=query, inputs=body["inputs"],
                               end_user=end_user, source=Source.API,
-                              conversation_id=(body.get("conversation_id") or None) if chat else None)
+                              conversation_id=(body.get("conversation_id") or None) if chat else None,
+                              auto_generate_name=chat and auto_generate_name)
 
 
 async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:

@@ -3,7 +3,7 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from apps.applications.api import streaming
+from apps.applications.api import audio, conversations, files, messages, meta, streaming
 
 
 def welcome(request: HttpRequest) -> JsonResponse:
@@ -16,4 +16,18 @@ urlpatterns = [
     path("chat-messages/<str:task_id>/stop", streaming.stop),
     path("completion-messages", streaming.completion_messages),
     path("completion-messages/<str:task_id>/stop", streaming.stop),
+    path("messages", messages.message_list),
+    path("messages/<str:message_id>/feedbacks", messages.message_feedback),
+    path("messages/<str:message_id>/suggested", messages.suggested_questions),
+    path("app/feedbacks", messages.app_feedbacks),
+    path("conversations", conversations.conversation_list),
+    path("conversations/<str:conversation_id>", conversations.conversation_delete),
+    path("conversations/<str:conversation_id>/name", conversations.conversation_rename),
+    path("parameters", meta.parameters),
+    path("meta", meta.meta),
+    path("info", meta.info),
+    path("site", meta.site),
+    path("files/upload", files.upload),
+    path("audio-to-text", audio.audio_to_text),
+    path("text-to-audio", audio.text_to_audio),
 ]
