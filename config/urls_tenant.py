@@ -6,6 +6,7 @@ membership and activates the workspace's schema; views never see it.
 
 from django.urls import path
 
+from apps.applications import orchestrate
 from apps.providers import views as providers
 from apps.workspaces import views as ws
 
@@ -25,4 +26,12 @@ urlpatterns = [
          name="provider_credential_edit"),
     path("settings/providers/credentials/<uuid:credential_id>/delete/", providers.credential_delete,
          name="provider_credential_delete"),
+]
+
+# Studio → app → Orchestrate: prompt editor, publishing, debug & preview.
+urlpatterns += [
+    path("apps/<uuid:app_id>/orchestrate/", orchestrate.orchestrate, name="app_orchestrate"),
+    path("apps/<uuid:app_id>/orchestrate/validate/", orchestrate.validate, name="app_orchestrate_validate"),
+    path("apps/<uuid:app_id>/orchestrate/publish/", orchestrate.publish, name="app_orchestrate_publish"),
+    path("apps/<uuid:app_id>/debug/chat/", orchestrate.debug_chat, name="app_debug_chat"),
 ]

@@ -1,0 +1,393 @@
+/* Orchestrate page: the Alpine component behind the prompt editor and the debug & preview panel.
+   The page's data comes from <script type="application/json"> blocks (json_script); every piece of
+   model output reaches the page through x-text (textContent), never as HTML. */
+(function () {
+  "use strict";
+
+  var VARIABLE = /\{\{([a-zA-Z_][a-zA-Z0-9_]{0,63})\}\}/g;
+  var CONTEXT_TEMPLATE = "Use the following context as your learned knowledge, inside <context></context> XML tags.\n\n" +
+    "<context>\n{{#context#}}\n</context>\n\nWhen answer to user:\n- If you don't know, just say that you don't know.\n" +
+    "- If you don't know when you are not sure, ask for clarification.\nAvoid mentioning that you obtained the " +
+    "information from the context.\nAnd answer according to the language of the user's question.\n";
+  var HISTORY_TEMPLATE = "\n\nHere is the chat histories between human and assistant, inside <histories></histories> " +
+    "XML tags.\n\n<histories>\n{{#histories#}}\n</histories>\n\n\nHuman: {{#query#}}\n\nAssistant:";
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function clone(value) { return JSON.parse(JSON.stringify(value)); }
+
+  function csrfToken() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /** user_input_form (list of one-key dicts) → flat rows the editor binds to. */
+  function toVars(form) {
+    return (form || []).map(function (entry) {
+      var kind = Object.keys(entry)[0];
+      var spec = entry[kind] || {};
+      return {
+        kind: kind, variable: spec.variable || "", label: spec.label || "", required: !!spec.required,
+        max_length: spec.max_length || "", options: (spec.options || []).slice(), default: spec.default,
+        raw: kind === "external_data_tool" ? spec : null
+      };
+    });
+  }
+
+  function fromVars(vars) {
+    return vars.map(function (v) {
+      var entry = {};
+      if (v.raw) { entry[v.kind] = v.raw; return entry; }
+      var spec = { variable: v.variable.trim(), label: v.label.trim() || v.variable.trim(), required: !!v.required };
+      if (v.kind === "text-input" || v.kind === "paragraph") {
+        if (v.max_length) spec.max_length = parseInt(v.max_length, 10) || undefined;
+        spec.default = typeof v.default === "string" ? v.default : "";
+      } else if (v.kind === "select") {
+        spec.options = v.options.filter(function (o) { return o.trim() !== ""; });
+        spec.default = spec.options.indexOf(v.default) >= 0 ? v.default : "";
+      } else if (v.kind === "number") {
+        spec.default = typeof v.default === "number" ? v.default : "";
+      }
+      entry[v.kind] = spec;
+      return entry;
+    });
+  }
+
+  function editable(config) {
+    var cfg = clone(config);
+    cfg.chat_prompt_config = cfg.chat_prompt_config || {};
+    cfg.chat_prompt_config.prompt = cfg.chat_prompt_config.prompt || [];
+    cfg.completion_prompt_config = cfg.completion_prompt_config || {};
+    cfg.completion_prompt_config.prompt = cfg.completion_prompt_config.prompt || { text: "" };
+    cfg.completion_prompt_config.conversation_histories_role = cfg.completion_prompt_config.conversation_histories_role ||
+      { user_prefix: "Human", assistant_prefix: "Assistant" };
+    cfg.model.completion_params.stop = cfg.model.completion_params.stop || [];
+    cfg.suggested_questions = cfg.suggested_questions || [];
+    cfg.memory_window = cfg.memory_window || 10;
+    return cfg;
+  }
+
+  function serialize(cfg, vars) {
+    var out = clone(cfg);
+    out.user_input_form = fromVars(vars);
+    out.suggested_questions = out.suggested_questions.filter(function (q) { return q.trim() !== ""; });
+    return out;
+  }
+
+  function orchestrate() {
+    var data = readJson("orchestrate-data");
+    var t = readJson("orchestrate-i18n") || {};
+    var cfg = editable(data.config);
+    return {
+      t: t,
+      urls: data.urls,
+      models: data.models,
+      isChat: data.is_chat,
+      stt: data.stt,
+      tts: data.tts,
+      expertLocked: data.expert_locked,
+      cfg: cfg,
+      vars: toVars(data.config.user_input_form),
+      modelKey: cfg.model.provider ? cfg.model.provider + ":" + cfg.model.name : "",
+      savedJson: JSON.stringify(serialize(editable(data.saved), toVars(data.saved.user_input_form))),
+      errors: data.errors || [],
+      problems: data.problems || [],
+      field: null,
+      stopDraft: "",
+      saving: false,
+      validateTimer: null,
+      // Debug & preview.
+      inputs: {},
+      query: "",
+      turns: [],
+      conversationId: null,
+      running: false,
+      runError: "",
+
+      init: function () {
+        var self = this;
+        this.resetInputs();
+        this.$watch("cfg", function () { self.scheduleValidate(); }, { deep: true });
+        this.$watch("vars", function () { self.resetInputs(); }, { deep: true });
+      },
+
+      get json() { return JSON.stringify(serialize(this.cfg, this.vars)); },
+      get dirty() { return this.json !== this.savedJson; },
+      get expert() { return this.cfg.prompt_type === "advanced"; },
+      get completionModel() { return this.cfg.model.mode === "completion"; },
+      get model() {
+        var key = this.modelKey;
+        return this.models.find(function (m) { return m.provider + ":" + m.name === key; }) || null;
+      },
+      get maxTokensCeiling() { return (this.model && this.model.max_tokens) || 32768; },
+      get vision() { return !!(this.model && this.model.vision); },
+      get declared() { return this.vars.map(function (v) { return v.variable; }).filter(Boolean); },
+
+      /** Every text that may hold {{variables}}. */
+      promptTexts: function () {
+        var texts = [this.cfg.opening_statement || ""];
+        if (this.expert) {
+          if (this.completionModel) texts.push(this.cfg.completion_prompt_config.prompt.text || "");
+          else this.cfg.chat_prompt_config.prompt.forEach(function (m) { texts.push(m.text || ""); });
+        } else {
+          texts.push(this.cfg.pre_prompt || "");
+        }
+        return texts;
+      },
+      get undeclared() {
+        var found = [];
+        var declared = this.declared;
+        this.promptTexts().forEach(function (text) {
+          text.replace(VARIABLE, function (_, name) {
+            if (declared.indexOf(name) < 0 && found.indexOf(name) < 0) found.push(name);
+          });
+        });
+        return found;
+      },
+
+      // --- Model ---------------------------------------------------------------------------
+      modelChanged: function () {
+        var m = this.model;
+        if (!m) return;
+        this.cfg.model.provider = m.provider;
+        this.cfg.model.name = m.name;
+        this.cfg.model.mode = m.mode;
+        var params = this.cfg.model.completion_params;
+        if (m.max_tokens && params.max_tokens > m.max_tokens) params.max_tokens = m.max_tokens;
+        if (!m.vision) this.cfg.file_upload.image.enabled = false;
+        if (this.expert) this.fillExpertTemplate();
+      },
+      addStop: function () {
+        var value = this.stopDraft.trim();
+        var stop = this.cfg.model.completion_params.stop;
+        if (value && stop.indexOf(value) < 0 && stop.length < 4) stop.push(value);
+        this.stopDraft = "";
+      },
+      removeStop: function (i) { this.cfg.model.completion_params.stop.splice(i, 1); },
+
+      // --- Prompt --------------------------------------------------------------------------
+      varToken: function (name) { return "{" + "{" + name + "}" + "}"; },
+      focusField: function (event) { this.field = event.target; },
+      insert: function (text) {
+        var el = this.field && document.body.contains(this.field) ? this.field : this.$refs.prompt;
+        if (!el) return;
+        var start = el.selectionStart == null ? el.value.length : el.selectionStart;
+        var end = el.selectionEnd == null ? start : el.selectionEnd;
+        el.setRangeText(text, start, end, "end");
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+        el.focus();
+      },
+      blocks: function () {
+        if (!this.expert) return [];
+        if (!this.completionModel) return ["{{#context#}}"];
+        return this.isChat ? ["{{#context#}}", "{{#histories#}}", "{{#query#}}"] : ["{{#context#}}"];
+      },
+      blockUsed: function (block) {
+        return this.promptTexts().some(function (text) { return text.indexOf(block) >= 0; });
+      },
+      fillExpertTemplate: function () {
+        var hasKnowledge = ((((this.cfg.dataset_configs || {}).datasets || {}).datasets) || []).length > 0;
+        var lead = hasKnowledge ? CONTEXT_TEMPLATE : "";
+        var pre = this.cfg.pre_prompt || "";
+        if (this.completionModel) {
+          var prompt = this.cfg.completion_prompt_config.prompt;
+          if (!prompt.text) prompt.text = lead + (this.isChat ? pre + HISTORY_TEMPLATE : pre);
+          var stop = this.cfg.model.completion_params.stop;
+          if (this.isChat && stop.length === 0) stop.push("Human:");
+        } else if (this.cfg.chat_prompt_config.prompt.length === 0) {
+          this.cfg.chat_prompt_config.prompt.push({ role: this.isChat ? "system" : "user", text: lead + pre });
+        }
+      },
+      toExpert: function () {
+        this.cfg.prompt_type = "advanced";
+        this.fillExpertTemplate();
+      },
+      toBasic: function () {
+        if (this.expertLocked || !window.confirm(this.t.confirm_basic)) return;
+        this.cfg.prompt_type = "simple";
+      },
+      addMessage: function () {
+        var list = this.cfg.chat_prompt_config.prompt;
+        var last = list.length ? list[list.length - 1].role : "assistant";
+        list.push({ role: last === "user" ? "assistant" : "user", text: "" });
+      },
+      move: function (list, i, delta) {
+        var j = i + delta;
+        if (j < 0 || j >= list.length) return;
+        var item = list.splice(i, 1)[0];
+        list.splice(j, 0, item);
+      },
+      scheduleValidate: function () {
+        var self = this;
+        window.clearTimeout(this.validateTimer);
+        if (!this.expert) { this.problems = []; return; }
+        this.validateTimer = window.setTimeout(function () {
+          self.post(self.urls.validate, self.json).then(function (body) {
+            self.problems = (body && body.problems) || [];
+          }).catch(function () {});
+        }, 350);
+      },
+
+      // --- Variables -----------------------------------------------------------------------
+      addVariable: function (name) {
+        var key = name || "";
+        if (!key) {
+          var n = this.vars.length + 1;
+          while (this.declared.indexOf("var_" + n) >= 0) n++;
+          key = "var_" + n;
+        }
+        this.vars.push({ kind: "text-input", variable: key, label: key, required: true, max_length: 48,
+                         options: [], default: "", raw: null });
+      },
+      removeVariable: function (i) { this.vars.splice(i, 1); },
+      addOption: function (v) { v.options.push(""); },
+
+      // --- Saving and publishing -----------------------------------------------------------
+      post: function (url, json) {
+        var body = new FormData();
+        body.append("config", json);
+        return fetch(url, {
+          method: "POST", body: body, credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+        }).then(function (r) { return r.json(); });
+      },
+      /** Save the draft in the background (before a preview run or a publish); true when saved. */
+      saveDraft: function () {
+        var self = this;
+        if (!this.dirty) return Promise.resolve(true);
+        var json = this.json;
+        this.saving = true;
+        return this.post(this.urls.save, json).then(function (body) {
+          self.saving = false;
+          self.errors = body.errors || [];
+          self.problems = body.problems || [];
+          if (body.ok) self.savedJson = json;
+          return !!body.ok;
+        }).catch(function () {
+          self.saving = false;
+          self.errors = [self.t.save_failed];
+          return false;
+        });
+      },
+      publish: function (event) {
+        var form = event.target;
+        this.saveDraft().then(function (ok) { if (ok) form.submit(); });
+      },
+
+      // --- Debug & preview -----------------------------------------------------------------
+      resetInputs: function () {
+        var inputs = {};
+        this.vars.forEach(function (v) {
+          if (!v.variable) return;
+          inputs[v.variable] = v.kind === "checkbox" ? !!v.default : (v.default == null ? "" : String(v.default));
+        });
+        this.inputs = Object.assign(inputs, this.inputs);
+      },
+      fill: function (text) {
+        var inputs = this.inputs;
+        return (text || "").replace(VARIABLE, function (_, name) { return inputs[name] == null ? "" : String(inputs[name]); });
+      },
+      restart: function () {
+        this.turns = [];
+        this.conversationId = null;
+        this.runError = "";
+      },
+      ask: function (question) {
+        this.query = question;
+        this.run();
+      },
+      run: function () {
+        var self = this;
+        if (this.running) return;
+        var query = this.query.trim();
+        if (this.isChat && !query) return;
+        this.runError = "";
+        this.running = true;
+        this.saveDraft().then(function (ok) {
+          if (!ok) { self.running = false; self.runError = self.t.fix_first; return; }
+          var inputs = {};
+          self.vars.forEach(function (v) {
+            if (!v.variable || v.raw) return;
+            var value = self.inputs[v.variable];
+            if (v.kind === "number" && (value === "" || value == null)) value = null;
+            inputs[v.variable] = value;
+          });
+          if (self.isChat) { self.turns.push({ role: "user", text: query }); self.query = ""; }
+          self.turns.push({ role: "assistant", text: "", log: null, showLog: false, error: "", streaming: true,
+                            id: "" });
+          var answer = self.turns[self.turns.length - 1];
+          return fetch(self.urls.debug, {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+            body: JSON.stringify({ query: query, inputs: inputs, conversation_id: self.conversationId })
+          }).then(function (response) {
+            var type = response.headers.get("Content-Type") || "";
+            if (!response.ok || type.indexOf("text/event-stream") < 0) {
+              return response.json().catch(function () { return {}; }).then(function (body) {
+                answer.error = body.message || self.t.run_failed;
+              });
+            }
+            return self.readStream(response, answer);
+          }).catch(function () {
+            answer.error = self.t.run_failed;
+          }).finally(function () {
+            answer.streaming = false;
+            self.running = false;
+            self.$nextTick(function () { self.scrollDown(); });
+          });
+        });
+      },
+      readStream: function (response, answer) {
+        var self = this;
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) return;
+            buffer += decoder.decode(chunk.value, { stream: true });
+            var cut;
+            while ((cut = buffer.indexOf("\n\n")) >= 0) {
+              self.handleEvent(buffer.slice(0, cut), answer);
+              buffer = buffer.slice(cut + 2);
+            }
+            return pump();
+          });
+        }
+        return pump();
+      },
+      handleEvent: function (block, answer) {
+        var line = block.split("\n").filter(function (l) { return l.indexOf("data: ") === 0; })[0];
+        if (!line) return;
+        var event;
+        try { event = JSON.parse(line.slice(6)); } catch (err) { return; }
+        if (event.event === "prompt_log") {
+          answer.log = event.prompt_log;
+          answer.id = event.message_id;
+        } else if (event.event === "message") {
+          answer.text += event.answer || "";
+          if (event.conversation_id) this.conversationId = event.conversation_id;
+          this.scrollDown();
+        } else if (event.event === "message_end") {
+          answer.streaming = false;
+          if (event.conversation_id) this.conversationId = event.conversation_id;
+          var usage = event.metadata && event.metadata.usage;
+          answer.tokens = usage ? usage.total_tokens : null;
+        } else if (event.event === "error") {
+          answer.error = event.message || this.t.run_failed;
+        }
+      },
+      scrollDown: function () {
+        var box = this.$refs.thread;
+        if (box) box.scrollTop = box.scrollHeight;
+      }
+    };
+  }
+
+  document.addEventListener("alpine:init", function () {
+    window.Alpine.data("orchestrate", orchestrate);
+  });
+})();
