@@ -7,12 +7,28 @@ membership and activates the workspace's schema; views never see it.
 from django.urls import path
 
 from apps.applications import orchestrate
+from apps.applications import views as studio
 from apps.providers import views as providers
 from apps.workspaces import views as ws
 
 urlpatterns = [
     path("", ws.home, name="home"),
     path("preparing/", ws.preparing, name="preparing"),
+    path("apps/", studio.apps, name="apps"),
+    path("apps/new/", studio.app_new, name="app_new"),
+    path("apps/<uuid:app_id>/", studio.app_overview, name="app_overview"),
+    path("apps/<uuid:app_id>/edit/", studio.app_edit, name="app_edit"),
+    path("apps/<uuid:app_id>/duplicate/", studio.app_duplicate, name="app_duplicate"),
+    path("apps/<uuid:app_id>/delete/", studio.app_delete, name="app_delete"),
+    path("apps/<uuid:app_id>/access/", studio.app_access, name="app_access"),
+    path("apps/<uuid:app_id>/api/", studio.app_api, name="app_api"),
+    path("apps/<uuid:app_id>/api/keys/", studio.app_api_key_create, name="app_api_key_create"),
+    path("apps/<uuid:app_id>/api/keys/<uuid:key_id>/revoke/", studio.app_api_key_revoke,
+         name="app_api_key_revoke"),
+    path("apps/<uuid:app_id>/logs/", studio.app_logs, name="app_logs"),
+    path("apps/<uuid:app_id>/logs/<uuid:conversation_id>/", studio.app_log_detail, name="app_log_detail"),
+    path("apps/<uuid:app_id>/logs/messages/<uuid:message_id>/feedback/", studio.app_log_feedback,
+         name="app_log_feedback"),
     path("settings/", ws.settings_general, name="settings"),
     path("settings/members/", ws.members, name="members"),
     path("settings/members/<int:member_id>/role/", ws.member_role, name="member_role"),
