@@ -2,10 +2,36 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+
+class ServiceAPIHandler(ASGIHandler):
+    """Serves /v1/ with no middleware at all: the Service API authenticates by key and sets its
+    workspace schema itself, and needs none of sessions, CSRF, messages, locale or static files.
+    Skipping them keeps streaming views on the event loop instead of hopping through threads."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        from django.conf import settings
+
+        console_middleware = settings.MIDDLEWARE
+        settings.MIDDLEWARE = []
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = console_middleware
+
+
+django_asgi_app = ASGIHandler()
+service_api_app = ServiceAPIHandler()
+
+
+async def http_app(scope: dict, receive: object, send: object) -> None:
+    app = service_api_app if scope["path"].startswith("/v1/") else django_asgi_app
+    await app(scope, receive, send)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -23,7 +49,7 @@ websocket_urlpatterns = [
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         # Auth first (the console needs the user), then the tenant from the path or site code.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TenantASGIMiddleware(URLRouter(websocket_urlpatterns)))

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +29,7 @@ from apps.providers.runtime import tokens
 from apps.providers.runtime.entities import Usage
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.providers.runtime.instance import ModelInstance
-from apps.workspaces.sync import run_in_tenant_detached
+from apps.workspaces.sync import run_detached, run_in_tenant_detached
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +264,13 @@ class Generation:
 
 def _cache(method: str) -> Any:
     """A cache call off the request's thread: generations outlive requests, and thread-sensitive
-    calls from them could queue behind the very request that waits for them."""
-    return sync_to_async(getattr(cache, method), thread_sensitive=False)
+    calls from them could queue behind the very request that waits for them. (The database cache
+    of the embedded set-up needs its connection handed back, which run_detached does.)"""
+
+    async def call(*args: Any) -> Any:
+        return await run_detached(getattr(cache, method), *args)
+
+    return call
 
 
 _watchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()

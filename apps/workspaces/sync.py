@@ -36,16 +36,25 @@ async def run_in_public(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
     return await database_sync_to_async(call)()
 
 
-async def run_in_tenant_detached(tenant: Any, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Like run_in_tenant, for work that outlives its request (a generation finishing after the
-    client left): it runs on a pool thread of its own instead of the request's thread-sensitive
-    executor, which may be gone or blocked by then, and closes that thread's connection after."""
+async def run_detached(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run sync work that outlives its request (a generation finishing after the client left) on
+    a pool thread of its own, not on the request's thread-sensitive executor, which may be gone or
+    blocked by then. The thread's database connection goes back to the pool afterwards."""
 
     def call() -> T:
         try:
-            with schema_context(tenant.schema_name):
-                return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         finally:
             connections.close_all()
 
     return await sync_to_async(call, thread_sensitive=False)()
+
+
+async def run_in_tenant_detached(tenant: Any, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """run_detached inside the workspace's schema."""
+
+    def call() -> T:
+        with schema_context(tenant.schema_name):
+            return fn(*args, **kwargs)
+
+    return await run_detached(call)

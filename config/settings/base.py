@@ -137,8 +137,16 @@ else:
     DATABASES = {"default": embedded_database_settings(VAR_DIR / "pgdata")}
     EMBEDDED_DATABASE = True
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections come from a psycopg pool: async views hop between threads, and opening a Postgres
+# connection (a server process) per hop would dominate the hot path. DB_POOL_MAX_SIZE=0 turns it off.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=20)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": env.float("DB_POOL_TIMEOUT", default=30.0)}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,5 +1,6 @@
 """Service API authentication: `Authorization: Bearer app-…` → the workspace and the app (§0)."""
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,9 @@ from apps.applications.models import ApiKey, App
 from apps.core.errors import ServiceError
 from apps.workspaces.models import Workspace, hash_secret
 from apps.workspaces.routing import route_for_api_key
+
+
+TOUCH_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,19 @@ def authenticate_app(header: str | None) -> AppCaller:
     return AppCaller(route.workspace, app)
 
 
+_touched: dict[str, float] = {}  # key hash → when this process last wrote last_used_at
+
+
 def _touch(workspace: Workspace, key_hash: str) -> None:
-    """last_used_at, written at most once a minute per key."""
-    if cache.add(f"tessera:key-used:{key_hash}", 1, timeout=60):
+    """last_used_at, written at most once a minute per key (and checked in-process first, so the
+    hot path usually costs nothing here)."""
+    now = time.monotonic()
+    if now - _touched.get(key_hash, -TOUCH_EVERY) < TOUCH_EVERY:
+        return
+    _touched[key_hash] = now
+    if len(_touched) > 10_000:
+        _touched.clear()
+    if cache.add(f"tessera:key-used:{key_hash}", 1, timeout=TOUCH_EVERY):
         ApiKey.objects.filter(key_hash=key_hash).update(last_used_at=timezone.now())
 
 

@@ -7,7 +7,6 @@ away does not lose its message.
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -19,7 +18,7 @@ from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.logs.models import Source
 from apps.providers.runtime.errors import RuntimeModelError
-from apps.workspaces.sync import run_in_tenant
+from apps.workspaces.sync import run_in_public, run_in_tenant
 
 
 def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
@@ -48,7 +47,7 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
 
 async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
     try:
-        caller = await sync_to_async(authenticate_app)(request.headers.get("Authorization"))
+        caller = await run_in_public(authenticate_app, request.headers.get("Authorization"))
         body = _json_body(request)
         slot = await generation.acquire_slot(caller.workspace.schema_name, caller.app)
         try:
@@ -89,7 +88,7 @@ async def completion_messages(request: HttpRequest) -> HttpResponse:
 async def stop(request: HttpRequest, task_id: str) -> HttpResponse:
     """Always "success", even for an unknown task; only the task's own end user can stop it."""
     try:
-        caller = await sync_to_async(authenticate_app)(request.headers.get("Authorization"))
+        caller = await run_in_public(authenticate_app, request.headers.get("Authorization"))
         user = user_arg(_json_body(request), required=True)
         end_user = await run_in_tenant(caller.workspace, generation.end_user_for, caller.app, user)
     except ServiceError as exc:

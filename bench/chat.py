@@ -1,0 +1,251 @@
+"""The chat hot path through one Daphne process, against the fake OpenAI server, in one run.
+
+    .venv/bin/python bench/chat.py [--concurrency 32] [--requests 256] [--streams 500,1000,2000]
+
+Prints:
+1. time to first token of streaming /v1/chat-messages vs. streaming straight from the fake server,
+   32 at a time: p50 and p95 of both, and what Tessera adds;
+2. blocking /v1/chat-messages requests per second (the fake server's own rate alongside);
+3. slow streams (one token every 0.5 s for --stream-seconds) held open at once by one Daphne
+   process: errors, and Daphne's memory (RSS) at the peak;
+4. database queries on the hot path of one chat turn.
+Everything runs on this machine: Daphne (dev settings, DEBUG off, embedded Postgres), the fake
+server in this process's background thread, and the client (httpx) in this process.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+os.environ["DEBUG"] = "false"
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+
+from apps.applications import services as apps  # noqa: E402
+from apps.applications.models import App  # noqa: E402
+from apps.providers import services as providers  # noqa: E402
+from apps.workspaces import services as workspaces  # noqa: E402
+from apps.workspaces.models import Workspace  # noqa: E402
+from tests.conftest import free_port, wait_for_port  # noqa: E402
+from tests.fakes.base import Reply  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def setup(fake: FakeOpenAI) -> tuple[str, str]:
+    """A bench workspace with a chat app on the fake model; returns (schema, api key)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(email="bench@tessera.local").first() or workspaces.user_create(
+        email="bench@tessera.local", password="bench-password-1")
+    workspace = Workspace.objects.filter(slug="bench-chat").first() or workspaces.workspace_create(
+        name="bench-chat", owner=user)
+    with schema_context(workspace.schema_name):
+        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
+            "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm"})
+        app = App.objects.filter(name="bench").first() or apps.app_create(name="bench", mode="chat", config={
+            "model": {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat",
+                      "completion_params": {"max_tokens": 64}},
+            "pre_prompt": "You are a helpful assistant."})
+        apps.app_publish(app=app)
+        for old in app.api_keys.all():
+            apps.api_key_revoke(key=old)
+        _, key = apps.api_key_create(app=app)
+    return workspace.schema_name, key
+
+
+async def first_token(client: httpx.AsyncClient, url: str, headers: dict, body: dict, marker: bytes) -> float:
+    started = time.perf_counter()
+    first = None
+    async with client.stream("POST", url, json=body, headers=headers) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():  # read to the end, as a real client would
+            if first is None and marker in line.encode():
+                first = time.perf_counter() - started
+    if first is None:
+        raise RuntimeError("no token")
+    return first
+
+
+async def ttft(base: str, key: str, fake: FakeOpenAI, concurrency: int, total: int) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"inputs": {}, "query": "Say something", "user": "bench", "response_mode": "streaming"}
+    direct_body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "Say something"}]}
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async def batch(fn, n):  # type: ignore[no-untyped-def]
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one():  # type: ignore[no-untyped-def]
+                async with sem:
+                    return await fn()
+            return await asyncio.gather(*(one() for _ in range(n)))
+
+        async def ours() -> float:
+            return await first_token(client, f"{base}/v1/chat-messages", headers, body, b'"event":"message"')
+
+        async def direct() -> float:
+            return await first_token(client, f"{fake.base_url}/chat/completions", {"Authorization": "Bearer x"},
+                                     direct_body, b'"content"')
+
+        await batch(ours, concurrency)  # warm-up
+        await batch(direct, concurrency)
+        tessera = await batch(ours, total)
+        raw = await batch(direct, total)
+    print(f"1. time to first token, streaming, {concurrency} concurrent, {total} requests")
+    print(f"   fake server directly: p50 {pct(raw, .5):7.1f} ms   p95 {pct(raw, .95):7.1f} ms")
+    print(f"   through Tessera:      p50 {pct(tessera, .5):7.1f} ms   p95 {pct(tessera, .95):7.1f} ms")
+    print(f"   added by Tessera:     p50 {pct(tessera, .5) - pct(raw, .5):7.1f} ms   "
+          f"p95 {pct(tessera, .95) - pct(raw, .95):7.1f} ms")
+
+
+async def blocking_rps(base: str, key: str, fake: FakeOpenAI, concurrency: int, seconds: float) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"inputs": {}, "query": "Say something", "user": "bench"}
+    direct_body = {"model": "fake-chat", "messages": [{"role": "user", "content": "Say something"}]}
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def run(url: str, hdrs: dict, payload: dict) -> tuple[float, int]:
+            done, errors = 0, 0
+            deadline = time.perf_counter() + seconds
+
+            async def worker() -> None:
+                nonlocal done, errors
+                while time.perf_counter() < deadline:
+                    response = await client.post(url, json=payload, headers=hdrs)
+                    if response.status_code == 200:
+                        done += 1
+                    else:
+                        errors += 1
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return done / (time.perf_counter() - started), errors
+
+        await run(f"{base}/v1/chat-messages", headers, body)
+        ours, ours_errors = await run(f"{base}/v1/chat-messages", headers, body)
+        raw, _ = await run(f"{fake.base_url}/chat/completions", {"Authorization": "Bearer x"}, direct_body)
+    print(f"2. blocking chat-messages, {concurrency} concurrent for {seconds:.0f} s: {ours:7.1f} requests/s "
+          f"({ours_errors} errors); the fake server alone: {raw:7.1f} requests/s")
+
+
+async def slow_streams(base: str, key: str, fake: FakeOpenAI, daphne: psutil.Process, counts: list[int],
+                       stream_seconds: float) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    tokens = max(2, int(stream_seconds / 0.5))
+    fake.responder = lambda request: Reply(" ".join(f"t{i}" for i in range(tokens)), chunk_size=1,
+                                           delay_between_chunks=0.5)
+    print(f"3. slow streams held at once by one Daphne process ({tokens} tokens, one every 0.5 s)")
+    for count in counts:
+        limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
+        errors, completed, peak = 0, 0, 0
+        async with httpx.AsyncClient(timeout=httpx.Timeout(120, connect=60), limits=limits) as client:
+            async def one(i: int) -> None:
+                nonlocal errors, completed
+                body = {"inputs": {}, "query": "Slowly", "user": f"slow-{i % 50}", "response_mode": "streaming"}
+                try:
+                    async with client.stream("POST", f"{base}/v1/chat-messages", json=body, headers=headers) as r:
+                        if r.status_code != 200:
+                            errors += 1
+                            return
+                        async for line in r.aiter_lines():
+                            if '"event":"error"' in line:
+                                errors += 1
+                                return
+                            if '"event":"message_end"' in line:
+                                completed += 1
+                                return
+                except httpx.HTTPError:
+                    errors += 1
+
+            async def sample() -> None:
+                nonlocal peak
+                while True:
+                    peak = max(peak, daphne.memory_info().rss)
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample())
+            started = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(count)))
+            elapsed = time.perf_counter() - started
+            sampler.cancel()
+        print(f"   {count:5d} streams: {completed} completed, {errors} errors, {elapsed:5.1f} s, "
+              f"Daphne RSS peak {peak / 2**20:6.0f} MiB")
+        if errors:
+            break
+    fake.responder = None
+
+
+def hot_path_queries(key: str) -> None:
+    """The database work of one chat turn: authenticate, prepare (before the first token), finish."""
+    from apps.applications import generation
+    from apps.applications.api import streaming
+    from apps.applications.api.auth import authenticate_app
+
+    body = {"inputs": {}, "query": "count", "user": "queries"}
+    with CaptureQueriesContext(connection) as before:
+        caller = authenticate_app(f"Bearer {key}")
+        with schema_context(caller.workspace.schema_name):
+            prepared = streaming._prepare(caller, body, chat=True)
+    with CaptureQueriesContext(connection) as after, schema_context(caller.workspace.schema_name):
+        generation._finish(prepared.message_id, "answer", "normal", "", None)
+    print(f"4. database queries of one chat turn: {len(before.captured_queries)} before the first token "
+          f"(auth, app, end user, conversation, history, credential, price, message), "
+          f"{len(after.captured_queries)} to store the answer")
+
+
+async def main(args: argparse.Namespace) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    fake = FakeOpenAI()
+    fake.start()
+    schema, key = await asyncio.to_thread(setup, fake)
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    daphne = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                               "config.asgi:application"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=60)
+        base = f"http://127.0.0.1:{port}"
+        proc = psutil.Process(daphne.pid)
+        print(f"Daphne pid {daphne.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
+              f"{os.cpu_count()} CPUs; client and fake server share this process")
+        await ttft(base, key, fake, args.concurrency, args.requests)
+        await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds)
+        await slow_streams(base, key, fake, proc, [int(c) for c in args.streams.split(",")], args.stream_seconds)
+    finally:
+        daphne.terminate()
+        daphne.wait(timeout=20)
+        fake.stop()
+    await asyncio.to_thread(hot_path_queries, key)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=256)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--streams", default="250,500,1000,2000")
+    parser.add_argument("--stream-seconds", type=float, default=10.0)
+    asyncio.run(main(parser.parse_args()))
