@@ -110,18 +110,21 @@ def config_dependencies(config: dict[str, Any]) -> list[dict[str, Any]]:
     if reranking.get("reranking_provider_name"):
         providers.append(reranking["reranking_provider_name"])
     for tool in (config.get("agent_mode") or {}).get("tools") or []:
-        if isinstance(tool, dict) and tool.get("provider_type") in ("builtin", "plugin") and tool.get("provider_id"):
+        builtin = isinstance(tool, dict) and tool.get("provider_type") in ("builtin", "plugin")
+        if builtin and tool.get("provider_id"):
             providers.append(tool["provider_id"])
     seen: dict[str, None] = dict.fromkeys(_plugin_id(p) for p in providers)
-    return [{"type": "marketplace", "value": {"marketplace_plugin_unique_identifier": plugin, "version": None},
+    return [{"type": "marketplace",
+             "value": {"marketplace_plugin_unique_identifier": plugin, "version": None},
              "current_identifier": None} for plugin in seen]
 
 
 # --- Import -----------------------------------------------------------------------------------
 
 
-def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | None = None, app: App | None = None,
-               description: str | None = None, icon: str | None = None, icon_background: str | None = None,
+def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | None = None,
+               app: App | None = None, description: str | None = None, icon: str | None = None,
+               icon_background: str | None = None,
                confirm: bool = False) -> ImportResult:
     """Create an app from DSL text (or replace the draft of `app`), in the current workspace schema.
 
@@ -145,7 +148,8 @@ def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | No
             result.status = ImportStatus.COMPLETED_WITH_WARNINGS
         raw_config = data.get("model_config")
         if not isinstance(raw_config, dict):
-            raise _Refused(_("Missing model_config in YAML content: a %(mode)s app needs one.") % {"mode": mode})
+            raise _Refused(_("Missing model_config in YAML content: a %(mode)s app needs one.")
+                           % {"mode": mode})
         config, notes = normalise_config(raw_config, mode=mode)
         notes += _provider_notes(config)
         icon_value, icon_notes = _icon(app_data)
@@ -166,11 +170,13 @@ def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | No
 
 
 @transaction.atomic
-def _save(app: App | None, mode: str, fields: dict[str, str], config: dict[str, Any], actor_id: int | None) -> App:
+def _save(app: App | None, mode: str, fields: dict[str, str], config: dict[str, Any],
+          actor_id: int | None) -> App:
     if app is None:
         return services.app_create(mode=mode, actor_id=actor_id, config=config, **fields)
     if app.mode != mode:
-        raise _Refused(_("This file holds a %(file_mode)s app; it cannot replace the draft of a %(mode)s app.")
+        raise _Refused(_("This file holds a %(file_mode)s app; "
+                         "it cannot replace the draft of a %(mode)s app.")
                        % {"file_mode": mode, "mode": app.mode})
     if not fields["name"]:
         fields["name"] = app.name
@@ -196,7 +202,8 @@ def _load(text: str | bytes) -> dict[str, Any]:
         where = getattr(exc, "problem_mark", None)
         line = _(" (line %(line)d)") % {"line": where.line + 1} if where is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise _Refused(_("Invalid YAML format: %(problem)s%(line)s") % {"problem": problem, "line": line}) from None
+        message = _("Invalid YAML format: %(problem)s%(line)s") % {"problem": problem, "line": line}
+        raise _Refused(message) from None
     if not isinstance(data, dict):
         raise _Refused(_("Invalid YAML format: content must be a mapping"))
     return data
@@ -210,7 +217,8 @@ def _app_section(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if not mode:
         raise _Refused(_("Missing app mode in YAML content"))
     if mode in WORKFLOW_MODES:
-        raise _Refused(_("%(mode)s apps are supported when workflows arrive; this file cannot be imported yet.")
+        raise _Refused(_("%(mode)s apps are supported when workflows arrive; "
+                         "this file cannot be imported yet.")
                        % {"mode": App.Mode(mode).label})
     if mode not in services.SUPPORTED_MODES:
         raise _Refused(_("Invalid app mode: %(mode)s") % {"mode": mode})
@@ -222,7 +230,8 @@ def _version(data: dict[str, Any]) -> str:
     version = data.get("version", "0.1.0")
     if not isinstance(version, str):
         # A YAML float (version: 0.1) is refused, as Dify does.
-        raise _Refused(_("Invalid version type, expected str, got %(type)s") % {"type": type(version).__name__})
+        raise _Refused(_("Invalid version type, expected str, got %(type)s")
+                       % {"type": type(version).__name__})
     return version
 
 
@@ -267,7 +276,8 @@ def _dependencies(data: dict[str, Any]) -> list[dict[str, Any]]:
     for dep in deps:
         if not isinstance(dep, dict) or dep.get("type") not in DEPENDENCY_TYPES or not isinstance(
                 dep.get("value"), dict):
-            raise _Refused(_("Invalid dependency: each needs a type (github, marketplace or package) and a value."))
+            raise _Refused(_("Invalid dependency: each needs a type (github, marketplace or package) "
+                             "and a value."))
     return deps
 
 
@@ -304,7 +314,8 @@ def _provider_notes(config: dict[str, Any]) -> list[str]:
 
 # --- model_config normalisation (§4, §5) ------------------------------------------------------
 
-_FORM_ALIASES = {"text": "text-input", "string": "text-input", "textarea": "paragraph", "select-input": "select"}
+_FORM_ALIASES = {"text": "text-input", "string": "text-input", "textarea": "paragraph",
+                 "select-input": "select"}
 _STRATEGIES = {"function_call": "function_call", "react": "react", "cot": "react",
                "router": "function_call", "react_router": "react"}
 
@@ -320,7 +331,7 @@ def normalise_config(raw: dict[str, Any], *, mode: str) -> tuple[dict[str, Any],
     for key, default in DEFAULT_CONFIG.items():
         if key in config and config[key] is None:
             config[key] = copy.deepcopy(default)
-        elif key in config and isinstance(default, (dict, list)) and not isinstance(config[key], type(default)):
+        elif key in config and isinstance(default, (dict, list)) and type(config[key]) is not type(default):
             notes.append(_("%(key)s had an unexpected shape and was reset.") % {"key": key})
             config[key] = copy.deepcopy(default)
     model = config.get("model")
@@ -362,13 +373,14 @@ def _form(entries: list[Any], notes: list[str]) -> list[dict[str, Any]]:
 
 
 def _agent_mode(raw: Any, mode: str, notes: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """agent_mode with a known strategy and Dify's default max_iteration; returns legacy dataset tools apart."""
+    """agent_mode with a known strategy and Dify's default max_iteration; legacy dataset tools apart."""
     agent = dict(raw) if isinstance(raw, dict) else {}
     strategy = agent.get("strategy")
     if strategy is not None and strategy not in ("function_call", "react"):
         agent["strategy"] = _STRATEGIES.get(strategy, "function_call")
         if agent.get("enabled") or mode == App.Mode.AGENT_CHAT:
-            notes.append(_("The agent strategy %(old)s is now %(new)s.") % {"old": strategy, "new": agent["strategy"]})
+            notes.append(_("The agent strategy %(old)s is now %(new)s.")
+                         % {"old": strategy, "new": agent["strategy"]})
     agent.setdefault("max_iteration", 10)  # Dify's default when the file has none
     tools, datasets = [], []
     for tool in agent.get("tools") or []:

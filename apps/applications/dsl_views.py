@@ -23,7 +23,8 @@ from apps.workspaces.urlutils import ws_reverse
 class ImportForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("DSL file"), required=False,
                            widget=forms.ClearableFileInput(attrs={"accept": ".yml,.yaml"}),
-                           help_text=gettext_lazy("A .yml file exported from Tessera or Dify (10 MB at most)."))
+                           help_text=gettext_lazy("A .yml file exported from Tessera or Dify "
+                                                  "(10 MB at most)."))
     content = forms.CharField(label=gettext_lazy("Or paste the YAML"), required=False,
                               widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false",
                                                            "class": "dsl-textarea"}))
@@ -57,7 +58,7 @@ def app_export(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @require_perm(Perm.APPS_EDIT)
 def app_import(request: HttpRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     pending = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

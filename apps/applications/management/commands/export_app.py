@@ -16,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", help="the workspace slug (found by searching when left out)")
         parser.add_argument("--include-secrets", action="store_true", help="keep tool credential references")
 
-    def handle(self, *args: Any, app_id: str, workspace: str | None, include_secrets: bool, **options: Any) -> None:
+    def handle(self, *args: Any, app_id: str, workspace: str | None, include_secrets: bool,
+               **options: Any) -> None:
         app, _workspace = app_and_workspace(app_id, workspace)
         self.stdout.write(dsl.export_app(app, include_secrets=include_secrets), ending="")
