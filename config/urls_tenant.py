@@ -6,7 +6,6 @@ membership and activates the workspace's schema; views never see it.
 
 from django.urls import path
 
-from apps.applications import dsl_views
 from apps.applications import views as studio
 from apps.applications import dsl_views, orchestrate
 from apps.providers import views as providers
@@ -51,12 +50,6 @@ urlpatterns += [
     path("apps/<uuid:app_id>/orchestrate/validate/", orchestrate.validate, name="app_orchestrate_validate"),
     path("apps/<uuid:app_id>/orchestrate/publish/", orchestrate.publish, name="app_orchestrate_publish"),
     path("apps/<uuid:app_id>/debug/chat/", orchestrate.debug_chat, name="app_debug_chat"),
-]
-
-# App DSL: export an app as YAML, import a file as a new app.
-urlpatterns += [
-    path("apps/import/", dsl_views.app_import, name="app_import"),
-    path("apps/<uuid:app_id>/export/", dsl_views.app_export, name="app_export"),
 ]
 
 # App DSL: export an app as YAML, import a file as a new app.
