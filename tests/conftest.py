@@ -77,6 +77,16 @@ def build_world() -> World:
     )
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Requests activate their language in the thread; start every test from the default."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def world(db) -> World:  # type: ignore[no-untyped-def]
     return build_world()

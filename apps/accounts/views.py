@@ -1,12 +1,12 @@
 """First-run set-up (/install) and the account profile."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.accounts import services
@@ -41,10 +41,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         user = form.save()
         messages.success(request, _("Profile saved."))
         response = redirect("account_profile")
-        if user.language:
-            translation.activate(user.language)
-            from django.conf import settings
-
+        if user.language:  # the next request (the redirect) renders in it
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
         return response
     return render(request, "accounts/profile.html", {"form": form})

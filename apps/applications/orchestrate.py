@@ -432,6 +432,9 @@ async def debug_chat(request: HttpRequest, app_id: Any) -> HttpResponse:
     membership = getattr(request, "membership", None)
     if membership is None or not roles.has_perm(membership.role, Perm.APPS_EDIT):
         raise PermissionDenied
+    # The app first: another workspace's (or a deleted) app is a 404 whatever the body says.
+    if not await run_in_tenant(request.tenant, App.objects.filter(pk=app_id).exists):
+        raise Http404
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):

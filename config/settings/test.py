@@ -21,3 +21,7 @@ LANGUAGE_CODE = "en"
 ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key")}
 # Parallel runs (several developers or agents on one machine) each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_tessera")}  # noqa: F405
+# No connection pool under test: pytest-django wraps most tests in a transaction, and a pool refuses
+# to open connections for other threads inside one. bench/chat.py exercises the pool.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
