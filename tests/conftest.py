@@ -49,14 +49,39 @@ def _user(email: str, name: str):  # type: ignore[no-untyped-def]
     return user or services.user_create(email=email, password=PASSWORD, name=name)
 
 
+WORKSPACES = (("Alpha", "alpha"), ("Beta", "beta"))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Build the persona workspaces' schemas once per session, committed. Cloning a schema inside
+    every test's transaction and rolling it back churns Postgres' catalog until each clone and
+    rollback takes minutes."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.utils import schema_exists
+
+    from apps.workspaces.provisioning import ensure_template_schema
+
+    with django_db_blocker.unblock():
+        ensure_template_schema()
+        for name, slug in WORKSPACES:
+            schema = f"ws_{slug}"
+            if not schema_exists(schema):
+                with connection.cursor() as cursor:
+                    cursor.execute(f'CREATE SCHEMA "{schema}"')
+            call_command("migrate_schemas", schema_name=schema, tenant=True, interactive=False, verbosity=0)
+            connection.set_schema_to_public()
+
+
 def _workspace(name: str, slug: str, owner) -> Workspace:  # type: ignore[no-untyped-def]
+    """The row of a persona workspace; its schema was built once for the session."""
     workspace = Workspace.objects.filter(slug=slug).first()
     if workspace is None:
-        workspace = Workspace.objects.create(name=name, slug=slug, schema_name=f"ws_{slug}")
+        workspace = Workspace.objects.create(name=name, slug=slug, schema_name=f"ws_{slug}",
+                                             status=Workspace.Status.READY)
         services.member_add(workspace=workspace, user=owner, role=Role.OWNER)
-    from apps.workspaces.provisioning import provision_schema
-
-    return provision_schema(workspace=workspace)
+    return workspace
 
 
 def build_world() -> World:
