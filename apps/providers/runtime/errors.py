@@ -47,3 +47,13 @@ class RateLimited(RuntimeModelError):
 
     code = "rate_limit_error"
     status = 429
+
+
+def timed_out(timeout: float, **kw: str) -> CompletionRequestError:
+    """The one wording for a provider that did not answer within PROVIDER_TIMEOUT."""
+    return CompletionRequestError(f"The model provider did not answer in time ({timeout:.0f}s).", **kw)
+
+
+def unreachable(detail: object, **kw: str) -> CompletionRequestError:
+    """The one wording for a provider that could not be reached at all."""
+    return CompletionRequestError(f"Cannot reach the model provider: {detail}", **kw)

@@ -41,10 +41,9 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
             raise errors.ModelNotSupported(message, **kw) from exc
         raise errors.CompletionRequestError(message, **kw) from exc
     except httpx.TimeoutException as exc:
-        raise errors.CompletionRequestError(f"The model provider did not answer in time ({m.timeout:.0f}s).",
-                                            **kw) from exc
+        raise errors.timed_out(m.timeout, **kw) from exc
     except httpx.HTTPError as exc:
-        raise errors.CompletionRequestError(f"Cannot reach the model provider: {exc}", **kw) from exc
+        raise errors.unreachable(exc, **kw) from exc
 
 
 def _new_client(m: ResolvedModel) -> cohere.AsyncClientV2:

@@ -48,10 +48,9 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
     except openai.APIStatusError as exc:
         raise errors.CompletionRequestError(_body_message(exc)[0], **kw) from exc
     except openai.APITimeoutError as exc:
-        raise errors.CompletionRequestError(f"The model provider did not answer in time ({m.timeout:.0f}s).",
-                                            **kw) from exc
+        raise errors.timed_out(m.timeout, **kw) from exc
     except openai.APIConnectionError as exc:
-        raise errors.CompletionRequestError(f"Cannot reach the model provider: {exc.message}", **kw) from exc
+        raise errors.unreachable(exc.message, **kw) from exc
     except httpx.HTTPError as exc:
         raise errors.CompletionRequestError(f"Model provider request failed: {exc}", **kw) from exc
 
