@@ -9,16 +9,14 @@ Prints:
 3. slow streams (one token every 0.5 s for --stream-seconds) held open at once by one Daphne
    process: errors, and Daphne's memory (RSS) at the peak;
 4. database queries on the hot path of one chat turn.
-Everything runs on this machine: Daphne (dev settings, DEBUG off, embedded Postgres), the fake
-server in this process's background thread, and the client (httpx) in this process.
+Everything runs on this machine, each in its own process: Daphne (dev settings, DEBUG off,
+embedded Postgres), the fake servers (bench/fake_server.py) and the client (httpx, this process).
 """
 
 import argparse
 import asyncio
-import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -45,8 +43,6 @@ from apps.providers import services as providers  # noqa: E402
 from apps.workspaces import services as workspaces  # noqa: E402
 from apps.workspaces.models import Workspace  # noqa: E402
 from tests.conftest import free_port, wait_for_port  # noqa: E402
-from tests.fakes.base import Reply  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -54,7 +50,26 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def setup(fake: FakeOpenAI) -> tuple[str, str]:
+class Fake:
+    """A fake OpenAI server process (bench/fake_server.py)."""
+
+    def __init__(self, tokens: int, delay: float) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_server.py"), "--tokens", str(tokens),
+                                      "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+        self.base_url = self.proc.stdout.readline().strip()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def point_model_at(schema: str, fake: Fake) -> None:
+    with schema_context(schema):
+        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
+            "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm"})
+
+
+def setup(fake: Fake) -> tuple[str, str]:
     """A bench workspace with a chat app on the fake model; returns (schema, api key)."""
     from django.contrib.auth import get_user_model
 
@@ -62,9 +77,8 @@ def setup(fake: FakeOpenAI) -> tuple[str, str]:
         email="bench@tessera.local", password="bench-password-1")
     workspace = Workspace.objects.filter(slug="bench-chat").first() or workspaces.workspace_create(
         name="bench-chat", owner=user)
+    point_model_at(workspace.schema_name, fake)
     with schema_context(workspace.schema_name):
-        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
-            "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm"})
         app = App.objects.filter(name="bench").first() or apps.app_create(name="bench", mode="chat", config={
             "model": {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat",
                       "completion_params": {"max_tokens": 64}},
@@ -89,7 +103,7 @@ async def first_token(client: httpx.AsyncClient, url: str, headers: dict, body: 
     return first
 
 
-async def ttft(base: str, key: str, fake: FakeOpenAI, concurrency: int, total: int) -> None:
+async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench", "response_mode": "streaming"}
     direct_body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "Say something"}]}
@@ -121,7 +135,7 @@ async def ttft(base: str, key: str, fake: FakeOpenAI, concurrency: int, total: i
           f"p95 {pct(tessera, .95) - pct(raw, .95):7.1f} ms")
 
 
-async def blocking_rps(base: str, key: str, fake: FakeOpenAI, concurrency: int, seconds: float) -> None:
+async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, seconds: float) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench"}
     direct_body = {"model": "fake-chat", "messages": [{"role": "user", "content": "Say something"}]}
@@ -149,12 +163,12 @@ async def blocking_rps(base: str, key: str, fake: FakeOpenAI, concurrency: int, 
           f"({ours_errors} errors); the fake server alone: {raw:7.1f} requests/s")
 
 
-async def slow_streams(base: str, key: str, fake: FakeOpenAI, daphne: psutil.Process, counts: list[int],
+async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process, counts: list[int],
                        stream_seconds: float) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     tokens = max(2, int(stream_seconds / 0.5))
-    fake.responder = lambda request: Reply(" ".join(f"t{i}" for i in range(tokens)), chunk_size=1,
-                                           delay_between_chunks=0.5)
+    slow = Fake(tokens, 0.5)
+    await asyncio.to_thread(point_model_at, schema, slow)
     print(f"3. slow streams held at once by one Daphne process ({tokens} tokens, one every 0.5 s)")
     for count in counts:
         limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
@@ -193,7 +207,7 @@ async def slow_streams(base: str, key: str, fake: FakeOpenAI, daphne: psutil.Pro
               f"Daphne RSS peak {peak / 2**20:6.0f} MiB")
         if errors:
             break
-    fake.responder = None
+    slow.stop()
 
 
 def hot_path_queries(key: str) -> None:
@@ -217,8 +231,7 @@ def hot_path_queries(key: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    fake = FakeOpenAI()
-    fake.start()
+    fake = Fake(20, 0.0)
     schema, key = await asyncio.to_thread(setup, fake)
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DEBUG": "false", "LOG_LEVEL": "WARNING"}
@@ -230,10 +243,10 @@ async def main(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{port}"
         proc = psutil.Process(daphne.pid)
         print(f"Daphne pid {daphne.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
-              f"{os.cpu_count()} CPUs; client and fake server share this process")
+              f"{os.cpu_count()} CPUs; Daphne, the fake servers and the client each in their own process")
         await ttft(base, key, fake, args.concurrency, args.requests)
         await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds)
-        await slow_streams(base, key, fake, proc, [int(c) for c in args.streams.split(",")], args.stream_seconds)
+        await slow_streams(base, key, schema, proc, [int(c) for c in args.streams.split(",")], args.stream_seconds)
     finally:
         daphne.terminate()
         daphne.wait(timeout=20)

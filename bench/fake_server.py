@@ -1,0 +1,29 @@
+"""Run the fake OpenAI server in a process of its own, for benchmarks.
+
+    .venv/bin/python bench/fake_server.py [--tokens N] [--delay SECONDS]
+
+Prints its base URL on the first line, then serves until killed. Every chat reply has N words,
+streamed one per chunk with DELAY seconds between chunks (0: as fast as possible).
+"""
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.base import Reply  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    words = " ".join(f"w{i}" for i in range(args.tokens))
+    fake = FakeOpenAI()
+    fake.responder = lambda request: Reply(words, chunk_size=1, delay_between_chunks=args.delay)
+    fake.start()
+    print(fake.base_url, flush=True)
+    threading.Event().wait()
