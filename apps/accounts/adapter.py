@@ -20,6 +20,3 @@ class AccountAdapter(DefaultAccountAdapter):
             user.save()
             services.signup_complete(user=user, workspace_name=form.cleaned_data["workspace_name"])
         return user
-
-    def get_login_redirect_url(self, request: HttpRequest) -> str:
-        return super().get_login_redirect_url(request)

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django_tenants.utils import schema_context
 
 from apps.logs import services as activity
 from apps.workspaces import provisioning, roles, tasks
@@ -200,8 +199,3 @@ def user_create(*, email: str, password: str | None, name: str = "", is_staff: b
     if is_staff:
         return User.objects.create_superuser(email=email, password=password, name=name)
     return User.objects.create_user(email=email, password=password, name=name)
-
-
-def in_workspace(workspace: Workspace):  # type: ignore[no-untyped-def]
-    """Context manager: run ORM calls in the workspace's schema (scripts, commands)."""
-    return schema_context(workspace.schema_name)
