@@ -7,6 +7,7 @@ live (published) version changes only on publish. Debug runs stream from the dra
 SSE from an async view, stored with from_source="debugger" so they stay out of the logs.
 """
 
+import copy
 import json
 import re
 from typing import Any
@@ -21,11 +22,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.applications import generation, prompts, services
+from apps.applications import assist, generation, prompts, services
 from apps.applications.config import with_defaults
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
-from apps.logs.models import Source
+from apps.logs import selectors as logs
+from apps.logs.models import Message, Source
 from apps.providers import selectors
 from apps.providers.runtime.entities import ModelType
 from apps.providers.runtime.errors import RuntimeModelError
@@ -50,6 +52,9 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "frequency_penalty": (-2.0, 2.0),
 }
 MEMORY_WINDOW = (1, 100)
+MORE_LIKE_THIS_TEMPERATURE = 0.9  # as Dify: another, different take on the same inputs
+# The debug panel's URLs with an id to fill in are rendered with this one and filled by the script.
+URL_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
 # prompts.validate_expert_template speaks English; these are the same texts, for translation.
 PROBLEMS = {
@@ -295,6 +300,10 @@ def _page(request: HttpRequest, app: App, *, config: dict[str, Any] | None = Non
                 "save": ws_reverse(request, "console:app_orchestrate", app_id=app.pk),
                 "validate": ws_reverse(request, "console:app_orchestrate_validate", app_id=app.pk),
                 "debug": ws_reverse(request, "console:app_debug_chat", app_id=app.pk),
+                "debug_stop": ws_reverse(request, "console:app_debug_stop", app_id=app.pk,
+                                         task_id=URL_PLACEHOLDER),
+                "debug_suggested": ws_reverse(request, "console:app_debug_suggested", app_id=app.pk,
+                                              message_id=URL_PLACEHOLDER),
             },
             "errors": errors or [],
             "problems": problems or [],
@@ -407,10 +416,24 @@ def _debug_prepare(tenant: Any, app_id: Any, body: dict[str, Any], account_id: i
     inputs = body.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise invalid_param("inputs must be an object")
+    config = with_defaults(app.draft_config)
+    if body.get("more_like_this"):
+        config = _more_like_this(app, config)
     return generation.prepare(
         tenant=tenant, app=app, query=query if app.is_chat else "", inputs=inputs, end_user=None,
         source=Source.DEBUGGER, conversation_id=(body.get("conversation_id") or None) if app.is_chat else None,
-        account_id=account_id, config=with_defaults(app.draft_config))
+        account_id=account_id, config=config)
+
+
+def _more_like_this(app: App, config: dict[str, Any]) -> dict[str, Any]:
+    """The draft with a higher temperature: "more like this" asks for another take on the same
+    inputs (completion apps with the feature on only)."""
+    if app.is_chat or not (config.get("more_like_this") or {}).get("enabled"):
+        raise ServiceError("bad_request", _("More like this is not enabled for this app."))
+    config = copy.deepcopy(config)
+    params = config.setdefault("model", {}).setdefault("completion_params", {})
+    params["temperature"] = MORE_LIKE_THIS_TEMPERATURE
+    return config
 
 
 async def _with_prompt_log(prepared: generation.Prepared, run: generation.Generation):  # type: ignore[no-untyped-def]
@@ -454,3 +477,38 @@ async def debug_chat(request: HttpRequest, app_id: Any) -> HttpResponse:
 
 
 debug_chat.required_perm = Perm.APPS_EDIT  # type: ignore[attr-defined]
+
+
+def _own_debug_message(request: HttpRequest, app: App, **lookup: Any) -> Message:
+    """A debug message of this app run by the signed-in member; anything else is a 404 (another
+    member's runs, the app's WebApp/API messages, another workspace's ids)."""
+    message = (Message.objects.select_related("conversation")
+               .filter(app=app, from_source=Source.DEBUGGER, from_account_id=request.user.pk, **lookup).first())
+    if message is None:
+        raise Http404
+    return message
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def debug_stop(request: HttpRequest, app_id: Any, task_id: Any) -> HttpResponse:
+    """Stop the member's running debug turn through the same stop mechanism as the Service API
+    (generation.request_stop): the task stores what it generated and ends its stream with
+    message_end, so the panel keeps the partial answer."""
+    app = _app_or_404(app_id)
+    _own_debug_message(request, app, task_id=task_id)
+    generation.request_stop(str(task_id), None)  # debug runs have no end user
+    return JsonResponse({"result": "success"})
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_http_methods(["GET"])
+def debug_suggested(request: HttpRequest, app_id: Any, message_id: Any) -> HttpResponse:
+    """Follow-up suggestions after a debug answer, when the draft has them on (as /v1 …/suggested)."""
+    app = _app_or_404(app_id)
+    message = _own_debug_message(request, app, pk=message_id)
+    if not app.is_chat or not with_defaults(app.draft_config)["suggested_questions_after_answer"].get("enabled"):
+        return error_response(ServiceError("bad_request", _("Follow-up suggestions are not enabled.")))
+    history = logs.conversation_history(conversation=message.conversation, until=message)
+    return JsonResponse({"result": "success", "data": assist.suggested_questions(history)},
+                        json_dumps_params={"ensure_ascii": False})

@@ -12,6 +12,8 @@
   var HISTORY_TEMPLATE = "\n\nHere is the chat histories between human and assistant, inside <histories></histories> " +
     "XML tags.\n\n<histories>\n{{#histories#}}\n</histories>\n\n\nHuman: {{#query#}}\n\nAssistant:";
 
+  var PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
+
   function readJson(id) {
     var node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : null;
@@ -106,6 +108,7 @@
       conversationId: null,
       running: false,
       runError: "",
+      current: null,  // the assistant turn being streamed
 
       init: function () {
         var self = this;
@@ -299,8 +302,10 @@
         this.query = question;
         this.run();
       },
-      run: function () {
+      /** One debug turn; `options.moreLikeThis` asks for another take on the same inputs. */
+      run: function (options) {
         var self = this;
+        var moreLikeThis = !!(options && options.moreLikeThis);
         if (this.running) return;
         var query = this.query.trim();
         if (this.isChat && !query) return;
@@ -317,12 +322,14 @@
           });
           if (self.isChat) { self.turns.push({ role: "user", text: query }); self.query = ""; }
           self.turns.push({ role: "assistant", text: "", log: null, showLog: false, error: "", streaming: true,
-                            id: "" });
+                            id: "", taskId: "", stopped: false, done: false, suggestions: [] });
           var answer = self.turns[self.turns.length - 1];
+          self.current = answer;
           return fetch(self.urls.debug, {
             method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-            body: JSON.stringify({ query: query, inputs: inputs, conversation_id: self.conversationId })
+            body: JSON.stringify({ query: query, inputs: inputs, conversation_id: self.conversationId,
+                                   more_like_this: moreLikeThis })
           }).then(function (response) {
             var type = response.headers.get("Content-Type") || "";
             if (!response.ok || type.indexOf("text/event-stream") < 0) {
@@ -336,6 +343,7 @@
           }).finally(function () {
             answer.streaming = false;
             self.running = false;
+            self.current = null;
             self.$nextTick(function () { self.scrollDown(); });
           });
         });
@@ -367,6 +375,7 @@
         if (event.event === "prompt_log") {
           answer.log = event.prompt_log;
           answer.id = event.message_id;
+          answer.taskId = event.task_id;
         } else if (event.event === "message") {
           answer.text += event.answer || "";
           if (event.conversation_id) this.conversationId = event.conversation_id;
@@ -376,10 +385,38 @@
           if (event.conversation_id) this.conversationId = event.conversation_id;
           var usage = event.metadata && event.metadata.usage;
           answer.tokens = usage ? usage.total_tokens : null;
+          answer.done = true;
+          if (this.isChat && !answer.stopped && this.cfg.suggested_questions_after_answer.enabled) {
+            this.loadSuggestions(answer);
+          }
         } else if (event.event === "error") {
           answer.error = event.message || this.t.run_failed;
         }
       },
+      /** Stop the running turn: the server stores the partial answer and ends the stream with
+          message_end, which the stream reader then handles as usual. */
+      stop: function () {
+        var self = this;
+        var answer = this.current;
+        if (!answer || !answer.taskId || answer.stopped) return;
+        answer.stopped = true;
+        fetch(this.urls.debug_stop.replace(PLACEHOLDER, answer.taskId), {
+          method: "POST", credentials: "same-origin",
+          headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+        }).then(function (r) {
+          if (!r.ok) answer.stopped = false;
+        }).catch(function () { answer.stopped = false; self.runError = self.t.stop_failed; });
+      },
+      loadSuggestions: function (answer) {
+        var self = this;
+        fetch(this.urls.debug_suggested.replace(PLACEHOLDER, answer.id), {
+          credentials: "same-origin", headers: { "Accept": "application/json" }
+        }).then(function (r) { return r.ok ? r.json() : { data: [] }; }).then(function (body) {
+          answer.suggestions = (body.data || []).filter(function (q) { return typeof q === "string" && q; });
+          self.$nextTick(function () { self.scrollDown(); });
+        }).catch(function () {});
+      },
+      isLast: function (turn) { return this.turns[this.turns.length - 1] === turn; },
       scrollDown: function () {
         var box = this.$refs.thread;
         if (box) box.scrollTop = box.scrollHeight;

@@ -1,4 +1,5 @@
-"""Orchestrate in a real browser: edit the prompt, preview a streamed answer, publish."""
+"""Orchestrate in a real browser: edit the prompt, preview a streamed answer, follow-up
+suggestions, stop a running preview, publish."""
 
 import re
 
@@ -6,6 +7,8 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.applications.models import App
+from apps.logs.models import Message
+from apps.providers import services as providers
 from tests.applications.test_orchestrate import _setup
 from tests.browser import SHOTS
 from tests.conftest import PASSWORD
@@ -16,7 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world_tx, fake_openai)
-    fake_openai.script("chat", Reply("Arr! Here is <script>alert(1)</script>\nNew line.", chunk_size=4))
+    with schema_context("ws_alpha"):
+        providers.default_model_set(model_type="llm", provider_id="openai_api_compatible", model="fake-chat")
+    slow = Reply(" ".join(f"yo{i}" for i in range(80)), delay_between_chunks=0.2)
+    fake_openai.script("chat", Reply("Arr! Here is <script>alert(1)</script>\nNew line.", chunk_size=4),
+                       Reply('["Where is the treasure?", "Who is the captain?", "What ship?"]'), slow)
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -31,6 +38,7 @@ def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> N
     # Typing an undeclared {{crew}} offers to add it as a variable.
     page.click("button:has-text('Add as variable')")
     page.fill("#in-crew", "Jack")
+    page.locator("input[name=suggested_questions_after_answer]").check(force=True)
 
     # Preview: the unsaved edit is saved as the draft, then the answer streams into the panel.
     page.fill("#debug-query", "Hello")
@@ -43,8 +51,27 @@ def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> N
     page.click("button:has-text('Prompt log')")
     log = page.locator("[data-testid=prompt-log]").last.inner_text()
     assert "You are a pirate. Greet Jack." in log
-    assert fake_openai.requests[-1].json["messages"][0]["content"] == "You are a pirate. Greet Jack."
+    assert any(r.json["messages"][0]["content"] == "You are a pirate. Greet Jack." for r in fake_openai.requests)
+    # Follow-up suggestions from the default model appear under the answer; one asks the next turn.
+    follow_ups = page.locator("[data-testid=follow-ups] .chip")
+    follow_ups.first.wait_for()
+    assert follow_ups.all_inner_texts() == ["Where is the treasure?", "Who is the captain?", "What ship?"]
     page.screenshot(path=str(SHOTS / "orchestrate-preview.png"), full_page=True)
+
+    # A slow answer streams; Stop ends it, the partial answer stays, marked as stopped.
+    follow_ups.first.click()
+    streaming = page.locator(".orch-turn--assistant [data-testid=bubble]").last
+    streaming.filter(has_text="yo2").wait_for()
+    page.click("[data-testid=stop]")
+    page.locator(".orch-turn--assistant [data-testid=stopped]").wait_for()
+    page.locator(".orch-composer button[type=submit]").wait_for()  # Send is back: the run is over
+    partial = streaming.inner_text()
+    assert partial.startswith("yo0 yo1 yo2") and not partial.endswith("yo79")
+    with schema_context("ws_alpha"):
+        stopped = Message.objects.filter(app_id=app.pk, query="Where is the treasure?").get()
+        assert stopped.status == Message.Status.STOPPED and stopped.answer == partial
+    assert page.locator("[data-testid=follow-ups]").count() == 0  # none after a stopped answer
+    page.screenshot(path=str(SHOTS / "orchestrate-stopped.png"), full_page=True)
 
     with schema_context("ws_alpha"):
         current = App.objects.select_related("published").get(pk=app.pk)
