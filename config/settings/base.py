@@ -72,6 +72,8 @@ TENANT_APPS = [
     "apps.providers",
     "apps.applications",
     "apps.logs",
+    "apps.workflows",
+    "apps.datasets",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -172,6 +174,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["priority_dataset", "dataset", "mail", "default"]
 CELERY_TASK_ROUTES = {
     "apps.workspaces.tasks.send_invitation_email": {"queue": "mail"},
+    "apps.datasets.tasks.index_document": {"queue": "dataset"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -226,6 +229,24 @@ INVITE_EXPIRY_HOURS = env.int("INVITE_EXPIRY_HOURS", default=72)
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=60.0)  # seconds per provider request
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=2)  # transient errors, with backoff
 OPENAI_API_BASE = env.str("OPENAI_API_BASE", default="")  # default base URL for the openai provider
+
+# --- Outbound requests made for users (apps/core/outbound.py) and the Code node's sandbox ---------
+OUTBOUND_ALLOWED_NETWORKS = env.str("OUTBOUND_ALLOWED_NETWORKS", default="")  # CIDR[:port], comma-separated
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)  # turns the address check off
+CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")  # external dify-sandbox service
+CODE_EXECUTION_API_KEY = envsecret("CODE_EXECUTION_API_KEY", "") or ""
+CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)  # wall seconds per run
+CODE_EXECUTION_CPU_SECONDS = env.int("CODE_EXECUTION_CPU_SECONDS", default=10)
+CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
+CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=4 * 1024 * 1024)
+CODE_EXECUTION_WEAK_SANDBOX = env.bool("CODE_EXECUTION_WEAK_SANDBOX", default=False)  # run without seccomp/Landlock
+
+# --- Knowledge -----------------------------------------------------------------------------------
+UPLOAD_FILE_SIZE_LIMIT = env.int("UPLOAD_FILE_SIZE_LIMIT", default=15)  # MB per document file
+UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files per upload
+# Segments embedded and written per step: progress, pause and a killed worker's restart all work
+# at this granularity.
+DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
