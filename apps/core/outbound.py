@@ -42,6 +42,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_DEFAULT_LIMITS = httpx.Limits()
 _LOCALHOST_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 __all__ = [
@@ -331,7 +332,7 @@ def _pool_options(verify: typing.Any, limits: httpx.Limits) -> dict[str, typing.
 class GuardedTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` whose connections go through the guarded backend. No proxies."""
 
-    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self._pool = httpcore.ConnectionPool(network_backend=_GuardedBackend(),
                                              **_pool_options(verify, limits))
@@ -345,7 +346,7 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncGuardedBackend(),
                                                   **_pool_options(verify, limits))
@@ -369,7 +370,7 @@ async def _acheck_scheme(request: httpx.Request) -> None:
 
 
 def client(*, timeout: typing.Any = 30.0, verify: typing.Any = True, follow_redirects: bool = True,
-           max_redirects: int = 5, limits: httpx.Limits = httpx.Limits(),
+           max_redirects: int = 5, limits: httpx.Limits = _DEFAULT_LIMITS,
            **kwargs: typing.Any) -> httpx.Client:
     """A guarded ``httpx.Client``. Extra keyword arguments (headers, auth, ...) go to httpx.
 
@@ -385,7 +386,7 @@ def client(*, timeout: typing.Any = 30.0, verify: typing.Any = True, follow_redi
 
 def async_client(*, timeout: typing.Any = 30.0, verify: typing.Any = True,
                  follow_redirects: bool = True, max_redirects: int = 5,
-                 limits: httpx.Limits = httpx.Limits(), **kwargs: typing.Any) -> httpx.AsyncClient:
+                 limits: httpx.Limits = _DEFAULT_LIMITS, **kwargs: typing.Any) -> httpx.AsyncClient:
     """A guarded ``httpx.AsyncClient``; same rules as ``client()``."""
     for forbidden in ("transport", "mounts", "proxy", "trust_env"):
         if forbidden in kwargs:
