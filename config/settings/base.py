@@ -149,6 +149,11 @@ if DB_POOL_MAX_SIZE:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads that run the Service API's hot-path queries; each keeps one pooled connection.
+DB_HOT_THREADS = env.int("DB_HOT_THREADS", default=8)
+# How long each process keeps API key routes, apps, resolved models and end users in memory
+# (apps/core/hotcache.py). Changes made elsewhere reach a process within this time; 0 disables it.
+HOT_CACHE_SECONDS = env.float("HOT_CACHE_SECONDS", default=5.0)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -187,6 +192,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {
         "task": "apps.workspaces.tasks.expire_invitations",
         "schedule": 3600.0,
+    },
+    "recover-indexing": {
+        "task": "apps.datasets.tasks.recover_indexing",
+        "schedule": 300.0,
     },
 }
 CELERY_TIMEZONE = "UTC"
@@ -247,6 +256,12 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 # Segments embedded and written per step: progress, pause and a killed worker's restart all work
 # at this granularity.
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
+
+# --- Files of messages ---------------------------------------------------------------------------
+# Uploaded files are reached through signed, expiring URLs (/v1/files/<id>/file-preview?…&sign=):
+# FILES_URL is their base, FILES_ACCESS_TIMEOUT how many seconds a signature stays valid.
+FILES_URL = env.str("FILES_URL", default=SITE_URL).rstrip("/")
+FILES_ACCESS_TIMEOUT = env.int("FILES_ACCESS_TIMEOUT", default=300)
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,0 +1,84 @@
+"""Reads for workflows: versions, runs, node executions and the run log (in the workspace schema)."""
+
+import uuid
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from apps.applications.models import App
+from apps.core.errors import ServiceError, invalid_param, not_found
+from apps.workflows.models import DRAFT, Workflow, WorkflowNodeExecution, WorkflowRun
+
+
+def draft(app: App) -> Workflow | None:
+    return Workflow.objects.filter(app=app, version=DRAFT).first()
+
+
+def published(app: App) -> Workflow | None:
+    return Workflow.objects.filter(app=app).exclude(version=DRAFT).order_by("-created_at").first()
+
+
+def versions(app: App) -> QuerySet[Workflow]:
+    return Workflow.objects.filter(app=app).exclude(version=DRAFT).order_by("-created_at")
+
+
+def workflow_for_run(app: App, workflow_id: str | None) -> Workflow:
+    """The published workflow the API runs: the newest, or the one asked for (§2.5, §2.6)."""
+    if not workflow_id:
+        workflow = published(app)
+        if workflow is None:
+            raise invalid_param("Workflow not published")
+        return workflow
+    try:
+        uuid.UUID(str(workflow_id))
+    except ValueError:
+        raise ServiceError("bad_request", f"Invalid workflow_id format: {workflow_id}") from None
+    workflow = Workflow.objects.filter(app=app, pk=workflow_id).first()
+    if workflow is None:
+        raise not_found(f"Workflow not found with id: {workflow_id}")
+    if workflow.is_draft:
+        raise ServiceError("bad_request", "Cannot use draft workflow version. Workflow ID must be a published "
+                                          "workflow version.")
+    return workflow
+
+
+def run_get(app: App, run_id: str) -> WorkflowRun | None:
+    try:
+        uuid.UUID(str(run_id))
+    except ValueError:
+        return None
+    return WorkflowRun.objects.filter(app=app, pk=run_id).first()
+
+
+def node_executions(run: WorkflowRun) -> QuerySet[WorkflowNodeExecution]:
+    return WorkflowNodeExecution.objects.filter(run=run).order_by("index")
+
+
+def runs(app: App, *, triggered_from: str | None = None, limit: int = 50) -> list[WorkflowRun]:
+    found = WorkflowRun.objects.filter(app=app)
+    if triggered_from:
+        found = found.filter(triggered_from=triggered_from)
+    return list(found.select_related("created_by_end_user").order_by("-created_at")[:limit])
+
+
+def logs_page(app: App, *, filters: dict[str, Any], page: int, limit: int) -> tuple[list[WorkflowRun], int]:
+    """The run log of a workflow app's Service API and WebApp runs (§2.9), newest first."""
+    found = WorkflowRun.objects.filter(app=app, mode=App.Mode.WORKFLOW,
+                                       triggered_from=WorkflowRun.TriggeredFrom.APP_RUN)
+    if filters.get("status"):
+        found = found.filter(status=filters["status"])
+    if filters.get("keyword"):
+        keyword = filters["keyword"]
+        found = found.filter(Q(inputs__icontains=keyword) | Q(outputs__icontains=keyword)
+                             | Q(error__icontains=keyword))
+    if filters.get("before"):
+        found = found.filter(created_at__lt=filters["before"])
+    if filters.get("after"):
+        found = found.filter(created_at__gt=filters["after"])
+    if filters.get("session_id"):
+        found = found.filter(created_by_end_user__session_id=filters["session_id"])
+    if filters.get("account_ids") is not None:
+        found = found.filter(created_by_account_id__in=filters["account_ids"])
+    total = found.count()
+    rows = list(found.select_related("created_by_end_user").order_by("-created_at")[(page - 1) * limit:page * limit])
+    return rows, total

@@ -1,0 +1,168 @@
+"""Writes for workflow apps: create, sync the draft graph, publish, restore a version."""
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from apps.applications.models import App
+from apps.workflows import variables
+from apps.workflows.engine.graph import GraphError, parse_nodes
+from apps.workflows.engine.nodes import unsupported_reason
+from apps.workflows.models import DRAFT, Workflow
+
+WORKFLOW_MODES = (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT)
+
+DEFAULT_FEATURES: dict[str, Any] = {
+    "opening_statement": "", "suggested_questions": [], "suggested_questions_after_answer": {"enabled": False},
+    "speech_to_text": {"enabled": False}, "text_to_speech": {"enabled": False, "language": "", "voice": ""},
+    "retriever_resource": {"enabled": False}, "sensitive_word_avoidance": {"enabled": False, "type": "", "configs": []},
+    "file_upload": {"enabled": False, "allowed_file_types": ["image"], "allowed_file_extensions": [],
+                    "allowed_file_upload_methods": ["local_file", "remote_url"], "number_limits": 3,
+                    "image": {"enabled": False, "number_limits": 3, "transfer_methods": ["local_file", "remote_url"]}},
+}
+
+
+def default_graph(mode: str) -> dict[str, Any]:
+    """A new app's graph: Start → End (workflow) or Start → LLM → Answer (chatflow)."""
+    def node(node_id: str, data: dict[str, Any], x: int) -> dict[str, Any]:
+        return {"id": node_id, "type": "custom", "data": data, "position": {"x": x, "y": 280}}
+
+    def edge(source: str, target: str) -> dict[str, Any]:
+        return {"id": f"{source}-source-{target}-target", "source": source, "sourceHandle": "source",
+                "target": target, "targetHandle": "target", "type": "custom"}
+
+    start = node("start", {"type": "start", "title": _("Start"), "variables": []}, 80)
+    if mode == App.Mode.WORKFLOW:
+        end = node("end", {"type": "end", "title": _("End"), "outputs": []}, 400)
+        return {"nodes": [start, end], "edges": [edge("start", "end")], "viewport": {"x": 0, "y": 0, "zoom": 1}}
+    llm = node("llm", {"type": "llm", "title": "LLM", "model": {"provider": "", "name": "", "mode": "chat",
+                                                                 "completion_params": {"temperature": 0.7}},
+                       "prompt_template": [{"role": "system", "text": ""}],
+                       "memory": {"window": {"enabled": False, "size": 10},
+                                  "query_prompt_template": "{{#sys.query#}}"},
+                       "context": {"enabled": False, "variable_selector": []},
+                       "vision": {"enabled": False}}, 400)
+    answer = node("answer", {"type": "answer", "title": _("Answer"), "answer": "{{#llm.text#}}"}, 720)
+    return {"nodes": [start, llm, answer], "edges": [edge("start", "llm"), edge("llm", "answer")],
+            "viewport": {"x": 0, "y": 0, "zoom": 1}}
+
+
+@transaction.atomic
+def workflow_app_create(*, name: str, mode: str, actor_id: int | None = None, description: str = "",
+                        icon: str = "🤖", icon_background: str = "#E4EEF9", graph: dict[str, Any] | None = None,
+                        features: dict[str, Any] | None = None, environment_variables: Any = None,
+                        conversation_variables: Any = None) -> App:
+    name = name.strip()
+    if not name:
+        raise ValidationError(_("An app needs a name."))
+    if mode not in WORKFLOW_MODES:
+        raise ValidationError(_("Unsupported app mode: %(mode)s") % {"mode": mode})
+    app = App.objects.create(name=name[:120], mode=mode, description=description, icon=icon or "🤖",
+                             icon_background=icon_background or "#E4EEF9", draft_config={}, created_by_id=actor_id)
+    draft_sync(app=app, graph=graph if graph is not None else default_graph(mode), features=features,
+               environment_variables=environment_variables, conversation_variables=conversation_variables,
+               actor_id=actor_id)
+    return app
+
+
+def _definitions(raw: Any, kind: str) -> list[dict[str, Any]]:
+    try:
+        return variables.normalise(raw, kind=kind)
+    except variables.VariableDefinitionError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+@transaction.atomic
+def draft_sync(*, app: App, graph: dict[str, Any], features: dict[str, Any] | None = None,
+               environment_variables: Any = None, conversation_variables: Any = None,
+               actor_id: int | None = None) -> Workflow:
+    """Replace the draft (the JSON an editor saves). Secret env values stay encrypted; a masked
+    secret keeps its stored value."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) or not isinstance(
+            graph.get("edges", []), list):
+        raise ValidationError(_("The graph must be a mapping with lists of nodes and edges."))
+    try:
+        parse_nodes(graph)
+    except GraphError as exc:
+        raise ValidationError(str(exc)) from None
+    draft = Workflow.objects.select_for_update().filter(app=app, version=DRAFT).first()
+    env = _definitions(environment_variables, "env")
+    conversation = _definitions(conversation_variables, "conversation") if app.mode == App.Mode.ADVANCED_CHAT else []
+    env = variables.seal(connection.schema_name, env, draft.environment_variables if draft else None)
+    merged_features = {**copy.deepcopy(DEFAULT_FEATURES), **(features or {})}
+    if draft is None:
+        draft = Workflow(app=app, version=DRAFT, created_by_id=actor_id)
+    draft.graph, draft.features = graph, merged_features
+    draft.environment_variables, draft.conversation_variables = env, conversation
+    draft.save()
+    App.objects.filter(pk=app.pk).update(updated_at=draft.updated_at)
+    return draft
+
+
+@transaction.atomic
+def publish(*, app: App, actor_id: int | None = None, name: str = "") -> Workflow:
+    """Copy the draft into a new published version; the API runs it from now on (WF-27)."""
+    draft = Workflow.objects.select_for_update().filter(app=app, version=DRAFT).first()
+    if draft is None:
+        raise ValidationError(_("There is no draft to publish."))
+    version = str(datetime.now(tz=UTC).replace(tzinfo=None))
+    return Workflow.objects.create(app=app, version=version, graph=copy.deepcopy(draft.graph),
+                                   features=copy.deepcopy(draft.features),
+                                   environment_variables=copy.deepcopy(draft.environment_variables),
+                                   conversation_variables=copy.deepcopy(draft.conversation_variables),
+                                   marked_name=name[:255], created_by_id=actor_id)
+
+
+@transaction.atomic
+def restore(*, app: App, workflow: Workflow) -> Workflow:
+    """Overwrite the draft with a published version (WF-28)."""
+    if workflow.app_id != app.pk:
+        raise ValidationError(_("That version belongs to another app."))
+    draft = Workflow.objects.select_for_update().get(app=app, version=DRAFT)
+    draft.graph, draft.features = copy.deepcopy(workflow.graph), copy.deepcopy(workflow.features)
+    draft.environment_variables = copy.deepcopy(workflow.environment_variables)
+    draft.conversation_variables = copy.deepcopy(workflow.conversation_variables)
+    draft.save()
+    return draft
+
+
+def checklist(graph: dict[str, Any], mode: str) -> list[str]:
+    """Problems to fix before running or publishing (WF-25): unsupported or misplaced nodes,
+    nodes not connected to the start, a missing model, an empty required field."""
+    from apps.workflows.engine.graph import Graph
+
+    problems: list[str] = []
+    try:
+        nodes = parse_nodes(graph)
+        top = Graph.parse(graph)
+    except GraphError as exc:
+        return [str(exc)]
+    if not any(n.type == "start" for n in nodes.values()):
+        problems.append(_("The workflow has no Start node."))
+    for node in nodes.values():
+        label = node.title
+        reason = unsupported_reason(node.type)
+        if reason:
+            problems.append(f"{label}: {reason}")
+        if node.parent_id is None and node.id not in top.nodes:
+            problems.append(_("%(node)s is not connected to the Start node.") % {"node": label})
+        if mode == App.Mode.WORKFLOW and node.type == "answer":
+            problems.append(_("%(node)s: Answer nodes belong to chatflows.") % {"node": label})
+        if mode == App.Mode.ADVANCED_CHAT and node.type == "end":
+            problems.append(_("%(node)s: End nodes belong to workflows.") % {"node": label})
+        if node.type in ("llm", "question-classifier", "parameter-extractor"):
+            model = node.data.get("model") or {}
+            if not model.get("provider") or not model.get("name"):
+                problems.append(_("%(node)s: no model is selected.") % {"node": label})
+        if node.type == "http-request" and not node.data.get("url"):
+            problems.append(_("%(node)s: the URL is empty.") % {"node": label})
+        if node.type == "code" and not node.data.get("code"):
+            problems.append(_("%(node)s: the code is empty.") % {"node": label})
+    terminal = "end" if mode == App.Mode.WORKFLOW else "answer"
+    if not any(n.type == terminal for n in nodes.values()):
+        problems.append(_("The workflow has no %(node)s node.") % {"node": terminal.capitalize()})
+    return problems
