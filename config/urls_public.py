@@ -28,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include(console_patterns)),
     path("v1/", include("apps.applications.api.urls")),
+    path("", include("apps.applications.webapp.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,6 +8,7 @@ from django.urls import path
 
 from apps.applications import views as studio
 from apps.applications import dsl_views, orchestrate
+from apps.applications.webapp import console as webapp_console
 from apps.providers import views as providers
 from apps.workspaces import views as ws
 
@@ -53,6 +54,13 @@ urlpatterns += [
     path("apps/<uuid:app_id>/debug/tasks/<uuid:task_id>/stop/", orchestrate.debug_stop, name="app_debug_stop"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/suggested/", orchestrate.debug_suggested,
          name="app_debug_suggested"),
+]
+
+# Studio → app → WebApp: share link, site settings, new code.
+urlpatterns += [
+    path("apps/<uuid:app_id>/webapp/", webapp_console.app_webapp, name="app_webapp"),
+    path("apps/<uuid:app_id>/webapp/regenerate/", webapp_console.app_webapp_regenerate,
+         name="app_webapp_regenerate"),
 ]
 
 # App DSL: export an app as YAML, import a file as a new app.

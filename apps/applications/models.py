@@ -112,3 +112,43 @@ class UploadFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def new_site_code() -> str:
+    """A share-link code: 16 URL-safe characters (96 random bits), unguessable."""
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+class Site(models.Model):
+    """The app's public WebApp (/chat/<code>, /completion/<code>) and chat widget: its share code,
+    its look, and the abuse limits for anonymous end users. The public index
+    apps.workspaces.models.SiteRoute mirrors `code` (services keep the two in step)."""
+
+    class Language(models.TextChoices):
+        EN = "en", "English"
+        ZH_HANS = "zh-Hans", "简体中文"
+        JA = "ja", "日本語"
+
+    app = models.OneToOneField(App, on_delete=models.CASCADE, related_name="site")
+    code = models.CharField(max_length=32, unique=True, default=new_site_code)
+    title = models.CharField(_("title"), max_length=120)
+    icon = models.CharField(max_length=64, default="🤖")
+    icon_background = models.CharField(max_length=16, default="#E4EEF9")
+    description = models.TextField(_("description"), blank=True)
+    default_language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
+    privacy_policy = models.URLField(_("privacy policy"), max_length=500, blank=True)
+    copyright = models.CharField(_("copyright"), max_length=255, blank=True)
+    custom_disclaimer = models.TextField(_("custom disclaimer"), blank=True)
+    show_prompt = models.BooleanField(default=False)
+    # Origins (scheme://host[:port]) allowed to embed the WebApp or open the widget's WebSocket.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    # Requests per minute (generation, audio, uploads) per end user and per IP address; 0: no limit.
+    rate_limit_per_user = models.PositiveIntegerField(default=60)
+    rate_limit_per_ip = models.PositiveIntegerField(default=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"site {self.code} of {self.app_id}"

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.applications.config import with_defaults
-from apps.applications.models import ApiKey, App, AppVersion
-from apps.workspaces.models import ApiKeyRoute, Workspace, hash_secret
+from apps.applications.models import ApiKey, App, AppVersion, Site, new_site_code
+from apps.workspaces.models import ApiKeyRoute, SiteRoute, Workspace, hash_secret
 
 MAX_KEYS_PER_APP = 10
 SUPPORTED_MODES = (App.Mode.CHAT, App.Mode.COMPLETION, App.Mode.AGENT_CHAT)
@@ -34,9 +34,11 @@ def app_create(*, name: str, mode: str, actor_id: int | None = None, description
     draft = with_defaults(config)
     if mode == App.Mode.AGENT_CHAT:
         draft["agent_mode"] = {**draft["agent_mode"], "enabled": True}
-    return App.objects.create(name=name[:120], mode=mode, description=description, icon=icon or "🤖",
-                              icon_background=icon_background or "#E4EEF9", draft_config=draft,
-                              created_by_id=actor_id)
+    app = App.objects.create(name=name[:120], mode=mode, description=description, icon=icon or "🤖",
+                             icon_background=icon_background or "#E4EEF9", draft_config=draft,
+                             created_by_id=actor_id)
+    site_get_or_create(app=app)
+    return app
 
 
 def app_update(*, app: App, **fields: Any) -> App:
@@ -81,9 +83,12 @@ def app_duplicate(*, app: App, actor_id: int | None = None, name: str | None = N
 def app_delete(*, app: App) -> None:
     """Delete the app with its conversations, versions and keys (and their public routes)."""
     hashes = list(app.api_keys.values_list("key_hash", flat=True))
+    app_id = app.pk
+    workspace = _workspace()
     app.delete()
     with schema_context(get_public_schema_name()):
         ApiKeyRoute.objects.filter(key_hash__in=hashes).delete()
+        SiteRoute.objects.filter(workspace=workspace, app_id=app_id).delete()
 
 
 def _new_secret() -> str:
@@ -111,3 +116,56 @@ def api_key_revoke(*, key: ApiKey) -> None:
     key.delete()
     with schema_context(get_public_schema_name()):
         ApiKeyRoute.objects.filter(key_hash=digest).delete()
+
+
+# --- The WebApp site (/chat/<code>, /completion/<code>, the widget) ---------------------------------
+
+SITE_FIELDS = {"title", "icon", "icon_background", "description", "default_language", "privacy_policy",
+               "copyright", "custom_disclaimer", "show_prompt", "allowed_origins", "rate_limit_per_user",
+               "rate_limit_per_ip"}
+
+
+@transaction.atomic
+def site_get_or_create(*, app: App) -> Site:
+    """The app's site, created on first use (apps made before sites existed get theirs here), with
+    its public route. The route is repaired too if it went missing."""
+    site = Site.objects.filter(app=app).first()
+    if site is None:
+        site = Site.objects.create(app=app, title=app.name, icon=app.icon,
+                                   icon_background=app.icon_background, description=app.description)
+        _route_add(app, site.code)
+    return site
+
+
+def _route_add(app: App, code: str) -> None:
+    workspace = _workspace()
+    with schema_context(get_public_schema_name()):
+        SiteRoute.objects.update_or_create(code=code, defaults={"workspace": workspace, "app_id": app.pk})
+
+
+def site_update(*, site: Site, **fields: Any) -> Site:
+    """Change the WebApp's look, languages, links or limits (WEB-03). The code changes only through
+    site_regenerate_code."""
+    unknown = set(fields) - SITE_FIELDS
+    if unknown:
+        raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
+    if "default_language" in fields and fields["default_language"] not in Site.Language.values:
+        raise ValidationError(_("Unsupported language."))
+    for key, value in fields.items():
+        setattr(site, key, value)
+    site.save(update_fields=[*fields, "updated_at"])
+    return site
+
+
+@transaction.atomic
+def site_regenerate_code(*, site: Site) -> Site:
+    """A new share code (WEB-05): the old link, and every cookie and widget tied to it, stop
+    working at once, because the public route of the old code is gone in the same transaction."""
+    old = site.code
+    site.code = new_site_code()
+    site.save(update_fields=["code", "updated_at"])
+    workspace = _workspace()
+    with schema_context(get_public_schema_name()):
+        SiteRoute.objects.filter(code=old).delete()
+        SiteRoute.objects.create(code=site.code, workspace=workspace, app_id=site.app_id)
+    return site

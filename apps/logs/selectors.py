@@ -16,7 +16,8 @@ def activity_recent(*, limit: int = 20) -> QuerySet[ActivityEvent]:
 
 
 # --- The Service API's view of conversations and messages (service-api.md §0): always scoped to
-# one app, one end user and from_source="api", so a key never sees another app's or the WebApp's rows.
+# one app, one end user and one source ("api"; the WebApp passes "webapp"), so a key never sees
+# another app's or the WebApp's rows, nor a browser another browser's.
 
 def _is_uuid(value: str) -> bool:
     try:
@@ -26,31 +27,38 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def api_conversations_for(*, app: "App", end_user: EndUser) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(app=app, end_user=end_user, from_source=Source.API, is_deleted=False)
+def api_conversations_for(*, app: "App", end_user: EndUser,
+                          source: str = Source.API) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(app=app, end_user=end_user, from_source=source, is_deleted=False)
 
 
-def api_conversation_get(*, app: "App", end_user: EndUser, conversation_id: str) -> Conversation | None:
+def api_conversation_get(*, app: "App", end_user: EndUser, conversation_id: str,
+                         source: str = Source.API) -> Conversation | None:
     if not _is_uuid(conversation_id):
         return None
-    return api_conversations_for(app=app, end_user=end_user).filter(pk=conversation_id).first()
+    return api_conversations_for(app=app, end_user=end_user, source=source).filter(pk=conversation_id).first()
 
 
-def api_message_get(*, app: "App", end_user: EndUser, message_id: str) -> Message | None:
+def api_message_get(*, app: "App", end_user: EndUser, message_id: str,
+                    source: str = Source.API) -> Message | None:
     if not _is_uuid(message_id):
         return None
-    return (Message.objects.filter(pk=message_id, app=app, end_user=end_user, from_source=Source.API,
+    return (Message.objects.filter(pk=message_id, app=app, end_user=end_user, from_source=source,
                                    conversation__is_deleted=False)
             .select_related("conversation").first())
 
 
 def api_conversation_page(*, app: "App", end_user: EndUser, last_id: str | None, limit: int,
-                          sort_by: str) -> tuple[list[Conversation], bool] | None:
-    """One page of conversations after `last_id` in `sort_by` order; None if last_id is unknown."""
-    rows = api_conversations_for(app=app, end_user=end_user)
+                          sort_by: str, source: str = Source.API,
+                          pinned: bool | None = None) -> tuple[list[Conversation], bool] | None:
+    """One page of conversations after `last_id` in `sort_by` order; None if last_id is unknown.
+    `pinned` (WebApp) keeps only pinned or only unpinned ones."""
+    rows = api_conversations_for(app=app, end_user=end_user, source=source)
+    if pinned is not None:
+        rows = rows.filter(pinned=pinned)
     field = sort_by.lstrip("-")
     if last_id:
-        last = api_conversation_get(app=app, end_user=end_user, conversation_id=last_id)
+        last = api_conversation_get(app=app, end_user=end_user, conversation_id=last_id, source=source)
         if last is None:
             return None
         value = getattr(last, field)

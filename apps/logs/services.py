@@ -47,3 +47,11 @@ def conversation_rename(*, conversation: Conversation, name: str) -> Conversatio
     conversation.name = name[:255]
     conversation.save(update_fields=["name", "updated_at"])
     return conversation
+
+
+def conversation_pin(*, conversation: Conversation, pinned: bool) -> Conversation:
+    """Pin or unpin a WebApp conversation: pinned ones are listed on top for their end user."""
+    conversation.pinned = pinned
+    # updated_at stays: pinning is not activity, and the list's order must not jump.
+    Conversation.objects.filter(pk=conversation.pk).update(pinned=pinned)
+    return conversation

@@ -4,11 +4,10 @@ default speech2text and tts models."""
 from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from apps.applications.api.auth import AppCaller, user_arg
+from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, json_body, str_arg
 from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
-from apps.applications.generation import end_user_for
 from apps.core.errors import ServiceError, invalid_param
 from apps.logs import selectors
 from apps.providers import selectors as providers
@@ -31,7 +30,7 @@ def audio_to_text(request: HttpRequest, caller: AppCaller) -> JsonResponse:
         raise ServiceError("unsupported_audio_type", "Audio type not allowed.", 415)
     if file.size > AUDIO_LIMIT_MB * 1024 * 1024:
         raise ServiceError("audio_too_large", f"Audio size larger than {AUDIO_LIMIT_MB} mb", 413)
-    end_user_for(caller.app, user_arg(request.POST, required=False))
+    caller_end_user(caller, request.POST, required=False)
     try:
         model = providers.resolve_default("speech2text")
     except RuntimeModelError:
@@ -49,9 +48,10 @@ def text_to_audio(request: HttpRequest, caller: AppCaller) -> HttpResponse:
     if not tts.get("enabled"):
         raise invalid_param("TTS is not enabled")
     message_id, text, voice = str_arg(body, "message_id"), str_arg(body, "text"), str_arg(body, "voice")
-    end_user = end_user_for(caller.app, user_arg(body, required=False))
+    end_user = caller_end_user(caller, body, required=False)
     if message_id:
-        message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id)
+        message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id,
+                                            source=caller.source)
         if message is None:
             return JsonResponse(None, safe=False)  # Dify answers a bare null for an unknown message
         text = message.answer

@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from apps.applications.models import ApiKey, App
 from apps.core.errors import ServiceError
+from apps.logs.models import EndUser, Source
 from apps.workspaces.models import Workspace, hash_secret
 from apps.workspaces.routing import route_for_api_key
 
@@ -20,8 +21,13 @@ TOUCH_EVERY = 60.0
 
 @dataclass(frozen=True)
 class AppCaller:
+    """Who calls an app endpoint. The Service API names its end user with the `user` argument;
+    the WebApp (source "webapp") has already resolved the browser's end user from its cookie."""
+
     workspace: Workspace
     app: App
+    source: str = Source.API
+    end_user: EndUser | None = None
 
 
 def _unauthorized(message: str) -> ServiceError:
@@ -79,3 +85,12 @@ def user_arg(source: dict[str, Any], *, required: bool) -> str | None:
     if required and not user:
         raise ServiceError("invalid_param", "Arg user must be provided.")
     return user or None
+
+
+def caller_end_user(caller: AppCaller, source: dict[str, Any], *, required: bool) -> EndUser:
+    """The end user of a request: the WebApp's own, or the Service API's `user` argument."""
+    if caller.end_user is not None:
+        return caller.end_user
+    from apps.applications.generation import end_user_for
+
+    return end_user_for(caller.app, user_arg(source, required=required))

@@ -40,6 +40,8 @@ def api_view(*methods: str, chat_only: bool = False) -> Callable[[View], View]:
             except (ServiceError, RuntimeModelError) as exc:
                 return error_response(exc)
 
+        # The WebApp serves the same handlers with its own authentication (apps/applications/webapp/api.py).
+        view.handler, view.methods, view.chat_only = fn, methods, chat_only  # type: ignore[attr-defined]
         return view
 
     return wrap

@@ -5,9 +5,8 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from apps.applications import assist
-from apps.applications.api.auth import AppCaller, user_arg
+from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, int_arg, json_body, str_arg, timestamp
-from apps.applications.generation import end_user_for
 from apps.core.errors import invalid_param, not_found
 from apps.logs import selectors, services
 from apps.logs.models import Conversation, EndUser
@@ -23,7 +22,7 @@ def conversation_body(conversation: Conversation) -> dict[str, Any]:
 
 
 def _own(caller: AppCaller, end_user: EndUser, conversation_id: str) -> Conversation:
-    conversation = selectors.api_conversation_get(app=caller.app, end_user=end_user,
+    conversation = selectors.api_conversation_get(app=caller.app, end_user=end_user, source=caller.source,
                                                   conversation_id=conversation_id)
     if conversation is None:
         raise not_found("Conversation Not Exists.")
@@ -37,8 +36,8 @@ def conversation_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     sort_by = args.get("sort_by") or "-updated_at"
     if sort_by not in SORTS:
         raise invalid_param(f"sort_by must be one of {', '.join(SORTS)}")
-    end_user = end_user_for(caller.app, user_arg(args, required=False))
-    page = selectors.api_conversation_page(app=caller.app, end_user=end_user,
+    end_user = caller_end_user(caller, args, required=False)
+    page = selectors.api_conversation_page(app=caller.app, end_user=end_user, source=caller.source,
                                            last_id=args.get("last_id") or None, limit=limit, sort_by=sort_by)
     if page is None:
         raise not_found("Last Conversation Not Exists.")
@@ -50,7 +49,8 @@ def conversation_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
 @api_view("DELETE", chat_only=True)
 def conversation_delete(request: HttpRequest, caller: AppCaller, conversation_id: str) -> JsonResponse:
     """Soft delete. Dify answers 204 with a {"result": "success"} body; so do we."""
-    end_user = end_user_for(caller.app, user_arg(json_body(request), required=False))
+    # The WebApp's DELETE has no body: its end user comes from the cookie.
+    end_user = caller.end_user or caller_end_user(caller, json_body(request), required=False)
     services.conversation_delete(conversation=_own(caller, end_user, conversation_id))
     return JsonResponse({"result": "success"}, status=204)
 
@@ -65,7 +65,7 @@ def conversation_rename(request: HttpRequest, caller: AppCaller, conversation_id
         raise invalid_param("auto_generate must be a boolean")
     if not auto_generate and not (name or "").strip():
         raise invalid_param("name is required when auto_generate is false")
-    end_user = end_user_for(caller.app, user_arg(body, required=False))
+    end_user = caller_end_user(caller, body, required=False)
     conversation = _own(caller, end_user, conversation_id)
     if auto_generate:
         first = conversation.messages.order_by("created_at").first()

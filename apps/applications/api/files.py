@@ -8,9 +8,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, JsonResponse
 
-from apps.applications.api.auth import AppCaller, user_arg
+from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, timestamp
-from apps.applications.generation import end_user_for
 from apps.applications.models import UploadFile
 from apps.core.errors import ServiceError
 
@@ -39,7 +38,7 @@ def upload(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     if file.size > limit_mb * 1024 * 1024:
         raise ServiceError("file_too_large",
                            f"File size exceeded. {file.size} > {limit_mb * 1024 * 1024}", 413)
-    end_user = end_user_for(caller.app, user_arg(request.POST, required=False))
+    end_user = caller_end_user(caller, request.POST, required=False)
     file_id = uuid.uuid4()
     key = default_storage.save(f"upload_files/{caller.workspace.schema_name}/{file_id}.{extension}", file)
     row = UploadFile.objects.create(id=file_id, app=caller.app, key=key,

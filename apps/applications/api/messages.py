@@ -6,10 +6,9 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from apps.applications import assist
-from apps.applications.api.auth import AppCaller, user_arg
+from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, int_arg, json_body, str_arg, timestamp
 from apps.applications.config import with_defaults
-from apps.applications.generation import end_user_for
 from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.logs import selectors, services
 from apps.logs.models import Message, MessageFeedback
@@ -40,8 +39,8 @@ def message_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
         uuid.UUID(conversation_id)
     except ValueError:
         raise invalid_param("conversation_id must be a valid UUID") from None
-    end_user = end_user_for(caller.app, user_arg(args, required=False))
-    conversation = selectors.api_conversation_get(app=caller.app, end_user=end_user,
+    end_user = caller_end_user(caller, args, required=False)
+    conversation = selectors.api_conversation_get(app=caller.app, end_user=end_user, source=caller.source,
                                                   conversation_id=conversation_id)
     if conversation is None:
         raise not_found("Conversation Not Exists.")
@@ -62,8 +61,9 @@ def message_feedback(request: HttpRequest, caller: AppCaller, message_id: str) -
     if rating is not None and rating not in MessageFeedback.Rating.values:
         raise invalid_param("rating must be one of 'like', 'dislike' or null")
     content = str_arg(body, "content") or ""
-    end_user = end_user_for(caller.app, user_arg(body, required=True))
-    message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id)
+    end_user = caller_end_user(caller, body, required=True)
+    message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id,
+                                        source=caller.source)
     if message is None:
         raise not_found("Message Not Exists.")
     try:
@@ -95,8 +95,9 @@ def app_feedbacks(request: HttpRequest, caller: AppCaller) -> JsonResponse:
 @api_view("GET", chat_only=True)
 def suggested_questions(request: HttpRequest, caller: AppCaller, message_id: str) -> JsonResponse:
     """Three follow-up questions from the workspace default LLM, when the feature is on."""
-    end_user = end_user_for(caller.app, user_arg(request.GET, required=True))
-    message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id)
+    end_user = caller_end_user(caller, request.GET, required=True)
+    message = selectors.api_message_get(app=caller.app, end_user=end_user, message_id=message_id,
+                                        source=caller.source)
     if message is None:
         raise not_found("Message Not Exists.")
     if not with_defaults(caller.app.live_config)["suggested_questions_after_answer"].get("enabled"):

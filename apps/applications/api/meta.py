@@ -7,10 +7,11 @@ from django.http import HttpRequest, JsonResponse
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from apps.accounts.models import User
+from apps.applications import services
 from apps.applications.api.auth import AppCaller
 from apps.applications.api.common import api_view
 from apps.applications.config import with_defaults
-from apps.applications.models import App
+from apps.applications.models import App, Site
 from apps.core.errors import ServiceError
 
 FEATURES = ("suggested_questions_after_answer", "speech_to_text", "text_to_speech", "retriever_resource",
@@ -27,19 +28,25 @@ def system_parameters() -> dict[str, int]:
     }
 
 
-@api_view("GET")
-def parameters(request: HttpRequest, caller: AppCaller) -> JsonResponse:
-    """The app's input form and features, from its live configuration."""
-    app = caller.app
+def parameters_body(app: App) -> dict[str, Any]:
+    """The app's input form and features, from its live configuration (also the WebApp's)."""
     if app.mode == App.Mode.WORKFLOW or not app.live_config:
         raise ServiceError("app_unavailable", "App unavailable, please check your app configurations.")
     config = with_defaults(app.live_config)
     body: dict[str, Any] = {"opening_statement": config.get("opening_statement") or None,
                             "suggested_questions": config.get("suggested_questions") or []}
     body.update({key: config[key] for key in FEATURES})
+    # §2.22 lists autoPlay with text_to_speech; configs made before it existed have none.
+    body["text_to_speech"] = {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled",
+                              **body["text_to_speech"]}
     body["user_input_form"] = config.get("user_input_form") or []
     body["system_parameters"] = system_parameters()
-    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    return body
+
+
+@api_view("GET")
+def parameters(request: HttpRequest, caller: AppCaller) -> JsonResponse:
+    return JsonResponse(parameters_body(caller.app), json_dumps_params={"ensure_ascii": False})
 
 
 def _tool_icon(tool: dict[str, Any]) -> str | dict[str, str]:
@@ -74,14 +81,23 @@ def info(request: HttpRequest, caller: AppCaller) -> JsonResponse:
                          "author_name": _author_name(app)}, json_dumps_params={"ensure_ascii": False})
 
 
+# Site languages in Dify's spelling (the /v1/site wire format).
+WIRE_LANGUAGES = {"en": "en-US", "zh-Hans": "zh-Hans", "ja": "ja-JP"}
+
+
+def site_body(site: Site) -> dict[str, Any]:
+    """The WebApp's look, from the app's site settings (WEB-03)."""
+    return {
+        "title": site.title, "chat_color_theme": None, "chat_color_theme_inverted": False,
+        "icon_type": "emoji", "icon": site.icon, "icon_background": site.icon_background, "icon_url": None,
+        "description": site.description, "copyright": site.copyright or None,
+        "privacy_policy": site.privacy_policy or None, "custom_disclaimer": site.custom_disclaimer,
+        "default_language": WIRE_LANGUAGES.get(site.default_language, "en-US"), "show_workflow_steps": True,
+        "use_icon_as_answer_icon": False,
+    }
+
+
 @api_view("GET")
 def site(request: HttpRequest, caller: AppCaller) -> JsonResponse:
-    """The WebApp's look. There are no per-app site settings yet, so the app's own fields and the
-    WebApp defaults stand in for them."""
-    app = caller.app
-    return JsonResponse({
-        "title": app.name, "chat_color_theme": None, "chat_color_theme_inverted": False, "icon_type": "emoji",
-        "icon": app.icon, "icon_background": app.icon_background, "icon_url": None,
-        "description": app.description, "copyright": None, "privacy_policy": None, "custom_disclaimer": "",
-        "default_language": "en-US", "show_workflow_steps": True, "use_icon_as_answer_icon": False,
-    }, json_dumps_params={"ensure_ascii": False})
+    body = site_body(services.site_get_or_create(app=caller.app))
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})

@@ -12,11 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.applications import generation
-from apps.applications.api.auth import AppCaller, authenticate_app, user_arg
+from apps.applications.api.auth import AppCaller, authenticate_app, caller_end_user, user_arg
 from apps.applications.api.common import json_body as _json_body
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
-from apps.logs.models import Source
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.workspaces.sync import run_in_public, run_in_tenant
 
@@ -37,10 +36,9 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
     auto_generate_name = body.get("auto_generate_name", True)
     if not isinstance(auto_generate_name, bool):
         raise invalid_param("auto_generate_name must be a boolean")
-    user = user_arg(body, required=True)
-    end_user = generation.end_user_for(app, user)
+    end_user = caller_end_user(caller, body, required=True)
     return generation.prepare(tenant=caller.workspace, app=app, query=query, inputs=body["inputs"],
-                              end_user=end_user, source=Source.API,
+                              end_user=end_user, source=caller.source,
                               conversation_id=(body.get("conversation_id") or None) if chat else None,
                               auto_generate_name=chat and auto_generate_name)
 
@@ -49,6 +47,15 @@ async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
     try:
         caller = await run_in_public(authenticate_app, request.headers.get("Authorization"))
         body = _json_body(request)
+    except ServiceError as exc:
+        return error_response(exc)
+    return await generate(caller, body, chat=chat)
+
+
+async def generate(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> HttpResponse:
+    """One chat or completion turn for an authenticated caller (Service API or WebApp): SSE when
+    response_mode is "streaming", else one JSON body once the answer is complete."""
+    try:
         slot = await generation.acquire_slot(caller.workspace.schema_name, caller.app)
         try:
             prepared = await run_in_tenant(caller.workspace, _prepare, caller, body, chat=chat)

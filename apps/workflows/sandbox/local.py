@@ -169,7 +169,8 @@ def _interpret(language: str, out: bytes, err: bytes, returncode: int, killed: s
     result = _between(out, f"<<RESULT-{nonce}>>".encode())
     error = _between(out, f"<<ERROR-{nonce}>>".encode())
     if killed == "timeout":
-        raise SandboxError(f"The code ran longer than the time limit of {limits.timeout:g} s.", kind="timeout")
+        raise SandboxError(f"The code ran longer than the time limit of {limits.timeout:g} s.",
+                           kind="timeout")
     if killed == "output":
         raise SandboxError(f"The code's output is larger than the limit of {limits.max_output_bytes} bytes.",
                            kind="output_too_large")
@@ -191,9 +192,11 @@ def _interpret(language: str, out: bytes, err: bytes, returncode: int, killed: s
         return value
     stderr = err.decode("utf-8", "replace")
     if "out of memory" in stderr or "MemoryError" in stderr or "Failed to reserve" in stderr:
-        raise SandboxError(f"The code used more memory than the limit of {limits.memory_mb} MB.", kind="memory")
+        raise SandboxError(f"The code used more memory than the limit of {limits.memory_mb} MB.",
+                           kind="memory")
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-        raise SandboxError(f"The code used more CPU time than the limit of {limits.cpu_seconds} s.", kind="cpu")
+        raise SandboxError(f"The code used more CPU time than the limit of {limits.cpu_seconds} s.",
+                           kind="cpu")
     if returncode == -signal.SIGSYS:
         raise SandboxError("The code made a system call the sandbox forbids.", kind="forbidden")
     if returncode < 0:

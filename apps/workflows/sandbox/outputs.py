@@ -140,8 +140,11 @@ def _check_typed(result: dict, schema: dict, prefix: str, depth: int) -> dict:
         if name not in result:
             raise OutputValidationError(f"Output {path} is missing.")
         value = result[name]
-        declared = (config or {}).get("type") if isinstance(config, dict) else getattr(config, "type", None)
-        children = (config or {}).get("children") if isinstance(config, dict) else getattr(config, "children", None)
+        if isinstance(config, dict):
+            declared, children = config.get("type"), config.get("children")
+        else:  # an entity object with .type/.children (the engine's parsed node data)
+            declared, children = getattr(config, "type", None), getattr(config, "children", None)
+        declared = getattr(declared, "value", declared)  # an enum member counts as its value
         if declared == "object":
             if value is None:
                 cleaned[name] = None

@@ -336,7 +336,8 @@ NODE_WRAPPER = """\
 ;(async () => {
   const inputs = JSON.parse(Buffer.from(%(inputs)s, 'base64').toString('utf-8'));
   const marker = (tag) => '<<' + tag + '-' + %(nonce)s + '>>';
-  const emit = (tag, value) => process.stdout.write(marker(tag) + JSON.stringify(value) + marker(tag) + '\\n');
+  const emit = (tag, value) =>
+    process.stdout.write(marker(tag) + JSON.stringify(value) + marker(tag) + '\\n');
   try {
     if (typeof main !== 'function') {
       emit('ERROR', {kind: 'invalid_code', message: 'The code must define a function main().'});
@@ -355,7 +356,8 @@ NODE_WRAPPER = """\
     let message = (e && e.name ? e.name + ': ' : '') + (e && e.message !== undefined ? e.message : String(e));
     if (e && (e.code === 'ERR_ACCESS_DENIED' || e.code === 'EPERM' || e.code === 'EACCES'))
       message += ' (the sandbox does not allow this)';
-    emit('ERROR', {kind: e instanceof RangeError && /allocat|memory/i.test(String(e.message)) ? 'memory' : 'runtime_error', message});
+    const memory = e instanceof RangeError && /allocat|memory/i.test(String(e.message));
+    emit('ERROR', {kind: memory ? 'memory' : 'runtime_error', message});
     process.exit(1);
   }
 })();
@@ -434,9 +436,15 @@ def main() -> None:
         fail(nonce, "unavailable", f"The sandbox could not start: {exc}.")
     if language == "javascript":
         LIBC.execve(c_path, c_argv, c_env)
-        fail(nonce, "unavailable", f"The JavaScript runtime could not start: {os.strerror(ctypes.get_errno())}.")
+        reason = os.strerror(ctypes.get_errno())
+        fail(nonce, "unavailable", f"The JavaScript runtime could not start: {reason}.")
     for name in ("ctypes", "_ctypes"):
         sys.modules.pop(name, None)
+
+    def no_commands(command: object) -> int:
+        raise PermissionError(errno.EPERM, "Running commands is not allowed in the sandbox")
+
+    os.system = no_commands  # it would fail quietly with an exit status; say so instead
     run_python(job)
 
 

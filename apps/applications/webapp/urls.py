@@ -1,0 +1,33 @@
+"""Public WebApp URLs, mounted at the root by config/urls_public.py: the pages and /webapp/<code>/api/."""
+
+from django.urls import path
+
+from apps.applications.webapp import api, views
+
+app_name = "webapp"
+
+api_patterns = [
+    path("site", api.site_info, name="site"),
+    path("parameters", api.parameters),
+    path("chat-messages", api.chat_messages, name="chat_messages"),
+    path("chat-messages/<str:task_id>/stop", api.stop),
+    path("completion-messages", api.completion_messages, name="completion_messages"),
+    path("completion-messages/<str:task_id>/stop", api.stop),
+    path("messages", api.message_list),
+    path("messages/<str:message_id>/feedbacks", api.message_feedback),
+    path("messages/<str:message_id>/suggested", api.suggested_questions),
+    path("conversations", api.conversation_list),
+    path("conversations/<str:conversation_id>", api.conversation_delete),
+    path("conversations/<str:conversation_id>/name", api.conversation_rename),
+    path("conversations/<str:conversation_id>/pin", api.conversation_pin),
+    path("conversations/<str:conversation_id>/unpin", api.conversation_unpin),
+    path("files/upload", api.file_upload),
+    path("audio-to-text", api.audio_to_text),
+    path("text-to-audio", api.text_to_audio),
+]
+
+urlpatterns = [
+    path("chat/<str:code>", views.chat, name="chat"),
+    path("completion/<str:code>", views.completion, name="completion"),
+    *[path(f"webapp/<str:code>/api/{p.pattern}", p.callback, name=p.name) for p in api_patterns],
+]

@@ -1,0 +1,69 @@
+"""The public WebApp pages. Anyone with the share link may open them (WEB-01); an unknown or
+regenerated code, a switched-off WebApp or an app of the other kind answers the same 404 page.
+
+The page is server-rendered with the site's look and the app's live parameters; the conversation
+itself runs in static/js/webapp-chat.js against /webapp/<code>/api/.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django_tenants.utils import schema_context
+
+from apps.applications.api.meta import parameters_body, site_body
+from apps.applications.models import App, Site
+from apps.applications.webapp import identity
+from apps.core.errors import ServiceError
+
+SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+def page_language(request: HttpRequest, site: Site) -> str:
+    """The visitor's own choice (the language cookie of /i18n/setlang/) wins; otherwise the site's
+    default language, whatever the browser's Accept-Language says."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen and chosen.lower() in SUPPORTED:
+        return chosen.lower()
+    return site.default_language.lower()
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    return render(request, "webapp/unavailable.html", status=404)
+
+
+def _page(request: HttpRequest, code: str, modes: Iterable[str], template: str) -> HttpResponse:
+    try:
+        ctx = identity.resolve_site(code, modes=modes)
+        with schema_context(ctx.workspace.schema_name):
+            parameters = parameters_body(ctx.app)
+            end_user, token = identity.end_user_for_request(ctx, request)
+    except ServiceError:
+        return unavailable(request)
+    language = page_language(request, ctx.site)
+    translation.activate(language)
+    request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+    api_base = reverse("webapp:site", kwargs={"code": code}).rsplit("/", 1)[0]
+    context: dict[str, Any] = {
+        "site": ctx.site, "app": ctx.app, "code": code, "parameters": parameters,
+        "boot": {"code": code, "api": api_base, "mode": ctx.app.mode, "site": site_body(ctx.site),
+                 "parameters": parameters, "show_prompt": ctx.site.show_prompt, "language": language},
+    }
+    response = render(request, template, context)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    if token:
+        identity.set_cookie(response, request, ctx.app, token)
+    return response
+
+
+def chat(request: HttpRequest, code: str) -> HttpResponse:
+    return _page(request, code, App.CHAT_MODES, "webapp/chat.html")
+
+
+def completion(request: HttpRequest, code: str) -> HttpResponse:
+    return _page(request, code, (App.Mode.COMPLETION,), "webapp/completion.html")
