@@ -1,0 +1,309 @@
+"""Indexing one document: parse → clean → split → embed and keyword-index, in visible steps.
+
+Idempotent and resumable by construction:
+- segment ids are derived from (document, position) and rows are upserted on that pair, so running
+  the same document twice (a second delivery, a restart after a killed worker) rewrites the same
+  rows and never adds duplicates;
+- a segment whose content hash is unchanged and which is already indexed is kept as it is, so a
+  restarted run only embeds what the killed one had not finished;
+- a session-level Postgres advisory lock per document keeps two workers off the same document; a
+  killed worker's lock disappears with its connection, which is how `orphaned_documents` tells a
+  stalled document from one that is still being worked on.
+
+Every failure ends as status `error` with a readable reason; nothing here raises into the worker.
+"""
+
+import dataclasses
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from apps.core.errors import ServiceError
+from apps.datasets import vectors
+from apps.datasets.models import Dataset, Document, Segment, VectorUsage
+from apps.datasets.pipeline import clean, cjk, extract, qa, rules, split
+from apps.datasets.pipeline.errors import ExtractionError
+from apps.providers import selectors as model_selectors
+from apps.providers.runtime import tokens
+from apps.providers.runtime.errors import RuntimeModelError
+from apps.providers.runtime.instance import ModelInstance
+
+logger = logging.getLogger(__name__)
+SEGMENT_NAMESPACE = uuid.UUID("6f1d8a52-5b7e-4d0c-9a51-3c2b1e7d9f10")
+TS_CONFIG = "english"
+LOCAL_EMBEDDING = ("local", "all-MiniLM-L6-v2")
+
+
+class Paused(Exception):
+    """The document was paused (or deleted) while this run worked on it."""
+
+
+@dataclasses.dataclass
+class Chunk:
+    content: str
+    answer: str = ""
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(f"{self.content}\x00{self.answer}".encode()).hexdigest()
+
+
+def segment_id(document_id: Any, position: int) -> uuid.UUID:
+    """The deterministic id of a document's n-th segment."""
+    return uuid.uuid5(SEGMENT_NAMESPACE, f"{document_id}:{position}")
+
+
+# --- Locks ------------------------------------------------------------------------------------
+
+
+def _lock_key(document_id: Any) -> int:
+    digest = hashlib.sha1(f"{connection.schema_name}:{document_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def document_lock(document_id: Any) -> Iterator[bool]:
+    """Hold the document's advisory lock for the block; yields False if another session has it."""
+    key = _lock_key(document_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def orphaned_documents() -> list[Document]:
+    """Documents left mid-pipeline with nobody working on them (their worker died): the ones in a
+    running status whose advisory lock is free."""
+    found = []
+    for document in Document.objects.filter(indexing_status__in=Document.RUNNING, is_paused=False,
+                                            archived=False):
+        with document_lock(document.pk) as free:
+            if free:
+                found.append(document)
+    return found
+
+
+# --- Models -------------------------------------------------------------------------------------
+
+
+def embedding_model(dataset: Dataset) -> ModelInstance:
+    """The dataset's embedding model (sync; in the workspace's schema)."""
+    provider = dataset.embedding_model_provider or LOCAL_EMBEDDING[0]
+    name = dataset.embedding_model or LOCAL_EMBEDDING[1]
+    return model_selectors.resolve("text-embedding", provider, name)
+
+
+def token_counter(dataset: Dataset) -> split.Counter:
+    """Counts with the dataset's embedding model's tokenizer (an approximation for most models)."""
+    if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY and dataset.embedding_model:
+        provider, model = dataset.embedding_model_provider, dataset.embedding_model
+        return lambda text: tokens.count_tokens(text, provider=provider, model=model)[0]
+    return tokens.approximate_tokens
+
+
+def embed(model: ModelInstance, texts: list[str]) -> list[list[float]]:
+    return async_to_sync(model.embed)(texts).vectors
+
+
+# --- Stages ---------------------------------------------------------------------------------------
+
+
+def document_text(document: Document) -> str:
+    """The extracted text of a document's stored file."""
+    with default_storage.open(document.file, "rb") as handle:
+        data = handle.read()
+    return extract.extract(f"document.{document.extension or 'txt'}", data)
+
+
+def chunks_for(text: str, *, rule: dict[str, Any], counter: split.Counter) -> list[Chunk]:
+    """Clean and split `text` with a (normalized) process rule."""
+    cleaned = clean.clean(text, rules.enabled_cleaning(rule))
+    separator, max_tokens, overlap = rules.segmentation(rule)
+    return [Chunk(c) for c in split.split(cleaned, separator=separator, max_tokens=max_tokens, overlap=overlap,
+                                          count=counter, fixed=rule["mode"] == "custom")]
+
+
+def qa_chunks(chunks: list[Chunk], language: str) -> list[Chunk]:
+    """Q&A mode: the workspace's default LLM writes question–answer pairs for each chunk."""
+    llm = model_selectors.resolve_default("llm")
+    pairs: list[Chunk] = []
+    for chunk in chunks:
+        result = async_to_sync(llm.invoke)(qa.messages(chunk.content, language))
+        pairs += [Chunk(q, a) for q, a in qa.parse(result.text)]
+    return pairs
+
+
+def _advance(document: Document, status: str, **fields: Any) -> None:
+    """Move to `status` unless the document was paused or deleted meanwhile (then stop)."""
+    updated = Document.objects.filter(pk=document.pk, is_paused=False).update(
+        indexing_status=status, updated_at=timezone.now(), **fields)
+    if not updated:
+        raise Paused
+    document.indexing_status = status
+    for key, value in fields.items():
+        setattr(document, key, value)
+
+
+def sync_segments(document: Document, chunks: list[Chunk], counter: split.Counter) -> int:
+    """Upsert the document's segments by position; returns how many are already indexed (their
+    content unchanged since a previous run)."""
+    existing = {p: (h, s) for p, h, s in
+                Segment.objects.filter(document=document).values_list("position", "index_node_hash", "status")}
+    now = timezone.now()
+    rows, done = [], 0
+    for position, chunk in enumerate(chunks, start=1):
+        if existing.get(position) == (chunk.hash, Segment.Status.COMPLETED):
+            done += 1
+            continue
+        sid = segment_id(document.pk, position)
+        rows.append(Segment(
+            id=sid, dataset_id=document.dataset_id, document=document, position=position,
+            content=chunk.content, answer=chunk.answer, word_count=len(chunk.content) + len(chunk.answer),
+            tokens=counter(chunk.content + chunk.answer), status=Segment.Status.WAITING,
+            index_node_id=str(sid), index_node_hash=chunk.hash, embedding=None, embedding_dim=None,
+            search_vector=None, created_by_id=document.created_by_id, created_at=now, updated_at=now))
+    if rows:
+        Segment.objects.bulk_create(
+            rows, batch_size=1000, update_conflicts=True, unique_fields=["document", "position"],
+            update_fields=["content", "answer", "word_count", "tokens", "status", "index_node_id",
+                           "index_node_hash", "embedding", "embedding_dim", "search_vector", "updated_at"])
+    Segment.objects.filter(document=document, position__gt=len(chunks)).delete()
+    return done
+
+
+def index_text(segment: Segment) -> str:
+    """What the keyword index sees: content and answer, CJK runs as bigrams."""
+    return cjk.tokenize(f"{segment.content}\n{segment.answer}" if segment.answer else segment.content)
+
+
+def write_index(segments: list[Segment], vectors_: list[list[float]] | None) -> None:
+    """Store embeddings and keyword vectors of a batch in one statement."""
+    if not segments:
+        return
+    values, params = [], []
+    for i, segment in enumerate(segments):
+        vector = vectors_[i] if vectors_ is not None else None
+        values.append("(%s::uuid, %s::vector, %s::int, %s, %s)")
+        params += [str(segment.pk), vectors.vector_literal(vector) if vector is not None else None,
+                   len(vector) if vector is not None else None,
+                   cjk.tokenize(" ".join(map(str, segment.keywords or []))), index_text(segment)]
+    sql = (
+        "UPDATE datasets_segment AS s SET embedding = v.e, embedding_dim = v.d, "
+        f"search_vector = setweight(to_tsvector('{TS_CONFIG}', v.k), 'A') || to_tsvector('{TS_CONFIG}', v.t), "
+        "status = 'completed', error = NULL, indexing_at = now(), completed_at = now(), updated_at = now() "
+        f"FROM (VALUES {', '.join(values)}) AS v(id, e, d, k, t) WHERE s.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def index_segments(dataset: Dataset, segments: list[Segment], model: ModelInstance | None = None) -> None:
+    """Embed (high_quality) and keyword-index some segments now. Q&A segments embed the question."""
+    vectors_ = None
+    if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY:
+        model = model or embedding_model(dataset)
+        vectors_ = embed(model, [s.content for s in segments])
+        _remember_dimension(dataset, len(vectors_[0]) if vectors_ else 0)
+    write_index(segments, vectors_)
+
+
+def _remember_dimension(dataset: Dataset, dim: int) -> None:
+    if dim and dataset.embedding_dim != dim:
+        Dataset.objects.filter(pk=dataset.pk).update(embedding_dim=dim)
+        dataset.embedding_dim = dim
+        vectors.ensure_index(dim)
+
+
+def refresh_vector_usage() -> VectorUsage:
+    """Recount this workspace's stored vectors (4 bytes a dimension plus pgvector's 8-byte header)."""
+    totals = Segment.objects.aggregate(segments=Count("id"), vectors=Count("id", filter=Q(embedding_dim__isnull=False)),
+                                       dims=Sum("embedding_dim"))
+    usage, _ = VectorUsage.objects.update_or_create(pk=1, defaults={
+        "segments": totals["segments"] or 0, "vectors": totals["vectors"] or 0,
+        "bytes": 4 * (totals["dims"] or 0) + 8 * (totals["vectors"] or 0)})
+    return usage
+
+
+def _run(document: Document) -> None:
+    dataset = document.dataset
+    _advance(document, Document.Status.PARSING,
+             processing_started_at=document.processing_started_at or timezone.now(), error=None)
+    text = document_text(document)
+    _advance(document, Document.Status.CLEANING, parsing_completed_at=timezone.now(), word_count=len(text))
+    rule = rules.normalize(document.process_rule or None)
+    counter = token_counter(dataset)
+    chunks = chunks_for(text, rule=rule, counter=counter)
+    _advance(document, Document.Status.SPLITTING, cleaning_completed_at=timezone.now())
+    if document.doc_form == "qa_model":
+        chunks = qa_chunks(chunks, document.doc_language)
+    if not chunks:
+        raise ExtractionError("The document has no text to index.")
+    done = sync_segments(document, chunks, counter)
+    _advance(document, Document.Status.INDEXING, splitting_completed_at=timezone.now(),
+             indexing_started_at=timezone.now(), total_segments=len(chunks), completed_segments=done)
+    model = embedding_model(dataset) if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY else None
+    batch = settings.DATASET_INDEXING_BATCH
+    pending = Segment.objects.filter(document=document).exclude(status=Segment.Status.COMPLETED).order_by("position")
+    while True:
+        segments = list(pending[:batch])
+        if not segments:
+            break
+        if not Document.objects.filter(pk=document.pk, is_paused=False).exists():
+            raise Paused
+        index_segments(dataset, segments, model)
+        done += len(segments)
+        Document.objects.filter(pk=document.pk).update(completed_segments=done, updated_at=timezone.now())
+    totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
+    _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
+             tokens=totals["tokens"] or 0, error=None)
+    refresh_vector_usage()
+
+
+def _fail(document: Document, reason: str) -> None:
+    Document.objects.filter(pk=document.pk).update(
+        indexing_status=Document.Status.ERROR, error=reason[:2000], stopped_at=timezone.now(),
+        updated_at=timezone.now())
+
+
+def index_document(*, document_id: Any) -> str:
+    """Run (or finish) a document's indexing; returns the status it ended in. Never raises."""
+    document = Document.objects.select_related("dataset").filter(pk=document_id).first()
+    if document is None:
+        return "gone"
+    with document_lock(document.pk) as acquired:
+        if not acquired:
+            return "busy"  # another worker has it; it will finish the job
+        document.refresh_from_db()
+        if document.archived or document.is_paused or document.indexing_status not in Document.RUNNING:
+            return document.indexing_status
+        started = time.perf_counter()
+        try:
+            _run(document)
+        except Paused:
+            return Document.Status.PAUSED
+        except ExtractionError as exc:
+            _fail(document, str(exc))
+        except (ServiceError, RuntimeModelError) as exc:
+            _fail(document, exc.message)
+        except Exception as exc:  # a malformed file must never take the worker down
+            logger.exception("indexing document %s failed", document.pk)
+            _fail(document, f"Unexpected error while indexing: {exc.__class__.__name__}: {exc}")
+        else:
+            logger.info("document %s indexed in %.2fs", document.pk, time.perf_counter() - started)
+        return Document.objects.filter(pk=document.pk).values_list("indexing_status", flat=True).first() or "gone"

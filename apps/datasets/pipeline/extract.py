@@ -1,0 +1,215 @@
+"""Files to plain text: txt, md/markdown, pdf, html/htm, docx, xlsx, csv.
+
+The type is checked from the content, not only the name: a PDF must start like one, docx and xlsx
+must be Office zip packages with the right parts, and text formats must decode as text with no NUL
+bytes. A file whose content contradicts its extension is refused (`unsupported_file_type`); a file
+that passes the check but cannot be parsed raises ExtractionError with a readable reason.
+"""
+
+import csv
+import io
+import zipfile
+from html.parser import HTMLParser
+
+from django.conf import settings
+
+from apps.datasets.pipeline.errors import (
+    SUPPORTED_EXTENSIONS,
+    ExtractionError,
+    file_too_large,
+    no_file_uploaded,
+    too_many_files,
+    unsupported_file_type,
+)
+
+TEXT_KINDS = {"txt": "text", "md": "text", "markdown": "text", "csv": "csv", "html": "html", "htm": "html"}
+
+
+def extension_of(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def check_batch(files: list) -> None:
+    """Refuse an empty upload or one over UPLOAD_FILE_BATCH_LIMIT files."""
+    if not files:
+        raise no_file_uploaded()
+    limit = settings.UPLOAD_FILE_BATCH_LIMIT
+    if len(files) > limit:
+        raise too_many_files(limit)
+
+
+def check_size(size: int) -> None:
+    if size > settings.UPLOAD_FILE_SIZE_LIMIT * 1024 * 1024:
+        raise file_too_large(size)
+
+
+def _decode(data: bytes) -> str | None:
+    """Text from bytes (UTF-8, or UTF-16 with a BOM), or None when it is not text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in data[:65536]:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("cp1252", errors="replace")
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\r\n\t\f")
+    return None if controls > 8 else text
+
+
+def _zip_parts(data: bytes) -> set[str]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return set()
+
+
+def sniff(name: str, data: bytes) -> str:
+    """The extension to extract `data` as, after checking that the content matches it."""
+    ext = extension_of(name)
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise unsupported_file_type(f"Supported: {', '.join(SUPPORTED_EXTENSIONS)}.")
+    if ext == "pdf":
+        if b"%PDF-" not in data[:1024]:
+            raise unsupported_file_type("The file is not a PDF.")
+        return ext
+    if ext in ("docx", "xlsx"):
+        parts = _zip_parts(data)
+        needed = "word/document.xml" if ext == "docx" else "xl/workbook.xml"
+        if "[Content_Types].xml" not in parts or needed not in parts:
+            raise unsupported_file_type(f"The file is not a {ext.upper()} document.")
+        return ext
+    if data.startswith((b"%PDF-", b"PK\x03\x04", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        raise unsupported_file_type(f"The content is binary, not {ext}.")
+    if _decode(data) is None:
+        raise unsupported_file_type(f"The content is not {ext} text.")
+    return ext
+
+
+class _HtmlText(HTMLParser):
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+              "header", "footer", "table", "ul", "ol", "pre", "blockquote", "title"}
+    SKIP = {"script", "style", "noscript", "template", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIP and tag != "head":
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and tag != "head":
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _html(text: str) -> str:
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _pdf(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise ExtractionError("The PDF is encrypted.")
+        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+    except ExtractionError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ExtractionError(f"The PDF could not be read: {exc}") from exc
+
+
+def _docx(data: bytes) -> str:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ExtractionError(f"The DOCX document could not be read: {exc}") from exc
+    blocks = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return "\n".join(blocks)
+
+
+def _rows_as_text(rows: list[list[str]]) -> str:
+    """Tables become one line per row, each value labelled by its header (first row): the layout
+    that keeps a row's meaning inside one segment."""
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        return ""
+    header, body = rows[0], rows[1:]
+    if not body:
+        return "; ".join(header)
+    lines = []
+    for row in body:
+        pairs = [f"{(header[i] if i < len(header) and header[i].strip() else f'column {i + 1}').strip()}: "
+                 f"{cell.strip()}" for i, cell in enumerate(row) if cell.strip()]
+        lines.append("; ".join(pairs))
+    return "\n".join(lines)
+
+
+def _xlsx(data: bytes) -> str:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ExtractionError(f"The XLSX workbook could not be read: {exc}") from exc
+    sheets = []
+    for sheet in book.worksheets:
+        rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        text = _rows_as_text(rows)
+        if text:
+            sheets.append(text)
+    book.close()
+    return "\n\n".join(sheets)
+
+
+def _csv(text: str) -> str:
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ExtractionError(f"The CSV file could not be read: {exc}") from exc
+    return _rows_as_text(rows)
+
+
+def extract(name: str, data: bytes) -> str:
+    """The text of a file (checked with `sniff` first)."""
+    ext = sniff(name, data)
+    if ext == "pdf":
+        return _pdf(data)
+    if ext == "docx":
+        return _docx(data)
+    if ext == "xlsx":
+        return _xlsx(data)
+    text = _decode(data) or ""
+    kind = TEXT_KINDS[ext]
+    if kind == "html":
+        return _html(text)
+    if kind == "csv":
+        return _csv(text)
+    return text

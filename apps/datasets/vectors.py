@@ -1,0 +1,62 @@
+"""HNSW indexes over a vector column of mixed dimensions.
+
+pgvector's HNSW index needs a fixed dimension, while datasets of one workspace may use different
+embedding models. Each dimension therefore gets a partial expression index:
+
+    CREATE INDEX segment_hnsw_384 ON datasets_segment
+        USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE embedding_dim = 384
+
+and nearest-neighbour queries repeat both the expression and the predicate (`nearest_sql`), which is
+what lets the planner pick the index. Common dimensions are created by the migration; any other
+dimension up to pgvector's HNSW limit (2,000) is created the first time a dataset uses it. Larger
+vectors (e.g. 3,072) are searched exactly, without an index.
+"""
+
+from django.db import connection
+
+HNSW_MAX_DIM = 2000
+PRESET_DIMS = (384, 768, 1024, 1536)
+# The candidate list HNSW keeps while searching; pgvector's default of 40 loses recall when other
+# filters (dataset, enabled, metadata) drop rows after the index scan.
+EF_SEARCH = 100
+
+
+def index_name(dim: int) -> str:
+    return f"segment_hnsw_{int(dim)}"
+
+
+def create_index_sql(dim: int) -> str:
+    dim = int(dim)
+    return (f"CREATE INDEX IF NOT EXISTS {index_name(dim)} ON datasets_segment USING hnsw "
+            f"((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_dim = {dim}")
+
+
+def drop_index_sql(dim: int) -> str:
+    return f"DROP INDEX IF EXISTS {index_name(int(dim))}"
+
+
+def ensure_index(dim: int) -> bool:
+    """Create the HNSW index for `dim` in the current schema if it is missing; False when the
+    dimension is too large for HNSW (searched exactly instead)."""
+    if dim > HNSW_MAX_DIM:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+                       [index_name(dim)])
+        if cursor.fetchone() is None:
+            # Inside a transaction with deferred foreign-key checks pending (segments just written),
+            # Postgres refuses DDL on the table until they have run.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(create_index_sql(dim))
+    return True
+
+
+def vector_literal(vector: list[float]) -> str:
+    """pgvector's text form, passed as a parameter and cast in SQL."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def distance_sql(dim: int) -> str:
+    """The cosine distance to a `%s` query vector, written the way the index is."""
+    dim = int(dim)
+    return f"(s.embedding::vector({dim}) <=> %s::vector({dim}))"
