@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -33,7 +32,7 @@ from apps.workflows.engine.entities import WorkflowFailed, WorkflowStopped, max_
 from apps.workflows.engine.graph import Graph, GraphError
 from apps.workflows.engine.variables import VariablePool
 from apps.workflows.models import ConversationVariable, Workflow, WorkflowNodeExecution, WorkflowRun
-from apps.workspaces.sync import run_in_tenant_detached
+from apps.workspaces.sync import run_hot, run_in_tenant_detached
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +264,8 @@ class WorkflowGeneration:
         self.done = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.status = WorkflowRun.Status.RUNNING
-        self.error: str | None = None
+        self.error_text: str | None = None  # the run's error, as stored and reported
+        self.error: ServiceError | None = None  # chatflow only: a failed run is an error answer
         self.ctx: RunContext | None = None
         self.finished: dict[str, Any] = {}
 
@@ -313,16 +313,16 @@ class WorkflowGeneration:
                 await GraphEngine(ctx, Graph.parse(p.graph), pool).run()
             self.status = WorkflowRun.Status.PARTIAL if ctx.exceptions else WorkflowRun.Status.SUCCEEDED
         except WorkflowStopped:
-            self.status, self.error = WorkflowRun.Status.STOPPED, "Stopped by user."
+            self.status, self.error_text = WorkflowRun.Status.STOPPED, "Stopped by user."
         except WorkflowFailed as exc:
-            self.status, self.error = WorkflowRun.Status.FAILED, str(exc)
+            self.status, self.error_text = WorkflowRun.Status.FAILED, str(exc)
         except TimeoutError:
-            self.status, self.error = WorkflowRun.Status.FAILED, f"Max execution time {limit:g}s reached."
+            self.status, self.error_text = WorkflowRun.Status.FAILED, f"Max execution time {limit:g}s reached."
         except GraphError as exc:
-            self.status, self.error = WorkflowRun.Status.FAILED, str(exc)
+            self.status, self.error_text = WorkflowRun.Status.FAILED, str(exc)
         except Exception as exc:  # a bug must still end the stream and be stored
             logger.exception("workflow run %s crashed", p.run_id)
-            self.status, self.error = WorkflowRun.Status.FAILED, f"Internal error: {type(exc).__name__}"
+            self.status, self.error_text = WorkflowRun.Status.FAILED, f"Internal error: {type(exc).__name__}"
         finally:
             await self._finish(ctx, time.perf_counter() - started)
 
@@ -331,20 +331,22 @@ class WorkflowGeneration:
         answer = "".join(ctx.answer)
         usage = sum_usage(ctx.usages)
         try:
-            await run_in_tenant_detached(p.tenant, _store, p, ctx, self.status, self.error, elapsed, answer, usage)
+            await run_in_tenant_detached(p.tenant, _store, p, ctx, self.status, self.error_text, elapsed, answer,
+                                         usage)
         except Exception:
             logger.exception("storing workflow run %s failed", p.run_id)
         if p.active_key:
-            await generation._release(p.active_key)
+            await run_hot(None, generation.release_slot, p.active_key)
         self.finished = {"id": p.run_id, "workflow_id": p.workflow_id, "status": str(self.status),
-                         "outputs": _jsonable(ctx.outputs), "error": self.error, "elapsed_time": round(elapsed, 6),
+                         "outputs": _jsonable(ctx.outputs), "error": self.error_text, "elapsed_time": round(elapsed, 6),
                          "total_tokens": ctx.total_tokens, "total_steps": ctx.steps, "created_by": p.created_by,
                          "created_at": p.created_at, "finished_at": int(time.time()),
                          "exceptions_count": ctx.exceptions, "files": []}
         self.emit("workflow_finished", {"data": self.finished})
         if self.chat:
             if self.status == WorkflowRun.Status.FAILED:
-                self.emit("error", {"code": "invalid_param", "status": 400, "message": f"Run failed: {self.error}"})
+                self.error = invalid_param(f"Run failed: {self.error_text}")
+                self.emit("error", self.error.as_body())
             else:
                 self.emit("message_end", {"metadata": self.metadata(), "files": []})
         self.usage = usage
@@ -380,4 +382,3 @@ class WorkflowGeneration:
         return {"task_id": p.task_id, "workflow_run_id": p.run_id, "data": data}
 
 
-__all__ = ["Decimal", "Prepared", "WorkflowGeneration", "prepare"]

@@ -82,3 +82,13 @@ def logs_page(app: App, *, filters: dict[str, Any], page: int, limit: int) -> tu
     total = found.count()
     rows = list(found.select_related("created_by_end_user").order_by("-created_at")[(page - 1) * limit:page * limit])
     return rows, total
+
+
+def account_ids_by_email(email: str) -> list[int]:
+    """Accounts live in the public schema."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from apps.accounts.models import User
+
+    with schema_context(get_public_schema_name()):
+        return list(User.objects.filter(email__iexact=email).values_list("pk", flat=True))

@@ -2,10 +2,10 @@
 apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), and the nodes that wait
 for other issues: Knowledge Retrieval, Tool and Agent."""
 
+import asyncio
 import base64
 import importlib.util
 import json
-import math
 from typing import Any
 
 from django.conf import settings
@@ -158,82 +158,15 @@ class HttpRequestNode(Node):
 
 # --- Code ---------------------------------------------------------------------------------------
 
-MAX_DEPTH = 5
-MAX_STRING = 400_000
-MAX_NUMBER = 9_223_372_036_854_775_807
-MAX_PRECISION = 20
-MAX_STRING_ARRAY = 30
-MAX_OBJECT_ARRAY = 30
-MAX_NUMBER_ARRAY = 1000
-
-
-def _check_value(name: str, kind: str, value: Any, depth: int = 1) -> Any:
-    """dsl.md §3.8's output checks; raises NodeError(OutputValidationError)."""
-
-    def bad(message: str) -> NodeError:
-        return NodeError(message, "OutputValidationError")
-
-    if depth > MAX_DEPTH:
-        raise bad(f"Depth limit {MAX_DEPTH} reached, object too deep.")
-    if value is None:
-        return None
-    if kind == "string":
-        if not isinstance(value, str):
-            raise bad(f"Output {name} must be a string, got {type(value).__name__} instead.")
-        if len(value) > MAX_STRING:
-            raise bad(f"The length of output variable `{name}` must be less than {MAX_STRING} characters")
-        return value.replace("\x00", "")
-    if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad(f"Output {name} must be a number, got {type(value).__name__} instead.")
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            raise bad(f"Output {name} is not a finite number.")
-        if not -MAX_NUMBER <= value <= MAX_NUMBER:
-            raise bad(f"Output {name} is out of range, it must be between {-MAX_NUMBER} and {MAX_NUMBER}.")
-        if isinstance(value, float) and len(repr(value).split(".")[-1]) > MAX_PRECISION:
-            raise bad(f"Output {name} has too high precision, it must be less than {MAX_PRECISION} digits.")
-        return value
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise bad(f"Output {name} must be a boolean, got {type(value).__name__} instead.")
-        return value
-    if kind == "object":
-        if not isinstance(value, dict):
-            raise bad(f"Output {name} is not a valid type.")
-        for key, inner in value.items():
-            _check_any(f"{name}.{key}", inner, depth + 1)
-        return value
-    if kind.startswith("array"):
-        if not isinstance(value, list):
-            raise bad(f"Output {name} is not a valid array.")
-        inner = kind[6:-1] if kind.startswith("array[") else "any"
-        limit = {"string": MAX_STRING_ARRAY, "object": MAX_OBJECT_ARRAY, "number": MAX_NUMBER_ARRAY}.get(inner)
-        if limit is not None and len(value) > limit:
-            raise bad(f"The length of output variable `{name}` must be less than {limit} elements.")
-        return [_check_value(f"{name}[{i}]", inner, v, depth + 1) if inner != "any" else _check_any(
-            f"{name}[{i}]", v, depth + 1) for i, v in enumerate(value)]
-    return value
-
-
-def _check_any(name: str, value: Any, depth: int) -> Any:
-    if isinstance(value, bool):
-        return _check_value(name, "boolean", value, depth)
-    if isinstance(value, (int, float)):
-        return _check_value(name, "number", value, depth)
-    if isinstance(value, str):
-        return _check_value(name, "string", value, depth)
-    if isinstance(value, dict):
-        return _check_value(name, "object", value, depth)
-    if isinstance(value, list):
-        return _check_value(name, "array", value, depth)
-    return value
-
 
 def sandbox_available() -> bool:
     return importlib.util.find_spec("apps.workflows.sandbox") is not None
 
 
 class CodeNode(Node):
+    """Runs python3/javascript `main()` in apps.workflows.sandbox (off the event loop: the
+    sandbox blocks until its child process ends) and checks the outputs as dsl.md §3.8 says."""
+
     type = "code"
 
     @staticmethod
@@ -248,22 +181,12 @@ class CodeNode(Node):
         from apps.workflows import sandbox
 
         language = str(self.data.get("code_language") or "python3")
-        if language not in ("python3", "javascript"):
-            raise NodeError(f"Unsupported code language: {language}", "CodeExecutionError")
         inputs = self.named_variables()
         try:
-            result = await sandbox.arun_code(language, str(self.data.get("code") or ""), inputs)
-        except sandbox.CodeExecutionError as exc:
-            raise NodeError(str(exc), "CodeExecutionError") from None
-        if not isinstance(result, dict):
-            raise NodeError("The code must return a dict.", "OutputValidationError")
-        declared = self.data.get("outputs") or {}
-        outputs: dict[str, Any] = {}
-        for name, spec in declared.items():
-            if name not in result:
-                raise NodeError(f"Output {name} is missing.", "OutputValidationError")
-            kind = str((spec or {}).get("type") or "string").lower()
-            outputs[name] = _check_value(name, kind, result[name])
+            result = await asyncio.to_thread(sandbox.run_code, language, str(self.data.get("code") or ""), inputs)
+            outputs = sandbox.check_outputs(result, self.data.get("outputs") or {})
+        except sandbox.CodeNodeError as exc:
+            raise NodeError(str(exc), exc.error_type) from None
         return NodeResult(inputs=inputs, outputs=outputs)
 
 
