@@ -52,6 +52,7 @@ urlpatterns += [
     path("apps/<uuid:app_id>/orchestrate/publish/", orchestrate.publish, name="app_orchestrate_publish"),
     path("apps/<uuid:app_id>/debug/chat/", orchestrate.debug_chat, name="app_debug_chat"),
     path("apps/<uuid:app_id>/debug/tasks/<uuid:task_id>/stop/", orchestrate.debug_stop, name="app_debug_stop"),
+    path("apps/<uuid:app_id>/debug/files/", orchestrate.debug_upload, name="app_debug_upload"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/suggested/", orchestrate.debug_suggested,
          name="app_debug_suggested"),
 ]

@@ -152,3 +152,28 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"site {self.code} of {self.app_id}"
+
+
+class MessageFile(models.Model):
+    """A file a message carries (service-api.md §2.21): an uploaded file (`local_file`) or a
+    remote URL. /v1/files/{id}/preview serves an upload only once a message of the app uses it."""
+
+    class TransferMethod(models.TextChoices):
+        LOCAL_FILE = "local_file"
+        REMOTE_URL = "remote_url"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey("logs.Message", on_delete=models.CASCADE, related_name="files")
+    type = models.CharField(max_length=16, default="image")
+    transfer_method = models.CharField(max_length=16, choices=TransferMethod.choices)
+    upload_file = models.ForeignKey(UploadFile, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="message_files")
+    url = models.URLField(max_length=2048, blank=True)  # remote_url only
+    belongs_to = models.CharField(max_length=16, default="user")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} of {self.message_id}"

@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.applications import assist, generation, prompts, services
+from apps.applications import assist, generation, message_files, prompts, services
+from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
@@ -300,6 +301,7 @@ def _page(request: HttpRequest, app: App, *, config: dict[str, Any] | None = Non
                 "save": ws_reverse(request, "console:app_orchestrate", app_id=app.pk),
                 "validate": ws_reverse(request, "console:app_orchestrate_validate", app_id=app.pk),
                 "debug": ws_reverse(request, "console:app_debug_chat", app_id=app.pk),
+                "debug_upload": ws_reverse(request, "console:app_debug_upload", app_id=app.pk),
                 "debug_stop": ws_reverse(request, "console:app_debug_stop", app_id=app.pk,
                                          task_id=URL_PLACEHOLDER),
                 "debug_suggested": ws_reverse(request, "console:app_debug_suggested", app_id=app.pk,
@@ -419,10 +421,16 @@ def _debug_prepare(tenant: Any, app_id: Any, body: dict[str, Any], account_id: i
     config = with_defaults(app.draft_config)
     if body.get("more_like_this"):
         config = _more_like_this(app, config)
-    return generation.prepare(
+    images = message_files.parse_files(app, config, body.get("files"))
+    prepared = generation.prepare(
         tenant=tenant, app=app, query=query if app.is_chat else "", inputs=inputs, end_user=None,
         source=Source.DEBUGGER, conversation_id=(body.get("conversation_id") or None) if app.is_chat else None,
         account_id=account_id, config=config)
+    if images:  # the vision model sees them with this turn's question
+        prepared.messages = message_files.with_images(prepared.messages, images,
+                                                      config["file_upload"]["image"].get("detail") or "high")
+        message_files.attach(prepared.message_id, images)
+    return prepared
 
 
 def _more_like_this(app: App, config: dict[str, Any]) -> dict[str, Any]:
@@ -499,6 +507,23 @@ def debug_stop(request: HttpRequest, app_id: Any, task_id: Any) -> HttpResponse:
     _own_debug_message(request, app, task_id=task_id)
     generation.request_stop(str(task_id), None)  # debug runs have no end user
     return JsonResponse({"result": "success"})
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def debug_upload(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """An image for the next debug turn, when the draft has image upload on (vision models only);
+    the same checks and storage as /v1/files/upload."""
+    app = _app_or_404(app_id)
+    if not with_defaults(app.draft_config)["file_upload"]["image"].get("enabled"):
+        return error_response(ServiceError("bad_request", _("Image upload is not enabled for this app.")))
+    try:
+        file = single_upload(request, missing=ServiceError("no_file_uploaded", _("Choose an image first.")))
+        message_files.check_image(file)
+    except ServiceError as exc:
+        return error_response(exc)
+    row = message_files.store_image(app, request.tenant.schema_name, file)
+    return JsonResponse({"id": str(row.pk), "name": row.name}, status=201)
 
 
 @require_perm(Perm.APPS_EDIT)

@@ -64,7 +64,14 @@ def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "errors/403.html", status=403)
 
 
+API_PREFIX = "/v1/"
+
+
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):  # API clients get the API error format, not a page
+        return JsonResponse({"code": "not_found", "status": 404, "message": (
+            "The requested URL was not found on the server. If you entered the URL manually please check "
+            "your spelling and try again.")}, status=404)
     return render(request, "errors/404.html", status=404)
 
 

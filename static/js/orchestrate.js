@@ -109,6 +109,8 @@
       running: false,
       runError: "",
       current: null,  // the assistant turn being streamed
+      images: [],  // uploaded for the next turn: {id, name}
+      uploading: false,
 
       init: function () {
         var self = this;
@@ -127,6 +129,8 @@
       },
       get maxTokensCeiling() { return (this.model && this.model.max_tokens) || 32768; },
       get vision() { return !!(this.model && this.model.vision); },
+      get imageUpload() { return this.vision && !!this.cfg.file_upload.image.enabled; },
+      get imageLimit() { return parseInt(this.cfg.file_upload.image.number_limits, 10) || 3; },
       get declared() { return this.vars.map(function (v) { return v.variable; }).filter(Boolean); },
 
       /** Every text that may hold {{variables}}. */
@@ -320,7 +324,9 @@
             if (v.kind === "number" && (value === "" || value == null)) value = null;
             inputs[v.variable] = value;
           });
-          if (self.isChat) { self.turns.push({ role: "user", text: query }); self.query = ""; }
+          var images = self.imageUpload ? self.images : [];
+          self.images = [];
+          if (self.isChat) { self.turns.push({ role: "user", text: query, images: images }); self.query = ""; }
           self.turns.push({ role: "assistant", text: "", log: null, showLog: false, error: "", streaming: true,
                             id: "", taskId: "", stopped: false, done: false, suggestions: [] });
           var answer = self.turns[self.turns.length - 1];
@@ -329,7 +335,9 @@
             method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
             body: JSON.stringify({ query: query, inputs: inputs, conversation_id: self.conversationId,
-                                   more_like_this: moreLikeThis })
+                                   more_like_this: moreLikeThis, files: images.map(function (img) {
+                                     return { type: "image", transfer_method: "local_file", upload_file_id: img.id };
+                                   }) })
           }).then(function (response) {
             var type = response.headers.get("Content-Type") || "";
             if (!response.ok || type.indexOf("text/event-stream") < 0) {
@@ -416,6 +424,31 @@
           self.$nextTick(function () { self.scrollDown(); });
         }).catch(function () {});
       },
+      /** Upload a picked image for the next turn (the draft must have image upload on). */
+      pickImage: function (event) {
+        var self = this;
+        var file = event.target.files && event.target.files[0];
+        event.target.value = "";
+        if (!file || this.images.length >= this.imageLimit) return;
+        var body = new FormData();
+        body.append("file", file);
+        this.uploading = true;
+        this.runError = "";
+        this.saveDraft().then(function (ok) {
+          if (!ok) { self.runError = self.t.fix_first; return null; }
+          return fetch(self.urls.debug_upload, {
+            method: "POST", body: body, credentials: "same-origin",
+            headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+          }).then(function (r) {
+            return r.json().then(function (data) {
+              if (r.ok) self.images.push({ id: data.id, name: data.name });
+              else self.runError = data.message || self.t.upload_failed;
+            });
+          });
+        }).catch(function () { self.runError = self.t.upload_failed; })
+          .finally(function () { self.uploading = false; });
+      },
+      removeImage: function (i) { this.images.splice(i, 1); },
       isLast: function (turn) { return this.turns[this.turns.length - 1] === turn; },
       scrollDown: function () {
         var box = this.$refs.thread;

@@ -20,7 +20,7 @@ from tests.applications.test_orchestrate import _messages, _setup, _url
 from tests.conftest import client_for
 from tests.fakes.base import Reply
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 SLOW = Reply(" ".join(f"w{i}" for i in range(60)), chunk_size=1, delay_between_chunks=0.2)
 
@@ -51,6 +51,7 @@ def _parse(chunk: bytes) -> list[dict]:
     return [json.loads(b[6:]) for b in chunk.decode().split("\n\n") if b.startswith("data: ")]
 
 
+@pytest.mark.asyncio
 async def test_stop_ends_the_draft_run_and_keeps_the_partial_answer(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = await asyncio.to_thread(_setup, world_tx, fake_openai)
     fake_openai.script("chat", SLOW)
@@ -79,6 +80,7 @@ async def test_stop_ends_the_draft_run_and_keeps_the_partial_answer(world_tx, fa
     assert stored.status == Message.Status.STOPPED and stored.answer == answer
 
 
+@pytest.mark.asyncio
 async def test_stop_is_scoped_to_the_workspace_and_role(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = await asyncio.to_thread(_setup, world_tx, fake_openai)
     fake_openai.script("chat", Reply("done"))
@@ -99,6 +101,7 @@ def _default_llm() -> None:
         providers.default_model_set(model_type="llm", provider_id="openai_api_compatible", model="fake-chat")
 
 
+@pytest.mark.asyncio
 async def test_follow_up_suggestions_after_a_debug_answer(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = await asyncio.to_thread(_setup, world_tx, fake_openai)
     await asyncio.to_thread(_default_llm)
@@ -126,6 +129,7 @@ async def test_follow_up_suggestions_after_a_debug_answer(world_tx, fake_openai)
     assert (await asyncio.to_thread(client.get, _suggested_url(app.pk, uuid.uuid4()))).status_code == 404
 
 
+@pytest.mark.asyncio
 async def test_more_like_this_reruns_a_completion_with_a_higher_temperature(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = await asyncio.to_thread(_setup, world_tx, fake_openai, "completion")
     editor = world_tx.editor.user
@@ -140,3 +144,101 @@ async def test_more_like_this_reruns_a_completion_with_a_higher_temperature(worl
     assert fake_openai.requests[-1].json["temperature"] == 0.9
     assert "".join(e.get("answer", "") for e in again if e["event"] == "message") == "Take two"
     assert first[-1]["message_id"] != again[-1]["message_id"]
+
+
+# --- Image upload for vision models, speech toggles ---------------------------------------------
+
+VISION = {"provider": "openai_api_compatible", "name": "fake-vision", "mode": "chat",
+          "completion_params": {"temperature": 0.3, "max_tokens": 256}}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
+
+
+def _vision_app(fake, image_enabled: bool = True) -> App:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
+            "base_url": fake.base_url, "model": "fake-vision", "model_type": "llm", "vision": True})
+        app = apps.app_create(name="Eyes", mode="chat", config={
+            "model": VISION, "pre_prompt": "Describe images.",
+            "file_upload": {"image": {"enabled": image_enabled, "number_limits": 2, "detail": "low",
+                                      "transfer_methods": ["local_file"]}}})
+        apps.app_publish(app=app)
+        return app
+
+
+def _upload(client, app_id, name: str = "cat.png", data: bytes = PNG, content_type: str = "image/png"):  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = reverse("console:app_debug_upload", kwargs={"ws": "alpha", "app_id": app_id})
+    return client.post(url, {"file": SimpleUploadedFile(name, data, content_type=content_type)})
+
+
+@pytest.mark.asyncio
+async def test_debug_turn_sends_uploaded_images_to_the_vision_model(world_tx, fake_openai, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path
+    app = await asyncio.to_thread(_vision_app, fake_openai)
+    editor = world_tx.editor.user
+    client = await asyncio.to_thread(client_for, editor)
+    uploaded = await asyncio.to_thread(_upload, client, app.pk)
+    assert uploaded.status_code == 201, uploaded.content
+    file_id = uploaded.json()["id"]
+    assert uploaded.json()["name"] == "cat.png"
+    text = await asyncio.to_thread(_upload, client, app.pk, "notes.txt", b"hi", "text/plain")
+    assert text.status_code == 415 and text.json()["code"] == "unsupported_file_type"
+
+    fake_openai.script("chat", Reply("A cat on a mat."))
+    files = [{"type": "image", "transfer_method": "local_file", "upload_file_id": file_id}]
+    events = _parse(b"".join([c async for c in (await _open(editor, app.pk, {
+        "query": "What is this?", "inputs": {}, "files": files})).streaming_content]))
+    assert events[-1]["event"] == "message_end"
+    content = fake_openai.requests[-1].json["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "What is this?"}
+    assert content[1]["type"] == "image_url" and content[1]["image_url"]["detail"] == "low"
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+    def stored() -> list[str]:
+        with schema_context("ws_alpha"):
+            message = Message.objects.get(pk=events[-1]["message_id"])
+            return [str(f.upload_file_id) for f in message.files.all()]
+
+    assert await asyncio.to_thread(stored) == [file_id]
+    # Too many images for the draft's limit: refused before any model call.
+    requests = len(fake_openai.requests)
+    refused = await _open(editor, app.pk, {"query": "And?", "inputs": {}, "files": files * 3})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_param"
+    assert len(fake_openai.requests) == requests
+
+
+@pytest.mark.asyncio
+async def test_debug_upload_refusals_and_isolation(world_tx, fake_openai, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path
+    app = await asyncio.to_thread(_vision_app, fake_openai, False)
+    editor = await asyncio.to_thread(client_for, world_tx.editor.user)
+    off = await asyncio.to_thread(_upload, editor, app.pk)
+    assert off.status_code == 400 and off.json()["code"] == "bad_request"
+    noor = await asyncio.to_thread(client_for, world_tx.normal.user)
+    assert (await asyncio.to_thread(_upload, noor, app.pk)).status_code == 403
+    bruno = await asyncio.to_thread(client_for, world_tx.other.user)
+    beta_url = reverse("console:app_debug_upload", kwargs={"ws": "beta", "app_id": app.pk})
+    assert (await asyncio.to_thread(bruno.post, beta_url, {})).status_code == 404
+
+
+def _page(client, app_id) -> str:  # type: ignore[no-untyped-def]
+    return client.get(_url("app_orchestrate", app_id)).content.decode()
+
+
+def test_speech_and_image_toggles_follow_the_workspace_models(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _setup(world_tx, fake_openai)
+    client = client_for(world_tx.editor.user)
+    html = _page(client, app.pk)
+    assert 'name="speech_to_text"' not in html and 'name="text_to_speech"' not in html
+    assert "Speech features appear once the workspace has" in html
+    # The image switch is rendered but shown only for a vision model (Alpine: x-show="vision").
+    assert 'name="image_upload"' in html and '"vision": false' in html
+    with schema_context("ws_alpha"):
+        providers.credential_save(provider_id="openai", validate=False,
+                                  data={"api_key": "sk-test", "base_url": fake_openai.base_url})
+    html = _page(client, app.pk)
+    assert 'name="speech_to_text"' in html and 'name="text_to_speech"' in html
+    assert "Speech features appear once the workspace has" not in html
+    vision_app = _vision_app(fake_openai)
+    assert '"vision": true' in _page(client, vision_app.pk)

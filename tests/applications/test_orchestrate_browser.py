@@ -88,3 +88,35 @@ def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> N
         assert current.live_config["pre_prompt"] == "You are a pirate. Greet {{crew}}."
         assert current.live_config["user_input_form"][0]["text-input"]["variable"] == "crew"
     page.screenshot(path=str(SHOTS / "orchestrate-published.png"), full_page=True)
+
+
+def test_preview_with_an_image_for_a_vision_model(live_url, browser, world_tx, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_debug_panel import PNG, _vision_app
+
+    app = _vision_app(fake_openai, image_enabled=False)
+    fake_openai.script("chat", Reply("A small picture."))
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.goto(f"{live_url}/accounts/login/")
+    page.fill("input[name=login]", "edith@alpha.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/alpha/.*"))
+    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+
+    # The switch shows for the vision model; turning it on offers an image button in the preview.
+    assert not page.locator(".orch-attach").is_visible()
+    page.locator("input[name=image_upload]").check(force=True)
+    page.locator(".orch-attach").wait_for()
+    page.set_input_files("[data-testid=image-input]", str(image))
+    page.locator("[data-testid=pending-image]").filter(has_text="dot.png").wait_for()
+    page.fill("#debug-query", "What is in it?")
+    page.click(".orch-composer button[type=submit]")
+    page.locator(".orch-turn--assistant [data-testid=bubble]").last.filter(has_text="A small picture.").wait_for()
+    assert page.locator("[data-testid=turn-images]").inner_text() == "dot.png"
+    assert page.locator("[data-testid=pending-image]").count() == 0
+    content = fake_openai.requests[-1].json["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "What is in it?"}
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    page.screenshot(path=str(SHOTS / "orchestrate-image.png"), full_page=True)

@@ -1,19 +1,20 @@
-"""POST /v1/files/upload (service-api.md §2.10): images for now, stored under the workspace's prefix."""
+"""Files of the Service API: POST /v1/files/upload (service-api.md §2.10; images for now, stored
+under the workspace's prefix), GET /v1/files/{id}/preview (§2.11) and the keyless, signed
+/v1/files/{id}/file-preview that the `source_url`/`url` fields point to."""
 
-import os
 import uuid
 
-from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_tenants.utils import schema_context
 
 from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, timestamp
-from apps.applications.models import UploadFile
-from apps.core.errors import ServiceError
-
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "svg")
+from apps.applications.message_files import check_image, file_response, signed_url, store_image, verify
+from apps.applications.models import MessageFile, UploadFile
+from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.workspaces.models import Workspace
 
 
 def single_upload(request: HttpRequest, *, missing: ServiceError) -> UploadedFile:
@@ -29,24 +30,76 @@ def single_upload(request: HttpRequest, *, missing: ServiceError) -> UploadedFil
 @api_view("POST")
 def upload(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     file = single_upload(request, missing=ServiceError("no_file_uploaded", "Please upload your file."))
-    if not file.name:
-        raise ServiceError("filename_not_exists_error", "The specified filename does not exist.")
-    extension = os.path.splitext(file.name)[1].lstrip(".").lower()
-    if not file.content_type or extension not in IMAGE_EXTENSIONS:
-        raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
-    limit_mb = getattr(settings, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
-    if file.size > limit_mb * 1024 * 1024:
-        raise ServiceError("file_too_large",
-                           f"File size exceeded. {file.size} > {limit_mb * 1024 * 1024}", 413)
+    check_image(file)
     end_user = caller_end_user(caller, request.POST, required=False)
-    file_id = uuid.uuid4()
-    key = default_storage.save(f"upload_files/{caller.workspace.schema_name}/{file_id}.{extension}", file)
-    row = UploadFile.objects.create(id=file_id, app=caller.app, key=key,
-                                    name=os.path.basename(file.name)[:255], size=file.size,
-                                    extension=extension, mime_type=file.content_type, created_by=end_user)
+    row = store_image(caller.app, caller.workspace.schema_name, file, end_user)
     return JsonResponse({
         "id": str(row.pk), "name": row.name, "size": row.size, "extension": row.extension,
         "mime_type": row.mime_type, "created_by": str(end_user.pk), "created_at": timestamp(row.created_at),
-        "preview_url": None, "source_url": default_storage.url(key), "original_url": None, "user_id": None,
-        "tenant_id": str(caller.workspace.pk), "conversation_id": None, "file_key": None,
+        "preview_url": None, "source_url": signed_url(caller.workspace.pk, row.pk), "original_url": None,
+        "user_id": None, "tenant_id": str(caller.workspace.pk), "conversation_id": None, "file_key": None,
     }, status=201, json_dumps_params={"ensure_ascii": False})
+
+
+TRUE = ("true", "1", "yes", "on")
+FALSE = ("false", "0", "no", "off", "")
+
+
+def _file_not_found() -> ServiceError:
+    return ServiceError("file_not_found", "The requested file was not found.", 404)
+
+
+def _access_denied() -> ServiceError:
+    return ServiceError("file_access_denied", "Access to the requested file is denied.", 403)
+
+
+def _bool_arg(value: str | None, name: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise invalid_param(f"{name} must be a boolean")
+
+
+@api_view("GET")
+def preview(request: HttpRequest, caller: AppCaller, file_id: str) -> HttpResponse:
+    """An uploaded file, once a message of this app uses it: none → 404 file_not_found, only
+    another app's messages → 403 file_access_denied (another workspace's ids simply do not exist
+    in this schema: 404)."""
+    as_attachment = _bool_arg(request.GET.get("as_attachment"), "as_attachment")
+    try:
+        pk = uuid.UUID(file_id)
+    except ValueError:
+        raise _file_not_found() from None
+    uses = MessageFile.objects.filter(upload_file_id=pk)
+    if not uses.exists():
+        raise _file_not_found()
+    if not uses.filter(message__app=caller.app).exists():
+        raise _access_denied()
+    upload = UploadFile.objects.get(pk=pk)
+    return file_response(upload, as_attachment=as_attachment)
+
+
+@csrf_exempt
+def signed_file(request: HttpRequest, file_id: str) -> HttpResponse:
+    """The target of signed `source_url`/`url` fields: no API key, only a valid, unexpired
+    signature (403 file_access_denied otherwise) for the workspace and file it names."""
+    try:
+        if request.method != "GET":
+            return JsonResponse({"code": "method_not_allowed", "status": 405,
+                                 "message": "The method is not allowed for the requested URL."}, status=405)
+        args = request.GET
+        tenant = args.get("tenant", "")
+        if not verify(tenant, file_id, args.get("timestamp", ""), args.get("nonce", ""), args.get("sign", "")):
+            raise _access_denied()
+        workspace = Workspace.objects.filter(pk=tenant).first()
+        if workspace is None:
+            raise _file_not_found()
+        with schema_context(workspace.schema_name):
+            upload = UploadFile.objects.filter(pk=file_id).first()
+            if upload is None:
+                raise _file_not_found()
+            return file_response(upload, as_attachment=_bool_arg(args.get("as_attachment"), "as_attachment"))
+    except ServiceError as exc:
+        return error_response(exc)

@@ -3,22 +3,26 @@
 import uuid
 from typing import Any
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, JsonResponse
 
 from apps.applications import assist
 from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, int_arg, json_body, str_arg, timestamp
 from apps.applications.config import with_defaults
+from apps.applications.message_files import message_files_body
 from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.logs import selectors, services
 from apps.logs.models import Message, MessageFeedback
 
 
-def message_body(message: Message) -> dict[str, Any]:
+def message_body(message: Message, workspace_id: Any) -> dict[str, Any]:
+    """One message of /v1/messages; its files (prefetched) with freshly signed URLs."""
     feedback = selectors.user_feedback(message)
     return {
         "id": str(message.pk), "conversation_id": str(message.conversation_id), "parent_message_id": None,
-        "inputs": message.inputs, "query": message.query, "answer": message.answer, "message_files": [],
+        "inputs": message.inputs, "query": message.query, "answer": message.answer,
+        "message_files": message_files_body(workspace_id, list(message.files.all())),
         "feedback": {"rating": feedback.rating} if feedback else None,
         "retriever_resources": message.retriever_resources, "created_at": timestamp(message.created_at),
         "agent_thoughts": [], "status": message.status, "error": message.error or None,
@@ -49,7 +53,9 @@ def message_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     if page is None:
         raise not_found("First Message Not Exists.")
     messages, has_more = page
-    return JsonResponse({"limit": limit, "has_more": has_more, "data": [message_body(m) for m in messages]},
+    prefetch_related_objects(messages, "files__upload_file")
+    data = [message_body(m, caller.workspace.pk) for m in messages]
+    return JsonResponse({"limit": limit, "has_more": has_more, "data": data},
                         json_dumps_params={"ensure_ascii": False})
 
 

@@ -39,6 +39,9 @@ def parameters_body(app: App) -> dict[str, Any]:
     # §2.22 lists autoPlay with text_to_speech; configs made before it existed have none.
     body["text_to_speech"] = {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled",
                               **body["text_to_speech"]}
+    # §2.22 lists autoPlay with text_to_speech; configs made before it existed have none.
+    body["text_to_speech"] = {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled",
+                              **body["text_to_speech"]}
     body["user_input_form"] = config.get("user_input_form") or []
     body["system_parameters"] = system_parameters()
     return body

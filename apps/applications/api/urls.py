@@ -3,7 +3,7 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from apps.applications.api import audio, conversations, files, messages, meta, streaming
+from apps.applications.api import audio, conversations, files, messages, meta, streaming, variables
 
 
 def welcome(request: HttpRequest) -> JsonResponse:
@@ -23,11 +23,15 @@ urlpatterns = [
     path("conversations", conversations.conversation_list),
     path("conversations/<str:conversation_id>", conversations.conversation_delete),
     path("conversations/<str:conversation_id>/name", conversations.conversation_rename),
+    path("conversations/<str:conversation_id>/variables", variables.variable_list),
+    path("conversations/<str:conversation_id>/variables/<str:variable_id>", variables.variable_update),
     path("parameters", meta.parameters),
     path("meta", meta.meta),
     path("info", meta.info),
     path("site", meta.site),
     path("files/upload", files.upload),
+    path("files/<str:file_id>/preview", files.preview),
+    path("files/<str:file_id>/file-preview", files.signed_file),
     path("audio-to-text", audio.audio_to_text),
     path("text-to-audio", audio.text_to_audio),
 ]

@@ -1,0 +1,219 @@
+"""Files of messages: the `files` argument of chat/completion messages (service-api.md §2.21),
+the rows that tie them to messages, the images handed to vision models, and the signed,
+expiring URLs through which uploaded files are served without an API key.
+
+Signed URLs: `{FILES_URL}/v1/files/<file id>/file-preview?tenant=<workspace id>&timestamp=&nonce=&sign=`.
+The signature is an HMAC-SHA256 (key derived from SECRET_KEY) over the workspace, the file, the
+time and a nonce; it is good for FILES_ACCESS_TIMEOUT seconds. The workspace is in the URL because
+files live in per-workspace schemas and the URL carries no key; it is covered by the signature.
+"""
+
+import base64
+import dataclasses
+import os
+import secrets
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, HttpResponse
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from apps.applications.config import with_defaults
+from apps.applications.models import App, MessageFile, UploadFile
+from apps.core.errors import ServiceError, invalid_param
+from apps.providers.runtime.entities import ImagePart, PromptMessage
+
+SIGN_SALT = "tessera.files.signed-url"
+SIGNED_PATH = "/v1/files/{file_id}/file-preview"
+# Served as downloads, never inline: a browser would run scripts in them on our origin.
+ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml")
+ACTIVE_EXTENSIONS = ("html", "htm", "xhtml", "svg")
+RANGE_TYPES = ("audio/", "video/")
+
+
+# --- Uploads ------------------------------------------------------------------------------------
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "svg")
+
+
+def check_image(file: UploadedFile) -> None:
+    """§2.10's checks of an uploaded image (its name, type and size), with Dify's error codes."""
+    if not file.name:
+        raise ServiceError("filename_not_exists_error", "The specified filename does not exist.")
+    extension = os.path.splitext(file.name)[1].lstrip(".").lower()
+    if not file.content_type or extension not in IMAGE_EXTENSIONS:
+        raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
+    limit_mb = getattr(settings, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
+    if file.size > limit_mb * 1024 * 1024:
+        raise ServiceError("file_too_large", f"File size exceeded. {file.size} > {limit_mb * 1024 * 1024}", 413)
+
+
+def store_image(app: App, schema_name: str, file: UploadedFile, end_user: Any = None) -> UploadFile:
+    """Keep a checked image under the workspace's prefix (in the workspace schema)."""
+    extension = os.path.splitext(file.name or "")[1].lstrip(".").lower()
+    file_id = uuid.uuid4()
+    key = default_storage.save(f"upload_files/{schema_name}/{file_id}.{extension}", file)
+    return UploadFile.objects.create(id=file_id, app=app, key=key, name=os.path.basename(file.name or "")[:255],
+                                     size=file.size, extension=extension, mime_type=file.content_type,
+                                     created_by=end_user)
+
+
+# --- Signed URLs --------------------------------------------------------------------------------
+
+
+def _sign(workspace_id: str, file_id: str, timestamp: str, nonce: str) -> str:
+    message = f"file-preview|{workspace_id}|{file_id}|{timestamp}|{nonce}"
+    digest = salted_hmac(SIGN_SALT, message, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def signed_url(workspace_id: Any, file_id: Any) -> str:
+    """An absolute URL that serves the uploaded file for FILES_ACCESS_TIMEOUT seconds."""
+    workspace_id, file_id = str(workspace_id), str(file_id)
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    query = urlencode({"tenant": workspace_id, "timestamp": timestamp, "nonce": nonce,
+                       "sign": _sign(workspace_id, file_id, timestamp, nonce)})
+    return f"{settings.FILES_URL}{SIGNED_PATH.format(file_id=file_id)}?{query}"
+
+
+def verify(workspace_id: str, file_id: str, timestamp: str, nonce: str, sign: str) -> bool:
+    """True for an untampered signature younger than FILES_ACCESS_TIMEOUT."""
+    if not all(isinstance(v, str) and v for v in (workspace_id, file_id, timestamp, nonce, sign)):
+        return False
+    if not constant_time_compare(_sign(workspace_id, file_id, timestamp, nonce), sign):
+        return False
+    try:
+        age = time.time() - int(timestamp)
+    except ValueError:
+        return False
+    return 0 <= age <= settings.FILES_ACCESS_TIMEOUT
+
+
+def file_response(upload: UploadFile, *, as_attachment: bool) -> HttpResponse:
+    """The file's bytes, streamed, with §2.11's headers: its own type inline, octet-stream with a
+    Content-Disposition as an attachment, and active content (HTML, SVG) always as a download."""
+    try:
+        handle = default_storage.open(upload.key, "rb")
+    except (FileNotFoundError, OSError):
+        raise ServiceError("file_not_found", "The requested file was not found.", 404) from None
+    active = upload.mime_type.split(";")[0].strip().lower() in ACTIVE_TYPES or upload.extension in ACTIVE_EXTENSIONS
+    download = as_attachment or active
+    response = FileResponse(handle, content_type="application/octet-stream" if download else upload.mime_type)
+    response["Content-Length"] = str(upload.size)
+    if download:
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(upload.name, safe='')}"
+    else:
+        response.headers.pop("Content-Disposition", None)
+    if upload.mime_type.startswith(RANGE_TYPES):
+        response["Accept-Ranges"] = "bytes"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+# --- The `files` argument -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRef:
+    """One checked entry of `files`."""
+
+    type: str
+    transfer_method: str
+    upload: UploadFile | None = None
+    url: str = ""
+
+
+def parse_files(app: App, config: dict[str, Any], files: Any) -> list[FileRef]:
+    """Check `files` against the app's file_upload config (in the workspace schema). Ignored,
+    as in Dify, when the app has no image upload; otherwise bad entries are 400 invalid_param."""
+    if files is None or files == []:
+        return []
+    image = with_defaults(config)["file_upload"]["image"]
+    if not image.get("enabled"):
+        return []
+    if not isinstance(files, list):
+        raise invalid_param("files must be a list of file objects")
+    limit = int(image.get("number_limits") or 3)
+    if len(files) > limit:
+        raise invalid_param(f"Number of image files exceeds the maximum limit of {limit}")
+    methods = image.get("transfer_methods") or ["remote_url", "local_file"]
+    refs: list[FileRef] = []
+    for entry in files:
+        if not isinstance(entry, dict):
+            raise invalid_param("Each file must be an object with type and transfer_method")
+        if entry.get("type") != "image":
+            raise invalid_param(f"File type {entry.get('type')!r} is not allowed; this app accepts images")
+        method = entry.get("transfer_method")
+        if method not in methods:
+            raise invalid_param(f"File transfer method {method!r} is not allowed")
+        if method == MessageFile.TransferMethod.LOCAL_FILE:
+            refs.append(FileRef("image", method, upload=_own_upload(app, entry.get("upload_file_id"))))
+        else:
+            url = entry.get("url") or entry.get("remote_url")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 2048:
+                raise invalid_param("A remote_url file needs an http(s) url")
+            refs.append(FileRef("image", method, url=url))
+    return refs
+
+
+def _own_upload(app: App, upload_file_id: Any) -> UploadFile:
+    try:
+        pk = uuid.UUID(str(upload_file_id))
+    except ValueError:
+        raise invalid_param("Invalid upload file") from None
+    upload = UploadFile.objects.filter(pk=pk, app=app).first()  # another app's or workspace's: unknown
+    if upload is None:
+        raise invalid_param("Invalid upload file")
+    return upload
+
+
+def attach(message_id: Any, refs: list[FileRef]) -> list[MessageFile]:
+    """Store the message's files (in the workspace schema): from then on /v1/files/{id}/preview
+    serves its uploads to the app's keys."""
+    return MessageFile.objects.bulk_create([
+        MessageFile(message_id=message_id, type=ref.type, transfer_method=ref.transfer_method,
+                    upload_file=ref.upload, url=ref.url, belongs_to="user") for ref in refs])
+
+
+def with_images(messages: list[PromptMessage], refs: list[FileRef], detail: str = "high") -> list[PromptMessage]:
+    """The prompt with the images added to the last user message, for vision models. Uploads go
+    as data: URLs, so the provider never needs to reach this server."""
+    if not refs:
+        return messages
+    parts: list[str | ImagePart] = []
+    for ref in refs:
+        if ref.upload is not None:
+            with default_storage.open(ref.upload.key, "rb") as handle:
+                data = base64.b64encode(handle.read()).decode()
+            parts.append(ImagePart(f"data:{ref.upload.mime_type};base64,{data}", detail))  # type: ignore[arg-type]
+        else:
+            parts.append(ImagePart(ref.url, detail))  # type: ignore[arg-type]
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            text = out[i].content
+            content = ([text] if text else []) if isinstance(text, str) else list(text)
+            out[i] = dataclasses.replace(out[i], content=[*content, *parts])
+            return out
+    return [*out, PromptMessage("user", parts)]
+
+
+def message_files_body(workspace_id: Any, message_files: list[MessageFile]) -> list[dict[str, Any]]:
+    """`message_files` of /v1/messages (§2.12), uploads with freshly signed URLs."""
+    body = []
+    for f in message_files:
+        upload = f.upload_file
+        body.append({
+            "id": str(f.pk), "filename": upload.name if upload else f.url.rsplit("/", 1)[-1],
+            "type": f.type, "url": signed_url(workspace_id, upload.pk) if upload else f.url,
+            "mime_type": upload.mime_type if upload else None, "size": upload.size if upload else None,
+            "transfer_method": f.transfer_method, "belongs_to": f.belongs_to,
+            "upload_file_id": str(upload.pk) if upload else None,
+        })
+    return body

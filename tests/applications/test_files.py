@@ -1,0 +1,219 @@
+"""Files of messages: GET /v1/files/{id}/preview (service-api.md §2.11), the signed, expiring URLs
+of `source_url` and `message_files[].url` served without a key, and the `files` argument's checks
+(§2.21). Other apps' and other workspaces' files stay out of reach."""
+
+import base64
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import schema_context
+
+from apps.applications import message_files
+from apps.applications.config import with_defaults
+from apps.applications.models import App, UploadFile
+from apps.core.errors import ServiceError
+from apps.logs.models import Message
+from apps.providers.runtime.entities import ImagePart, PromptMessage
+from tests.applications.test_service_endpoints import ALPHA, PNG, call, in_schema, seed
+from tests.fakes.base import Reply
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.fixture
+def media(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+async def _upload(key: str, name: str = "cat.png", data: bytes = PNG, content_type: str = "image/png") -> dict:
+    response = await call("post", "/v1/files/upload", key, {"user": "u-1"},
+                          files={"file": SimpleUploadedFile(name, data, content_type=content_type)})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _path(url: str) -> tuple[str, dict]:
+    parts = urlsplit(url)
+    return parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
+def _body(response) -> bytes:  # type: ignore[no-untyped-def]
+    return b"".join(response.streaming_content)
+
+
+@sync_to_async
+def _use_in_message(app: App, file_id: str, schema: str = ALPHA) -> Message:
+    """A message of `app` that carries the uploaded file, as a chat turn with `files` stores it."""
+    with schema_context(schema):
+        message = Message.objects.filter(app=app).order_by("-created_at").first()
+        upload = UploadFile.objects.get(pk=file_id)
+        message_files.attach(message.pk, [message_files.FileRef("image", "local_file", upload=upload)])
+        return message
+
+
+async def test_source_url_is_signed_and_served_without_a_key(api, media) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key)
+    path, query = _path(uploaded["source_url"])
+    assert path == f"/v1/files/{uploaded['id']}/file-preview" and set(query) == {"tenant", "timestamp", "nonce", "sign"}
+    served = await call("get", path, None, query=query)
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert served["Content-Length"] == str(len(PNG)) and _body(served) == PNG
+    assert "Content-Disposition" not in served
+
+    # Tampered signature, another file under the same signature, another workspace, no signature.
+    for bad in ({**query, "sign": query["sign"][:-2] + ("AA" if not query["sign"].endswith("AA") else "BB")},
+                {**query, "nonce": "0" * 32}, {**query, "tenant": "999999"}, {}):
+        refused = await call("get", path, None, query=bad)
+        assert refused.status_code == 403
+        assert refused.json() == {"code": "file_access_denied", "status": 403,
+                                  "message": "Access to the requested file is denied."}
+    other_file = f"/v1/files/{uuid.uuid4()}/file-preview"
+    assert (await call("get", other_file, None, query=query)).status_code == 403
+
+
+async def test_signed_url_expires(api, media, settings) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key)
+    path, query = _path(uploaded["source_url"])
+    # A genuine signature, made FILES_ACCESS_TIMEOUT + 1 seconds ago.
+    old = str(int(time.time()) - settings.FILES_ACCESS_TIMEOUT - 1)
+    expired = {**query, "timestamp": old, "sign": message_files._sign(query["tenant"], uploaded["id"], old,
+                                                                       query["nonce"])}
+    refused = await call("get", path, None, query=expired)
+    assert refused.status_code == 403 and refused.json()["code"] == "file_access_denied"
+    settings.FILES_ACCESS_TIMEOUT = 3600  # configurable: the same URL is good for longer
+    assert (await call("get", path, None, query=expired)).status_code == 200
+
+
+async def test_preview_needs_a_message_of_this_app(api, media, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key)
+    url = f"/v1/files/{uploaded['id']}/preview"
+    # Freshly uploaded, not used by any message yet.
+    missing = await call("get", url, api.chat_key)
+    assert missing.status_code == 404 and missing.json() == {
+        "code": "file_not_found", "status": 404, "message": "The requested file was not found."}
+
+    fake_openai.script("chat", Reply("A cat."))
+    turn = await call("post", "/v1/chat-messages", api.chat_key,
+                      {"query": "What is this?", "inputs": {"name": "Ada"}, "user": "u-1"})
+    assert turn.status_code == 200
+    await _use_in_message(api.chat, uploaded["id"])
+
+    inline = await call("get", url, api.chat_key, query={"user": "u-1"})
+    assert inline.status_code == 200 and inline["Content-Type"] == "image/png"
+    assert inline["Content-Length"] == str(len(PNG)) and _body(inline) == PNG
+    attachment = await call("get", url, api.chat_key, query={"as_attachment": "true"})
+    assert attachment["Content-Type"] == "application/octet-stream"
+    assert attachment["Content-Disposition"] == "attachment; filename*=UTF-8''cat.png"
+    bad = await call("get", url, api.chat_key, query={"as_attachment": "maybe"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_param"
+
+    # Another app of the workspace: 403; another workspace: the id does not exist there (404).
+    other_app = await call("get", url, api.completion_key)
+    assert other_app.status_code == 403 and other_app.json() == {
+        "code": "file_access_denied", "status": 403, "message": "Access to the requested file is denied."}
+    beta = await call("get", url, api.beta_key)
+    assert beta.status_code == 404 and beta.json()["code"] == "file_not_found"
+    assert (await call("get", "/v1/files/not-a-uuid/preview", api.chat_key)).status_code == 404
+    assert (await call("get", url, None)).status_code == 401
+
+
+async def test_beta_file_is_404_for_an_alpha_key(api, media, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.beta_key, name="beta.png")
+    fake_openai.script("chat", Reply("Beta answer."))
+    turn = await call("post", "/v1/chat-messages", api.beta_key, {"query": "Hi", "inputs": {}, "user": "b"})
+    assert turn.status_code == 200
+    await _use_in_message(api.beta_chat, uploaded["id"], schema="ws_beta")
+    assert (await call("get", f"/v1/files/{uploaded['id']}/preview", api.beta_key)).status_code == 200
+    for key in (api.chat_key, api.completion_key):
+        response = await call("get", f"/v1/files/{uploaded['id']}/preview", key)
+        assert response.status_code == 404 and response.json()["code"] == "file_not_found"
+
+
+async def test_active_content_is_always_a_download(api, media, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key, name="x.svg", data=SVG, content_type="image/svg+xml")
+    fake_openai.script("chat", Reply("ok"))
+    await call("post", "/v1/chat-messages", api.chat_key, {"query": "Hi", "inputs": {"name": "A"}, "user": "u"})
+    await _use_in_message(api.chat, uploaded["id"])
+    response = await call("get", f"/v1/files/{uploaded['id']}/preview", api.chat_key)
+    assert response.status_code == 200 and response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    path, query = _path(uploaded["source_url"])
+    signed = await call("get", path, None, query=query)
+    assert signed["Content-Type"] == "application/octet-stream" and signed["Content-Disposition"].startswith("attachment;")
+
+
+async def test_messages_list_files_with_signed_urls(api, media) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key)
+    conversation, _ = await seed(api.chat, "u-1", 1)
+    await _use_in_message(api.chat, uploaded["id"])
+    page = (await call("get", "/v1/messages", api.chat_key,
+                       query={"conversation_id": str(conversation.pk), "user": "u-1"})).json()
+    [entry] = page["data"][0]["message_files"]
+    assert {k: entry[k] for k in ("filename", "type", "mime_type", "size", "transfer_method", "belongs_to",
+                                  "upload_file_id")} == {
+        "filename": "cat.png", "type": "image", "mime_type": "image/png", "size": len(PNG),
+        "transfer_method": "local_file", "belongs_to": "user", "upload_file_id": uploaded["id"]}
+    path, query = _path(entry["url"])
+    assert (await call("get", path, None, query=query)).status_code == 200
+
+
+def _files_config(**image) -> dict:  # type: ignore[no-untyped-def]
+    return with_defaults({"file_upload": {"image": {"enabled": True, "number_limits": 2,
+                                                    "transfer_methods": ["local_file", "remote_url"], **image}}})
+
+
+def _check_files(app: App, schema: str, uploads: list[str], beta_upload: str) -> None:
+    with schema_context(schema):
+        app = App.objects.get(pk=app.pk)
+        local = {"type": "image", "transfer_method": "local_file", "upload_file_id": uploads[0]}
+        remote = {"type": "image", "transfer_method": "remote_url", "url": "https://img.example/cat.png"}
+        # The app has no image upload: files are ignored, as in Dify.
+        assert message_files.parse_files(app, with_defaults({}), [local]) == []
+        refs = message_files.parse_files(app, _files_config(), [local, remote])
+        assert [r.transfer_method for r in refs] == ["local_file", "remote_url"]
+        assert refs[0].upload.pk == uuid.UUID(uploads[0]) and refs[1].url == remote["url"]
+        for files, message in [
+            ([local, remote, local], "Number of image files exceeds the maximum limit of 2"),
+            ([{**local, "type": "document"}], "File type 'document' is not allowed; this app accepts images"),
+            ([{**local, "upload_file_id": beta_upload}], "Invalid upload file"),  # beta's upload
+            ([{**local, "upload_file_id": uploads[1]}], "Invalid upload file"),  # another app's upload
+            ([{**remote, "url": "file:///etc/passwd"}], "A remote_url file needs an http(s) url"),
+            ("nope", "files must be a list of file objects"),
+        ]:
+            with pytest.raises(ServiceError) as error:
+                message_files.parse_files(app, _files_config(), files)
+            assert (error.value.code, error.value.message) == ("invalid_param", message)
+        with pytest.raises(ServiceError):
+            message_files.parse_files(app, _files_config(transfer_methods=["local_file"]), [remote])
+
+        # Vision: the images join the last user message; uploads as data: URLs.
+        prompt = [PromptMessage("system", "Be brief."), PromptMessage("user", "What is this?")]
+        sent = message_files.with_images(prompt, refs, "low")
+        assert sent[0] == prompt[0] and sent[1].content[0] == "What is this?"
+        assert sent[1].content[1] == ImagePart(f"data:image/png;base64,{base64.b64encode(PNG).decode()}", "low")
+        assert sent[1].content[2] == ImagePart("https://img.example/cat.png", "low")
+
+
+async def test_files_argument_is_checked_against_the_app(api, media) -> None:  # type: ignore[no-untyped-def]
+    mine = await _upload(api.chat_key)
+    other_app = await _upload(api.completion_key)
+    beta = await _upload(api.beta_key)
+    await sync_to_async(_check_files)(api.chat, ALPHA, [mine["id"], other_app["id"]], beta["id"])
+    assert await in_schema(lambda: UploadFile.objects.count()) == 2
+
+
+async def test_signatures_do_not_cross_files() -> None:
+    url = message_files.signed_url(7, "f1")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert message_files.verify("7", "f1", query["timestamp"], query["nonce"], query["sign"])
+    assert not message_files.verify("7", "f2", query["timestamp"], query["nonce"], query["sign"])
+    assert not message_files.verify("8", "f1", query["timestamp"], query["nonce"], query["sign"])
+    assert not message_files.verify("7", "f1", "x", query["nonce"], query["sign"])
