@@ -60,3 +60,15 @@ def browser() -> Iterator[object]:
         finally:
             instance.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Save a full-page screenshot of what the user sees now as var/screenshots/<name>.png (ignored by
+    git), so anyone can look at the pages a browser test visited."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

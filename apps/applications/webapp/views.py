@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from apps.applications.api.meta import parameters_body, site_body
@@ -32,6 +33,21 @@ def page_language(request: HttpRequest, site: Site) -> str:
     return site.default_language.lower()
 
 
+def ui_strings() -> dict[str, str]:
+    """Texts the page's script shows, in the page's language (the script has no catalogue)."""
+    return {
+        "required": _("Please fill in “%(label)s”."),
+        "newChat": _("New conversation"),
+        "error": _("Something went wrong. Please try again."),
+        "stopped": _("Stopped."),
+        "renamePrompt": _("New name for this conversation"),
+        "deleteConfirm": _("Delete this conversation? It cannot be undone."),
+        "micDenied": _("The microphone is not available."),
+        "uploadFailed": _("The image could not be uploaded."),
+        "copied": _("Copied"),
+    }
+
+
 def unavailable(request: HttpRequest) -> HttpResponse:
     return render(request, "webapp/unavailable.html", status=404)
 
@@ -48,10 +64,11 @@ def _page(request: HttpRequest, code: str, modes: Iterable[str], template: str) 
     translation.activate(language)
     request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
     api_base = reverse("webapp:site", kwargs={"code": code}).rsplit("/", 1)[0]
+    prompt = (ctx.app.live_config.get("pre_prompt") or "") if ctx.site.show_prompt else ""
     context: dict[str, Any] = {
-        "site": ctx.site, "app": ctx.app, "code": code, "parameters": parameters,
+        "site": ctx.site, "app": ctx.app, "code": code, "parameters": parameters, "prompt": prompt,
         "boot": {"code": code, "api": api_base, "mode": ctx.app.mode, "site": site_body(ctx.site),
-                 "parameters": parameters, "show_prompt": ctx.site.show_prompt, "language": language},
+                 "parameters": parameters, "language": language, "strings": ui_strings()},
     }
     response = render(request, template, context)
     response["Content-Language"] = language

@@ -1,0 +1,171 @@
+"""The chat WebApp in a real browser (Daphne + Chromium + the fake model): share link, variables,
+streamed answers, conversation management, end-user isolation, <script> shown as text, regenerated
+links. Every page visited is saved under var/screenshots/."""
+
+import re
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.applications import services
+from apps.applications.models import Site
+from apps.logs.models import Conversation, MessageFeedback, Source
+from tests.browser import shot
+from tests.fakes.base import Reply
+from tests.webapp.conftest import build_web_setup
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    return context, page
+
+
+def test_share_link_variables_streamed_answer_feedback_and_script_as_text(  # type: ignore[no-untyped-def]
+        live_url, browser, world_tx, fake_openai) -> None:
+    web = build_web_setup(world_tx, fake_openai)
+    with schema_context("ws_alpha"):
+        services.site_update(site=Site.objects.get(app=web.chat), description="Answers about Alpha.",
+                             copyright="Alpha Inc.", privacy_policy="https://alpha.test/privacy",
+                             custom_disclaimer="Answers may be wrong.")
+    fake_openai.script("chat", Reply("Hello **Ada**!\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```py\nprint(1)\n```",
+                                     chunk_size=3),
+                       Reply("Look: <script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">",
+                             chunk_size=5))
+    context, page = _page(browser)
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    assert page.title() == "Helper"
+    body = page.inner_text("body")
+    assert "Answers about Alpha." in body and "Alpha Inc." in body and "Answers may be wrong." in body
+    assert page.get_attribute("footer a[href='https://alpha.test/privacy']", "href")
+    shot(page, "webapp-chat-variables")
+
+    # The required variable must be filled before chatting (WEB-11).
+    page.click("[data-testid=start-chat]")
+    assert "Please fill in “Name”." in page.inner_text("[data-testid=variables-form]")
+    assert page.locator("[data-testid=query]").is_hidden()
+    page.fill("#var-name", "Ada")
+    page.click("[data-testid=start-chat]")
+    # The opening statement uses the variables; the suggested questions are offered.
+    page.locator("[data-testid=opening]").filter(has_text="Hi Ada!").wait_for()
+    assert "What can you do?" in page.inner_text("[data-testid=starters]")
+    shot(page, "webapp-chat-ready")
+
+    page.fill("[data-testid=query]", "Hello")
+    page.click("[data-testid=send]")
+    answer = page.locator("[data-testid=answer]").last
+    answer.locator("pre code").wait_for()
+    assert answer.locator("strong").inner_text() == "Ada"
+    assert answer.locator("table td").first.inner_text() == "1"
+    assert "print(1)" in answer.locator("pre").inner_text()
+    # The streamed answer was requested with the variables, and the prompt used them.
+    assert fake_openai.requests[-1].json["stream"] is True
+    assert "You help Ada in a warm tone." in fake_openai.requests[-1].json["messages"][0]["content"]
+    page.click("[data-testid=like]")
+    page.locator("[data-testid=like][aria-pressed=true]").wait_for()
+    shot(page, "webapp-chat-answer")
+
+    # Model output with <script> and an event handler is shown as text / stripped, never run.
+    page.fill("[data-testid=query]", "Try to break out")
+    page.click("[data-testid=send]")
+    last = page.locator("[data-testid=answer]").last
+    last.filter(has_text="Look:").wait_for()
+    page.locator("[data-testid=send]").wait_for()
+    text = last.inner_text()
+    assert "<script>window.pwned = 1</script>" in text and '<img src=x onerror="window.pwned = 2">' in text
+    assert page.locator("[data-testid=thread] script").count() == 0
+    assert page.locator("[data-testid=thread] img[onerror]").count() == 0
+    assert page.evaluate("window.pwned") is None
+    shot(page, "webapp-chat-script-as-text")
+
+    with schema_context("ws_alpha"):
+        conversation = Conversation.objects.get(app=web.chat)
+        assert conversation.from_source == Source.WEBAPP and conversation.messages.count() == 2
+        assert conversation.end_user.type == "browser"
+        feedback = MessageFeedback.objects.get(message__conversation=conversation)
+        assert feedback.rating == "like" and feedback.from_source == "user"
+    context.close()
+
+
+def test_conversations_pin_rename_delete_and_a_second_browser_sees_none(  # type: ignore[no-untyped-def]
+        live_url, browser, world_tx, fake_openai) -> None:
+    web = build_web_setup(world_tx, fake_openai)
+    fake_openai.script("chat", Reply("First answer"), Reply("Second answer"))
+    context, page = _page(browser)
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    page.fill("#var-name", "Ada")
+    page.click("[data-testid=start-chat]")
+    for question, reply in (("First question", "First answer"), ("Second question", "Second answer")):
+        page.fill("[data-testid=query]", question)
+        page.click("[data-testid=send]")
+        page.locator("[data-testid=answer]").last.filter(has_text=reply).wait_for()
+        page.locator("[data-testid=send]").wait_for()
+        page.locator("[data-testid=conversation]").filter(has_text=question).wait_for()
+        if question == "First question":
+            page.click("[data-testid=new-conversation]")
+            page.fill("#var-name", "Ada")
+            page.click("[data-testid=start-chat]")
+    recent = page.locator("[data-testid=recent-list] [data-testid=conversation]")
+    assert recent.count() == 2
+    # The newest conversation is on top until the older one is pinned.
+    assert "Second question" in recent.first.inner_text()
+    first = page.locator("[data-testid=conversation]").filter(has_text="First question")
+    first.locator("[data-testid=pin]").click()
+    pinned = page.locator("[data-testid=pinned-list] [data-testid=conversation]")
+    pinned.first.wait_for()
+    assert "First question" in pinned.first.inner_text()
+    assert page.locator("[data-testid=recent-list] [data-testid=conversation]").count() == 1
+    shot(page, "webapp-chat-pinned")
+
+    # Rename the pinned one.
+    pinned.first.locator("[data-testid=rename]").click()
+    page.fill("[data-testid=rename-input]", "Trip planning")
+    page.press("[data-testid=rename-input]", "Enter")
+    page.locator("[data-testid=conversation]").filter(has_text="Trip planning").wait_for()
+    # Reopen it: its messages load.
+    page.locator("[data-testid=conversation]").filter(has_text="Trip planning").locator(".wa-conv__open").click()
+    page.locator("[data-testid=answer]").filter(has_text="First answer").wait_for()
+    shot(page, "webapp-chat-renamed")
+
+    # A second browser (another end user) sees none of these conversations.
+    other_context, other = _page(browser)
+    other.goto(f"{live_url}/chat/{web.chat_code}")
+    other.locator("[data-testid=variables-form]").wait_for()
+    other.wait_for_load_state("networkidle")
+    assert other.locator("[data-testid=conversation]").count() == 0
+    shot(other, "webapp-chat-second-browser")
+    other_context.close()
+
+    # Unpin, then delete.
+    page.locator("[data-testid=conversation]").filter(has_text="Trip planning").locator("[data-testid=unpin]").click()
+    page.locator("[data-testid=pinned-list] [data-testid=conversation]").first.wait_for(state="detached")
+    page.locator("[data-testid=conversation]").filter(has_text="Trip planning").locator("[data-testid=delete]").click()
+    page.locator("[data-testid=conversation]").filter(has_text="Trip planning").wait_for(state="detached")
+    assert page.locator("[data-testid=conversation]").count() == 1
+    shot(page, "webapp-chat-deleted")
+    with schema_context("ws_alpha"):
+        assert Conversation.objects.get(name="Trip planning").is_deleted
+    # After a reload the same browser still has its remaining conversation (the cookie).
+    page.reload()
+    page.locator("[data-testid=conversation]").filter(has_text="Second question").wait_for()
+    context.close()
+
+
+def test_regenerated_code_makes_the_old_link_404(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    web = build_web_setup(world_tx, fake_openai)
+    with schema_context("ws_alpha"):
+        new_code = services.site_regenerate_code(site=Site.objects.get(app=web.chat)).code
+    context, page = _page(browser)
+    response = page.goto(f"{live_url}/chat/{web.chat_code}")
+    assert response.status == 404
+    assert page.locator("[data-testid=unavailable]").is_visible()
+    shot(page, "webapp-chat-old-link-404")
+    response = page.goto(f"{live_url}/chat/{new_code}")
+    assert response.status == 200 and re.search("Helper", page.title())
+    shot(page, "webapp-chat-new-link")
+    context.close()
