@@ -29,6 +29,42 @@ RUNNER = Path(__file__).with_name("runner.py")
 _STDERR_KEEP = 16 * 1024
 
 
+@functools.lru_cache(maxsize=1)
+def kernel_support() -> dict:
+    """What this kernel offers the sandbox: Landlock's ABI version, seccomp, the architecture.
+
+    Asked once per process, in the parent, so that a missing protection refuses the run up front
+    with a clear message (the runner checks again, and refuses too, when it applies them).
+    """
+    import ctypes
+    import platform
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, VERSION)
+    seccomp = libc.prctl(21, 0, 0, 0, 0) >= 0  # PR_GET_SECCOMP: -1/EINVAL without seccomp
+    return {"landlock_abi": max(0, abi), "seccomp": seccomp, "machine": platform.machine()}
+
+
+def refuse_unless_protected() -> None:
+    """Fail closed: without Landlock and seccomp on x86_64, nothing runs unless the operator said so."""
+    if getattr(settings, "CODE_EXECUTION_WEAK_SANDBOX", False):
+        return
+    support = kernel_support()
+    missing = []
+    if support["machine"] != "x86_64":
+        missing.append(f"a system call filter for {support['machine']}")
+    if not support["seccomp"]:
+        missing.append("seccomp")
+    if support["landlock_abi"] < 1:
+        missing.append("Landlock")
+    if missing:
+        raise SandboxUnavailable(
+            f"The code sandbox is unavailable: this system lacks {', '.join(missing)}. An operator can "
+            "point the Code node at an external sandbox (CODE_EXECUTION_ENDPOINT) or accept a weaker "
+            "sandbox (CODE_EXECUTION_WEAK_SANDBOX).")
+
+
 def python_executable() -> str:
     """The base interpreter (not the virtualenv's wrapper): the runner uses the standard library only."""
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
@@ -210,6 +246,7 @@ def _interpret(language: str, out: bytes, err: bytes, returncode: int, killed: s
 
 def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
     """Run ``main(**inputs)`` (python3) or ``main(inputs)`` (javascript) in a new locked-down process."""
+    refuse_unless_protected()
     nonce = secrets.token_hex(16)
     workdir = tempfile.mkdtemp(prefix="tessera-sandbox-")
     os.chmod(workdir, 0o700)

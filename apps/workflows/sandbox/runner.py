@@ -336,28 +336,30 @@ NODE_WRAPPER = """\
 ;(async () => {
   const inputs = JSON.parse(Buffer.from(%(inputs)s, 'base64').toString('utf-8'));
   const marker = (tag) => '<<' + tag + '-' + %(nonce)s + '>>';
-  const emit = (tag, value) =>
-    process.stdout.write(marker(tag) + JSON.stringify(value) + marker(tag) + '\\n');
+  // Exit only once the pipe has taken everything: process.exit() would cut a pending write short.
+  const emit = (tag, value) => new Promise((done) =>
+    process.stdout.write(marker(tag) + JSON.stringify(value) + marker(tag) + '\\n', done));
   try {
     if (typeof main !== 'function') {
-      emit('ERROR', {kind: 'invalid_code', message: 'The code must define a function main().'});
+      await emit('ERROR', {kind: 'invalid_code', message: 'The code must define a function main().'});
       process.exit(1);
     }
     let result = main(inputs);
     if (result && typeof result.then === 'function') result = await result;
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
       const kind = result === null ? 'null' : (Array.isArray(result) ? 'array' : typeof result);
-      emit('ERROR', {kind: 'invalid_result', message: 'main() must return an object, not ' + kind + '.'});
+      const message = 'main() must return an object, not ' + kind + '.';
+      await emit('ERROR', {kind: 'invalid_result', message});
       process.exit(1);
     }
-    emit('RESULT', result);
+    await emit('RESULT', result);
     process.exit(0);
   } catch (e) {
     let message = (e && e.name ? e.name + ': ' : '') + (e && e.message !== undefined ? e.message : String(e));
     if (e && (e.code === 'ERR_ACCESS_DENIED' || e.code === 'EPERM' || e.code === 'EACCES'))
       message += ' (the sandbox does not allow this)';
     const memory = e instanceof RangeError && /allocat|memory/i.test(String(e.message));
-    emit('ERROR', {kind: memory ? 'memory' : 'runtime_error', message});
+    await emit('ERROR', {kind: memory ? 'memory' : 'runtime_error', message});
     process.exit(1);
   }
 })();
