@@ -86,7 +86,6 @@ def test_malformed_files_end_in_error_with_a_reason(alpha) -> None:  # type: ign
     assert indexing.index_document(document_id=document.pk) == Document.Status.ERROR
     document.refresh_from_db()
     assert document.error.startswith("The PDF could not be read") and document.stopped_at is not None
-    empty = add_text(alpha, dataset, "   \n\n  ", index=False) if False else None  # noqa: F841 (text must not be blank)
     with pytest.raises(ServiceError, match="text is required"):
         add_text(alpha, dataset, "   \n ")
 

@@ -1,0 +1,104 @@
+"""Indexing through a real Celery worker (Redis broker started by the suite, so no other test run
+shares the queue): a document completes, a malformed file ends in error without hurting the
+worker, and a worker killed mid-document leaves it to the next worker, which finishes it with no
+duplicate segments."""
+
+import uuid
+
+import pytest
+from django.conf import settings
+from kombu import pools
+from django_tenants.utils import schema_context
+
+from apps.datasets import indexing, services
+from apps.datasets.models import Document, Segment
+from config.celery import app as celery_app
+from tests.core.test_celery_worker import _start_worker, _stop, _wait_for
+from tests.datasets.conftest import FAKE_EMBED, fake_models
+from tests.fakes.base import Hang
+
+pytestmark = [pytest.mark.worker, pytest.mark.redis]
+CUSTOM = {"mode": "custom", "rules": {"pre_processing_rules": [],
+                                      "segmentation": {"separator": "###", "max_tokens": 60, "chunk_overlap": 0}}}
+
+
+@pytest.fixture
+def redis_broker(redis_url, monkeypatch):  # type: ignore[no-untyped-def]
+    """Send for real, to this session's own Redis (the workers started below listen there)."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
+    monkeypatch.setitem(celery_app.conf, "broker_transport_options", {})
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield redis_url
+    pools.reset()  # closes and forgets the producer pools bound to this Redis
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def _status(document_id) -> tuple[str, int, int, str | None]:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        return tuple(Document.objects.filter(pk=document_id).values_list(
+            "indexing_status", "completed_segments", "total_segments", "error").first() or ("gone", 0, 0, None))
+
+
+def _embedding_calls(fake) -> int:  # type: ignore[no-untyped-def]
+    return len([r for r in fake.requests if r.endpoint == "embeddings"])
+
+
+def test_the_worker_indexes_documents_and_survives_a_malformed_file(world_tx, redis_broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with schema_context(world_tx.alpha.schema_name):
+        dataset = services.dataset_create(name=f"W {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="economy")
+        _, (broken,) = services.documents_create(
+            dataset=dataset, uploads=[services.Upload("broken.pdf", b"%PDF-1.7 no objects at all")], actor_id=None)
+        _, good = services.document_create_from_text(dataset=dataset, name="good.txt", actor_id=None,
+                                                     text="###".join(f"Part {i}." for i in range(5)),
+                                                     process_rule=CUSTOM)
+    worker = _start_worker(tmp_path, {"REDIS_URL": redis_broker})
+    try:
+        done = _wait_for(lambda: _status(good.pk)[0] == "completed" and _status(broken.pk)[0] == "error", 60)
+    finally:
+        output = _stop(worker, tmp_path)
+    assert done, output
+    assert _status(good.pk)[1:3] == (5, 5)
+    assert _status(broken.pk)[3].startswith("The PDF could not be read")
+    assert "apps.datasets.tasks.index_document" in output and "Traceback" not in output
+
+
+def test_a_killed_worker_leaves_the_document_to_the_next_one(world_tx, redis_broker, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Batches of 4: the first two embed, the third hangs, and the worker is killed while it waits.
+    fake_openai.script("embeddings", Hang(0), Hang(0), Hang(300))
+    env = {"REDIS_URL": redis_broker, "DATASET_INDEXING_BATCH": "4"}
+    with schema_context(world_tx.alpha.schema_name):
+        fake_models(fake_openai)
+        dataset = services.dataset_create(name=f"K {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="high_quality", **FAKE_EMBED)
+        _, document = services.document_create_from_text(
+            dataset=dataset, name="long.txt", actor_id=None, process_rule=CUSTOM,
+            text="###".join(f"Chapter {i} tells part {i} of the story." for i in range(12)))
+    worker = _start_worker(tmp_path, env)
+    try:
+        stuck = _wait_for(lambda: _status(document.pk)[:2] == ("indexing", 8) and _embedding_calls(fake_openai) == 3,
+                          60)
+    finally:
+        worker.kill()  # SIGKILL: no cleanup, no ack, the database session just disappears
+        worker.wait(timeout=15)
+        first_log = (tmp_path / "worker.log").read_text()
+    assert stuck, first_log
+    assert _status(document.pk)[:3] == ("indexing", 8, 12)
+    restarted = _start_worker(tmp_path, env)  # recovers orphaned documents when it is ready
+    try:
+        finished = _wait_for(lambda: _status(document.pk)[0] == "completed", 60)
+    finally:
+        output = _stop(restarted, tmp_path)
+    assert finished, output
+    assert _status(document.pk)[:3] == ("completed", 12, 12)
+    with schema_context("ws_alpha"):
+        segments = list(Segment.objects.filter(document_id=document.pk).order_by("position"))
+        assert [s.position for s in segments] == list(range(1, 13))
+        assert [s.id for s in segments] == [indexing.segment_id(document.pk, p) for p in range(1, 13)]
+        assert all(s.embedding_dim == 16 and s.status == "completed" for s in segments)
+    assert _embedding_calls(fake_openai) == 4  # only the unfinished batch was embedded again
+    assert "re-queued 1 orphaned documents" in output
+    assert settings.CELERY_TASK_ROUTES["apps.datasets.tasks.index_document"] == {"queue": "dataset"}
