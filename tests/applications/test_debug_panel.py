@@ -6,8 +6,6 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import ThreadSensitiveContext
-from django.test import AsyncClient
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
@@ -16,6 +14,7 @@ from apps.applications.config import with_defaults
 from apps.applications.models import App
 from apps.logs.models import Message
 from apps.providers import services as providers
+from tests.applications.test_orchestrate import _debug as _open
 from tests.applications.test_orchestrate import _messages, _setup, _url
 from tests.conftest import client_for
 from tests.fakes.base import Reply
@@ -37,14 +36,6 @@ def _enable(app_id, **features) -> None:  # type: ignore[no-untyped-def]
     with schema_context("ws_alpha"):
         app = App.objects.get(pk=app_id)
         apps.draft_save(app=app, config={**with_defaults(app.draft_config), **features})
-
-
-async def _open(user, app_id, body: dict):  # type: ignore[no-untyped-def]
-    client = AsyncClient()
-    await asyncio.to_thread(client.force_login, user)
-    async with ThreadSensitiveContext():
-        return await client.post(_url("app_debug_chat", app_id), data=json.dumps(body),
-                                 content_type="application/json")
 
 
 def _parse(chunk: bytes) -> list[dict]:

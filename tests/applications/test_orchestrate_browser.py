@@ -17,6 +17,15 @@ from tests.fakes.base import Reply
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def _login(page, live_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in as Edith, an editor of alpha."""
+    page.goto(f"{live_url}/accounts/login/")
+    page.fill("input[name=login]", "edith@alpha.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/alpha/.*"))
+
+
 def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world_tx, fake_openai)
     with schema_context("ws_alpha"):
@@ -27,11 +36,7 @@ def test_edit_preview_and_publish(live_url, browser, world_tx, fake_openai) -> N
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(f"{live_url}/accounts/login/")
-    page.fill("input[name=login]", "edith@alpha.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/console/alpha/.*"))
+    _login(page, live_url)
 
     page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
     page.fill("#pre-prompt", "You are a pirate. Greet {{crew}}.")
@@ -98,11 +103,7 @@ def test_preview_with_an_image_for_a_vision_model(live_url, browser, world_tx, f
     image = tmp_path / "dot.png"
     image.write_bytes(PNG)
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-    page.goto(f"{live_url}/accounts/login/")
-    page.fill("input[name=login]", "edith@alpha.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/console/alpha/.*"))
+    _login(page, live_url)
     page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
 
     # The switch shows for the vision model; turning it on offers an image button in the preview.
