@@ -525,3 +525,37 @@ def test_a_local_run_does_not_call_the_external_sandbox(dify_sandbox: _FakeDifyS
     assert run("python3", "def main():\n    return {'local': True}") == {"local": True}
     assert dify_sandbox.requests == []
 
+
+
+# --- without namespaces (the non-root Docker image) -----------------------------------------------
+
+@pytest.fixture
+def no_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as the Docker image does (no root): no network namespace, no tmpfs."""
+    monkeypatch.setattr(local, "USE_NAMESPACES", False)
+
+
+@pytest.mark.usefixtures("no_namespaces")
+def test_without_namespaces_the_parent_caps_the_temporary_directory() -> None:
+    code = ("import time\ndef main():\n    for i in range(10):\n"
+            "        open(f'f{i}', 'wb').write(b'x' * (4 * 1024 * 1024))\n    time.sleep(600)")
+    error = fails("python3", code)
+    assert error.kind == "disk" and "33554432 bytes" in str(error)
+
+
+@pytest.mark.usefixtures("no_namespaces", "without_node_permissions")
+@pytest.mark.parametrize(("language", "code"), [
+    ("python3", "import socket\ndef main(port):\n    socket.create_connection(('127.0.0.1', port), timeout=2)\n"
+                "    return {}"),
+    ("python3", "def main(port):\n    return {'x': open('/etc/passwd').read()}"),
+    ("python3", "import os\ndef main(port):\n    os.fork()\n    return {}"),
+    ("javascript", "function main({port}) { return new Promise((ok, no) => { const s = require('net')"
+                   ".connect(port, '127.0.0.1'); s.on('error', no); s.on('connect', () => ok({x: 1})); }); }"),
+    ("javascript", "function main() { return {x: require('fs').readFileSync('/etc/passwd', 'utf8')}; }"),
+    ("javascript", "function main() { return {x: require('child_process').execSync('id').toString()}; }"),
+])
+def test_without_namespaces_the_kernel_layers_still_hold(language: str, code: str, listener: socket.socket) -> None:
+    error = fails(language, code, {"port": listener.getsockname()[1]})
+    assert error.kind == "runtime_error"
+    assert any(word in str(error) for word in ("EPERM", "EACCES", "not permitted", "Permission denied"))
+    assert_nobody_connected(listener)

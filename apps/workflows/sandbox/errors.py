@@ -15,9 +15,11 @@ class SandboxError(CodeNodeError):
     """The code could not run or failed while running (``error_type`` CodeExecutionError).
 
     ``kind`` says why, for callers and tests: ``runtime_error`` (the code raised), ``timeout``
-    (wall clock), ``cpu`` (CPU time), ``memory``, ``output_too_large``, ``invalid_code`` (no
-    ``main``), ``invalid_result`` (not a dict / not JSON), ``unavailable`` (the sandbox could not
-    be set up or the external service failed), ``crashed`` (the runtime died another way).
+    (wall clock), ``cpu`` (CPU time), ``memory``, ``output_too_large``, ``disk`` (the temporary
+    directory grew too big), ``invalid_code`` (no ``main``, unknown language), ``invalid_input``,
+    ``invalid_result`` (not a dict / not JSON), ``unavailable`` (the sandbox could not be set up or
+    the external service failed), ``forbidden`` (killed by the system call filter), ``crashed``
+    (the runtime died another way).
     """
 
     error_type = "CodeExecutionError"

@@ -19,9 +19,8 @@ class SandboxLimits:
     max_output_bytes: int = field(
         default_factory=lambda: int(_setting("CODE_EXECUTION_MAX_OUTPUT_BYTES", 4 * 1024 * 1024)))
     max_file_bytes: int = 8 * 1024 * 1024  # one file in the private temp dir
-    workdir_bytes: int = 32 * 1024 * 1024  # the whole temp dir (tmpfs, when running as root)
+    workdir_bytes: int = 32 * 1024 * 1024  # the whole temp dir (a tmpfs as root, else watched)
     max_open_files: int = 64
-    max_threads: int = 32
 
     def as_dict(self) -> dict:
         return asdict(self)

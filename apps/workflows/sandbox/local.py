@@ -27,6 +27,30 @@ from .limits import SandboxLimits
 
 RUNNER = Path(__file__).with_name("runner.py")
 _STDERR_KEEP = 16 * 1024
+_WATCH_INTERVAL = 0.1  # seconds between two looks at the size of the working directory
+_WATCH_MAX_ENTRIES = 10_000
+# As root the runner gets its own network namespace and a size-capped tmpfs; tests turn this off
+# to exercise the non-root path (the Docker image), where the parent watches the directory instead.
+USE_NAMESPACES = True
+
+
+def _directory_too_big(path: str, limit: int) -> bool:
+    """Whether the files under ``path`` take more than ``limit`` bytes (or are absurdly many)."""
+    total, entries, stack = 0, 0, [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    if entries > _WATCH_MAX_ENTRIES:
+                        return True
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            continue
+    return total > limit
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,10 +132,11 @@ def _node_flags(node: str, workdir: str) -> list[str]:
     return [flag, f"--allow-fs-read={workdir}", f"--allow-fs-write={workdir}", "--no-warnings"]
 
 
-def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int) -> tuple[bytes, bytes, str]:
-    """Feed stdin and read stdout/stderr until exit, the deadline or the output cap.
+def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int,
+                 workdir: str = "", disk_cap: int = 0) -> tuple[bytes, bytes, str]:
+    """Feed stdin and read stdout/stderr until exit, the deadline, the output or the disk cap.
 
-    Returns (stdout, stderr, why_killed) where why_killed is "", "timeout" or "output".
+    Returns (stdout, stderr, why_killed) where why_killed is "", "timeout", "output" or "disk".
     """
     deadline = time.monotonic() + timeout
     out, err = bytearray(), bytearray()
@@ -125,13 +150,21 @@ def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int) -
     view, offset = memoryview(job), 0
     selector.register(proc.stdin, selectors.EVENT_WRITE)
     killed = ""
+    next_watch = time.monotonic() + _WATCH_INTERVAL
     try:
         while selector.get_map():
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 killed = "timeout"
                 break
-            for key, _ in selector.select(remaining):
+            if disk_cap and now >= next_watch:
+                next_watch = now + _WATCH_INTERVAL
+                if _directory_too_big(workdir, disk_cap):
+                    killed = "disk"
+                    break
+            wait = min(remaining, _WATCH_INTERVAL) if disk_cap else remaining
+            for key, _ in selector.select(wait):
                 stream = key.fileobj
                 if stream is proc.stdin:
                     try:
@@ -207,6 +240,9 @@ def _interpret(language: str, out: bytes, err: bytes, returncode: int, killed: s
     if killed == "timeout":
         raise SandboxError(f"The code ran longer than the time limit of {limits.timeout:g} s.",
                            kind="timeout")
+    if killed == "disk":
+        raise SandboxError(f"The code wrote more than {limits.workdir_bytes} bytes to its temporary "
+                           "directory.", kind="disk")
     if killed == "output":
         raise SandboxError(f"The code's output is larger than the limit of {limits.max_output_bytes} bytes.",
                            kind="output_too_large")
@@ -251,7 +287,8 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
     workdir = tempfile.mkdtemp(prefix="tessera-sandbox-")
     os.chmod(workdir, 0o700)
     job = {"language": language, "code": code, "inputs": inputs, "nonce": nonce, "workdir": workdir,
-           "limits": limits.as_dict(), "weak": bool(getattr(settings, "CODE_EXECUTION_WEAK_SANDBOX", False))}
+           "limits": limits.as_dict(), "weak": bool(getattr(settings, "CODE_EXECUTION_WEAK_SANDBOX", False)),
+           "namespaces": USE_NAMESPACES}
     if language == "javascript":
         node = node_executable()
         job["node"] = os.path.realpath(node)
@@ -270,7 +307,10 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
         raise SandboxUnavailable(f"The sandbox could not start: {exc}") from None
     try:
-        out, err, killed = _communicate(proc, payload, limits.timeout, limits.max_output_bytes)
+        # Where the runner could not mount its tmpfs (not root), the parent sees the files and keeps
+        # the directory's size in check; over the tmpfs it sees an empty directory.
+        out, err, killed = _communicate(proc, payload, limits.timeout, limits.max_output_bytes,
+                                        workdir, limits.workdir_bytes)
         return _interpret(language, out, err, proc.returncode, killed, nonce, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
