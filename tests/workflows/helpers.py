@@ -52,7 +52,7 @@ class Result:
 async def arun(raw: dict[str, Any], inputs: dict[str, Any] | None = None, *, mode: str = "workflow",
                system: dict[str, Any] | None = None, env: dict[str, Any] | None = None,
                conversation: dict[str, Any] | None = None, tenant: Any = None, stop_after: int | None = None,
-               history: list | None = None, timeout: float | None = None) -> Result:
+               history: list | None = None, timeout: float | None = None, app_id: str = "app") -> Result:
     events: list[tuple[str, dict]] = []
     pool = VariablePool({"sys": dict(system or {}), "env": dict(env or {}), "conversation": dict(conversation or {})})
     state = {"stop": False}
@@ -62,7 +62,7 @@ async def arun(raw: dict[str, Any], inputs: dict[str, Any] | None = None, *, mod
         if stop_after is not None and sum(1 for e, _ in events if e == "node_finished") >= stop_after:
             state["stop"] = True
 
-    ctx = RunContext(mode=mode, app_id="app", workflow_id="wf", run_id="run", raw_graph=raw, emit=emit,
+    ctx = RunContext(mode=mode, app_id=app_id, workflow_id="wf", run_id="run", raw_graph=raw, emit=emit,
                      tenant=tenant, inputs=dict(inputs or {}), stop_check=lambda: state["stop"], pool=pool,
                      history=list(history or []))
     status, error = "succeeded", None

@@ -250,7 +250,10 @@ class ParameterExtractorNode(_ModelNode):
             if param.get("required"):
                 schema["required"].append(param["name"])
         instruction = self.pool.render(str(self.data.get("instruction") or ""))
-        function_call = (self.data.get("reasoning_mode") or "function_call") == "function_call"
+        model = await resolve_model(self.ctx, self.data.get("model"))
+        # Models without tool calling get the prompt form, as in Dify.
+        function_call = ((self.data.get("reasoning_mode") or "function_call") == "function_call"
+                         and bool(getattr(model.resolved.spec, "function_calling", False)))
         system = ("Extract the parameters from the user's text." + (f"\n{instruction}" if instruction else "")
                   + ("" if function_call else
                      "\nAnswer only with a JSON object that matches this schema:\n" + json.dumps(schema)))
