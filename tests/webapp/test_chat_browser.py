@@ -169,3 +169,53 @@ def test_regenerated_code_makes_the_old_link_404(live_url, browser, world_tx, fa
     assert response.status == 200 and re.search("Helper", page.title())
     shot(page, "webapp-chat-new-link")
     context.close()
+
+
+def test_published_follow_up_suggestions_and_citations_show(  # type: ignore[no-untyped-def]
+        live_url, browser, world_tx, fake_openai) -> None:
+    from apps.applications.models import App
+    from apps.applications.webapp import identity
+    from apps.logs.models import Message
+    from apps.providers import services as providers
+
+    web = build_web_setup(world_tx, fake_openai)
+    with schema_context("ws_alpha"):
+        providers.default_model_set(model_type="llm", provider_id="openai_api_compatible", model="fake-chat")
+        app = App.objects.get(pk=web.chat.pk)
+        services.draft_save(app=app, config={**app.draft_config,
+                                             "suggested_questions_after_answer": {"enabled": True}})
+        services.app_publish(app=app)  # WEB-06: the WebApp follows the published config
+        # An earlier answer of this browser's end user that cited a document.
+        end_user, token = identity.end_user_for_token(app, None)
+        conversation = Conversation.objects.create(app=app, end_user=end_user, from_source=Source.WEBAPP,
+                                                   mode="chat", name="Handbook", inputs={"name": "Ada"})
+        Message.objects.create(app=app, conversation=conversation, end_user=end_user, from_source=Source.WEBAPP,
+                               query="Holidays?", answer="25 days.", status="normal", retriever_resources=[
+                                   {"position": 1, "dataset_name": "HR", "document_name": "Handbook.pdf",
+                                    "segment_id": "s1", "content": "Staff get 25 days of paid holiday."}])
+    fake_openai.script("chat", Reply("Paris is the capital."), Reply("Capitals"),
+                       Reply('["What about Lyon?", "How big is Paris?", "Best time to visit?"]'))
+    context, page = _page(browser)
+    context.add_cookies([{"name": identity.cookie_name(app), "value": token, "url": live_url}])
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    page.locator("[data-testid=conversation]").filter(has_text="Handbook").locator(".wa-conv__open").click()
+    cites = page.locator("[data-testid=citations]")
+    cites.wait_for()
+    cites.locator("summary").click()
+    assert "Handbook.pdf" in cites.inner_text() and "Staff get 25 days of paid holiday." in cites.inner_text()
+    shot(page, "webapp-chat-citations")
+
+    page.click("[data-testid=new-conversation]")
+    page.fill("#var-name", "Ada")
+    page.click("[data-testid=start-chat]")
+    page.fill("[data-testid=query]", "Capital of France?")
+    page.click("[data-testid=send]")
+    suggestions = page.locator("[data-testid=suggestions]")
+    suggestions.wait_for()
+    assert "What about Lyon?" in suggestions.inner_text()
+    shot(page, "webapp-chat-suggestions")
+    # A suggestion is a question: clicking it asks it.
+    fake_openai.script("chat", Reply("Lyon is lovely."), Reply('["More?"]'))
+    suggestions.locator("button", has_text="What about Lyon?").click()
+    page.locator("[data-testid=answer]").filter(has_text="Lyon is lovely.").wait_for()
+    context.close()
