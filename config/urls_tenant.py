@@ -53,6 +53,9 @@ urlpatterns += [
     path("apps/<uuid:app_id>/debug/chat/", orchestrate.debug_chat, name="app_debug_chat"),
     path("apps/<uuid:app_id>/debug/tasks/<uuid:task_id>/stop/", orchestrate.debug_stop, name="app_debug_stop"),
     path("apps/<uuid:app_id>/debug/files/", orchestrate.debug_upload, name="app_debug_upload"),
+    path("apps/<uuid:app_id>/debug/speech-to-text/", orchestrate.debug_stt, name="app_debug_stt"),
+    path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/speech/", orchestrate.debug_tts,
+         name="app_debug_tts"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/suggested/", orchestrate.debug_suggested,
          name="app_debug_suggested"),
 ]
@@ -68,4 +71,34 @@ urlpatterns += [
 urlpatterns += [
     path("apps/import/", dsl_views.app_import, name="app_import"),
     path("apps/<uuid:app_id>/export/", dsl_views.app_export, name="app_export"),
+]
+
+# Knowledge: datasets, their documents and segments, hit testing, settings.
+from apps.datasets import views as knowledge  # noqa: E402
+
+_DS = "datasets/<uuid:dataset_id>/"
+urlpatterns += [
+    path("datasets/", knowledge.datasets, name="datasets"),
+    path("datasets/new/", knowledge.dataset_new, name="dataset_new"),
+    path(_DS + "documents/", knowledge.dataset_documents, name="dataset_documents"),
+    path(_DS + "documents/preview/", knowledge.dataset_preview, name="dataset_preview"),
+    path(_DS + "documents/upload/", knowledge.dataset_upload, name="dataset_upload"),
+    path(_DS + "documents/<uuid:document_id>/", knowledge.dataset_document, name="dataset_document"),
+    path(_DS + "documents/<uuid:document_id>/action/<slug:action>/", knowledge.dataset_document_action,
+         name="dataset_document_action"),
+    path(_DS + "documents/<uuid:document_id>/resegment/", knowledge.dataset_document_resegment,
+         name="dataset_document_resegment"),
+    path(_DS + "documents/<uuid:document_id>/metadata/", knowledge.dataset_document_metadata,
+         name="dataset_document_metadata"),
+    path(_DS + "documents/<uuid:document_id>/segments/add/", knowledge.dataset_segment_add,
+         name="dataset_segment_add"),
+    path(_DS + "segments/<uuid:segment_id>/edit/", knowledge.dataset_segment_edit, name="dataset_segment_edit"),
+    path(_DS + "segments/<uuid:segment_id>/toggle/", knowledge.dataset_segment_toggle,
+         name="dataset_segment_toggle"),
+    path(_DS + "hit-testing/", knowledge.dataset_hit_testing, name="dataset_hit_testing"),
+    path(_DS + "settings/", knowledge.dataset_settings, name="dataset_settings"),
+    path(_DS + "settings/metadata/", knowledge.dataset_metadata_field, name="dataset_metadata_field"),
+    path(_DS + "settings/metadata/<uuid:field_id>/delete/", knowledge.dataset_metadata_field_delete,
+         name="dataset_metadata_field_delete"),
+    path(_DS + "delete/", knowledge.dataset_delete, name="dataset_delete"),
 ]

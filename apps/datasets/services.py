@@ -459,3 +459,43 @@ def segment_delete(*, segment: Segment) -> None:
     count = document.segments.count()
     Document.objects.filter(pk=document.pk).update(total_segments=count, completed_segments=count)
     indexing.refresh_vector_usage()
+
+
+# --- Preview ----------------------------------------------------------------------------------------
+
+PREVIEW_SEGMENTS = 10
+
+
+def documents_preview(*, dataset: Dataset, uploads: list[Upload], process_rule: dict | None,
+                      doc_form: str = "text_model", indexing_technique: str | None = None) -> dict[str, Any]:
+    """What Save & Process would produce, without storing or calling a model: the first segments
+    of each file and an estimate (segments, tokens, model calls, embedding price)."""
+    extract.check_batch(uploads)
+    rule = rules.normalize(process_rule)
+    technique = indexing_technique or dataset.indexing_technique or Dataset.Technique.HIGH_QUALITY
+    counter = indexing.token_counter(dataset)
+    files, total_segments, total_tokens = [], 0, 0
+    for upload in uploads:
+        extract.check_size(len(upload.data))
+        try:
+            text = extract.extract(upload.name, upload.data)
+        except extract.ExtractionError as exc:
+            files.append({"name": upload.name, "error": str(exc), "segments": [], "count": 0})
+            continue
+        chunks = indexing.chunks_for(text, rule=rule, counter=counter)
+        tokens = sum(counter(c.content) for c in chunks)
+        total_segments += len(chunks)
+        total_tokens += tokens
+        files.append({"name": upload.name, "error": "", "count": len(chunks), "characters": len(text),
+                      "segments": [{"content": c.content, "tokens": counter(c.content)}
+                                   for c in chunks[:PREVIEW_SEGMENTS]]})
+    estimate: dict[str, Any] = {"segments": total_segments, "tokens": total_tokens,
+                                "qa_calls": total_segments if doc_form == "qa_model" else 0,
+                                "embedding_price": None, "currency": ""}
+    if technique == Dataset.Technique.HIGH_QUALITY and dataset.embedding_model:
+        try:
+            usage = indexing.embedding_model(dataset).price(total_tokens, 0, 0.0)
+            estimate["embedding_price"], estimate["currency"] = usage.total_price, usage.currency
+        except Exception:  # an estimate must not fail the preview
+            pass
+    return {"files": files, "estimate": estimate, "rule": rule}
