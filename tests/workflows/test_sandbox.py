@@ -211,7 +211,7 @@ def test_javascript_cannot_open_sockets(code: str, listener: socket.socket) -> N
 
 
 def test_raw_system_calls_are_filtered() -> None:
-    """Even with ctypes, the kernel refuses: socket, fork, execve, ptrace, unshare, mount."""
+    """Even with ctypes, the kernel refuses: socket, fork, execve, ptrace, unshare, io_uring, SysV IPC, bpf."""
     code = (
         "import ctypes\n"
         "def main():\n"
@@ -219,14 +219,16 @@ def test_raw_system_calls_are_filtered() -> None:
         "    out = {}\n"
         "    for name, nr, args in [('socket', 41, (2, 1, 0)), ('fork', 57, ()), ('execve', 59, (b'/bin/sh', 0, 0)),\n"
         "                           ('ptrace', 101, (16, 1, 0, 0)), ('unshare', 272, (0x40000000,)),\n"
-        "                           ('clone_process', 56, (17, 0, 0, 0, 0)), ('io_uring_setup', 425, (8, 0))]:\n"
+        "                           ('clone_process', 56, (17, 0, 0, 0, 0)), ('io_uring_setup', 425, (8, 0)),\n"
+        "                           ('shmget', 29, (0, 4096, 0o1600)), ('bpf', 321, (0, 0, 0))]:\n"
         "        ctypes.set_errno(0)\n"
         "        out[name] = [libc.syscall(nr, *args), ctypes.get_errno()]\n"
         "    return out\n"
     )
     result = run("python3", code)
     assert result == {"socket": [-1, 1], "fork": [-1, 1], "execve": [-1, 1], "ptrace": [-1, 1],
-                      "unshare": [-1, 1], "clone_process": [-1, 1], "io_uring_setup": [-1, 38]}
+                      "unshare": [-1, 1], "clone_process": [-1, 1], "io_uring_setup": [-1, 38],
+                      "shmget": [-1, 1], "bpf": [-1, 1]}
 
 
 # --- processes and signals ------------------------------------------------------------------------

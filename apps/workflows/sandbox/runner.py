@@ -10,8 +10,8 @@ The result goes to stdout as ``<<RESULT-nonce>>{json}<<RESULT-nonce>>``; a failu
 prints is ignored by the parent (it only counts towards the output limit).
 
 Lockdown, in this order (each step needs the ones before it):
-1. As root: new network namespace (no interfaces) and mount namespace with a size-limited tmpfs
-   as the working directory. Best effort: the steps below hold without them.
+1. As root: new network namespace (no interfaces), IPC and UTS namespaces, and a mount namespace
+   with a size-limited tmpfs as the working directory. Best effort: the steps below hold without them.
 2. rlimits: CPU seconds, address space, file size, open files, no core dumps. (Not RLIMIT_NPROC:
    Linux counts all processes of the user, the platform's own included, and ignores it for root;
    the seccomp rule on fork/clone does that job.)
@@ -22,7 +22,8 @@ Lockdown, in this order (each step needs the ones before it):
    outside the sandbox.
 5. seccomp: no sockets, no fork/vfork/clone of a process (threads only), no exec (except node's
    one start-up exec, pinned to this process's own argument pointers), no ptrace, mount,
-   namespaces, io_uring, BPF, keyrings, kernel modules, reboot, signals to other processes, ...
+   namespaces, io_uring, BPF, keyrings, SysV IPC, kernel modules, reboot, signals to other
+   processes, ...
 Steps 3-5 are required: if one cannot be applied the job is refused, unless the operator chose
 the weak mode (CODE_EXECUTION_WEAK_SANDBOX).
 """
@@ -66,6 +67,11 @@ NR = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "process_mrelease": 448, "clock_settime": 227, "lookup_dcookie": 212,
     "nfsservctl": 180, "get_robust_list": 274, "set_mempolicy_home_node": 450,
+    # System V IPC and POSIX message queues: objects shared with other processes of the machine.
+    "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67,
+    "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "mq_open": 240,
+    "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
+    "mq_getsetattr": 245,
 }
 DENY = [
     "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
@@ -82,6 +88,9 @@ DENY = [
     "pidfd_open", "pidfd_getfd", "process_madvise", "process_mrelease", "open_tree",
     "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "lookup_dcookie",
     "nfsservctl", "get_robust_list", "set_mempolicy_home_node",
+    "shmget", "shmat", "shmctl", "semget", "semop", "semctl", "shmdt", "msgget", "msgsnd", "msgrcv",
+    "msgctl", "semtimedop", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr",
 ]
 NOSYS = ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"]  # callers fall back
 
@@ -220,7 +229,7 @@ def install_landlock(read_paths: list[str], exec_paths: list[str], write_paths: 
 
 
 # --- namespaces, limits, capabilities -------------------------------------------------------------
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS = 0x00020000, 0x40000000, 0x08000000, 0x04000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 
 
@@ -231,6 +240,8 @@ def isolate_namespaces(workdir: str, tmpfs_bytes: int) -> list[str]:
         return done
     if LIBC.unshare(CLONE_NEWNET) == 0:
         done.append("netns")
+    if LIBC.unshare(CLONE_NEWIPC | CLONE_NEWUTS) == 0:
+        done.append("ipcns")
     if LIBC.unshare(CLONE_NEWNS) == 0:
         LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
         options = f"size={tmpfs_bytes},mode=0700".encode()
@@ -281,7 +292,9 @@ def emit(nonce: str, tag: str, payload: object) -> None:
     data = json.dumps(payload).encode("ascii")
     marker = f"<<{tag}-{nonce}>>".encode()
     sys.stdout.flush()
-    os.write(1, marker + data + marker + b"\n")
+    view = memoryview(marker + data + marker + b"\n")
+    while view:  # one write() may take only part of a large result
+        view = view[os.write(1, view):]
 
 
 def fail(nonce: str, kind: str, message: str) -> None:
@@ -375,7 +388,7 @@ def prepare_node(job: dict, workdir: str) -> tuple[bytes, list[bytes]]:
                                      "nonce": json.dumps(job["nonce"])})
     heap = max(16, int(job["limits"]["memory_mb"]) // 2)
     argv = [job["node"], f"--max-old-space-size={heap}", "--max-semi-space-size=8",
-            "--disable-proto=throw", "--no-addons", "--no-global-search-paths",
+            "--no-addons", "--no-global-search-paths",
             *job.get("node_flags", []), script]
     return job["node"].encode(), [a.encode() for a in argv]
 
