@@ -219,3 +219,25 @@ def test_published_follow_up_suggestions_and_citations_show(  # type: ignore[no-
     suggestions.locator("button", has_text="What about Lyon?").click()
     page.locator("[data-testid=answer]").filter(has_text="Lyon is lovely.").wait_for()
     context.close()
+
+
+def test_phone_layout_in_the_sites_language(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    web = build_web_setup(world_tx, fake_openai)
+    with schema_context("ws_alpha"):
+        services.site_update(site=Site.objects.get(app=web.chat), default_language="ja")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    # The site's language wins over the browser's Accept-Language.
+    assert page.get_attribute("html", "lang") == "ja"
+    assert page.inner_text("[data-testid=start-chat]") == "チャットを開始"
+    # On a phone the conversation list is a drawer behind the menu button.
+    assert not page.locator("[data-testid=new-conversation]").is_visible() or \
+        page.locator("#wa-side").bounding_box()["x"] < 0
+    shot(page, "webapp-chat-phone")
+    page.click(".wa-top__menu")
+    page.locator("[data-testid=new-conversation]").wait_for(state="visible")
+    page.wait_for_function("document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
+    shot(page, "webapp-chat-phone-drawer")
+    context.close()
