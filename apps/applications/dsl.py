@@ -1,7 +1,7 @@
 """App DSL: export an app as Dify-compatible YAML and import such files (../shared/spec/dsl.md §1, §4, §5).
 
-Only chat, completion and agent-chat apps (a `model_config` section) are handled here; workflow and
-advanced-chat files are refused until workflows arrive. The import follows Dify's rules: the version
+Chat, completion and agent-chat apps carry a `model_config` section; workflow and advanced-chat
+apps a `workflow` section, which apps.workflows.dsl normalises and exports. The import follows Dify's rules: the version
 decides between `completed`, `completed-with-warnings`, `pending` (the caller must confirm) and
 `failed`, unknown keys are tolerated, and legacy shapes from old exports are normalised.
 """
@@ -66,6 +66,8 @@ class _Refused(Exception):
 
 def export_app(app: App, *, include_secrets: bool = False) -> str:
     """The app as DSL YAML: its complete draft configuration and the plugins it depends on."""
+    if app.mode in WORKFLOW_MODES:
+        return _export_workflow_app(app, include_secrets=include_secrets)
     config = with_defaults(app.draft_config)
     if not include_secrets:
         # Like Dify's tool nodes, agent tools lose the workspace's credential reference.
@@ -87,6 +89,25 @@ def export_app(app: App, *, include_secrets: bool = False) -> str:
         "dependencies": config_dependencies(config),
     }
     # Dify dumps with sorted keys and real unicode; files stay diffable against its exports.
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
+
+
+def _app_header(app: App) -> dict[str, Any]:
+    return {"name": app.name, "mode": app.mode, "icon": app.icon, "icon_background": app.icon_background,
+            "description": app.description, "use_icon_as_answer_icon": False}
+
+
+def _export_workflow_app(app: App, *, include_secrets: bool) -> str:
+    """A workflow or chatflow app: its draft workflow as the `workflow` section (dsl.md §2)."""
+    from apps.workflows import dsl as workflow_dsl
+    from apps.workflows.selectors import draft
+
+    workflow = draft(app)
+    section = workflow_dsl.export_section(workflow, include_secrets=include_secrets) if workflow else {
+        "graph": {"nodes": [], "edges": []}, "features": {}, "environment_variables": [],
+        "conversation_variables": [], "rag_pipeline_variables": []}
+    data = {"app": _app_header(app), "kind": "app", "version": CURRENT_DSL_VERSION, "workflow": section,
+            "dependencies": workflow_dsl.graph_dependencies(section["graph"])}
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
 
 
@@ -146,6 +167,9 @@ def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | No
         if result.status != ImportStatus.COMPLETED:
             result.warnings.append(_version_warning(version))
             result.status = ImportStatus.COMPLETED_WITH_WARNINGS
+        if mode in WORKFLOW_MODES:
+            return _import_workflow_app(data, app_data, mode, result, app=app, actor_id=actor_id, name=name,
+                                        description=description, icon=icon, icon_background=icon_background)
         raw_config = data.get("model_config")
         if not isinstance(raw_config, dict):
             raise _Refused(_("Missing model_config in YAML content: a %(mode)s app needs one.")
@@ -166,6 +190,41 @@ def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | No
     except ValidationError as exc:
         result.status, result.app, result.error = ImportStatus.FAILED, None, " ".join(exc.messages)
     # The status speaks of the version only (Dify's contract); other notes ride along as warnings.
+    return result
+
+
+def _import_workflow_app(data: dict[str, Any], app_data: dict[str, Any], mode: str, result: ImportResult, *,
+                         app: App | None, actor_id: int | None, name: str | None, description: str | None,
+                         icon: str | None, icon_background: str | None) -> ImportResult:
+    """The workflow section becomes the app's draft; nothing is published (as in Dify)."""
+    from apps.workflows import dsl as workflow_dsl
+    from apps.workflows import services as workflow_services
+
+    try:
+        section, notes = workflow_dsl.normalise(data.get("workflow"), mode=mode)
+    except workflow_dsl.WorkflowImportError as exc:
+        raise _Refused(str(exc)) from None
+    icon_value, icon_notes = _icon(app_data)
+    fields = {
+        "name": (name or str(app_data.get("name") or "")).strip(),
+        "description": description if description is not None else str(app_data.get("description") or ""),
+        "icon": icon or icon_value,
+        "icon_background": icon_background or str(app_data.get("icon_background") or "#FFEAD5"),
+    }
+    with transaction.atomic():
+        if app is None:
+            result.app = workflow_services.workflow_app_create(mode=mode, actor_id=actor_id, **fields, **section)
+        else:
+            if app.mode != mode:
+                raise _Refused(_("This file holds a %(file_mode)s app; "
+                                 "it cannot replace the draft of a %(mode)s app.")
+                               % {"file_mode": mode, "mode": app.mode})
+            if not fields["name"]:
+                fields["name"] = app.name
+            services.app_update(app=app, **fields)
+            workflow_services.draft_sync(app=app, actor_id=actor_id, **section)
+            result.app = app
+    result.warnings += icon_notes + notes
     return result
 
 
@@ -216,11 +275,7 @@ def _app_section(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     mode = app_data.get("mode")
     if not mode:
         raise _Refused(_("Missing app mode in YAML content"))
-    if mode in WORKFLOW_MODES:
-        raise _Refused(_("%(mode)s apps are supported when workflows arrive; "
-                         "this file cannot be imported yet.")
-                       % {"mode": App.Mode(mode).label})
-    if mode not in services.SUPPORTED_MODES:
+    if mode not in services.SUPPORTED_MODES and mode not in WORKFLOW_MODES:
         raise _Refused(_("Invalid app mode: %(mode)s") % {"mode": mode})
     # `kind` is not checked: like Dify, anything else (or nothing) counts as "app".
     return app_data, str(mode)
@@ -268,6 +323,10 @@ def _version_warning(imported: str) -> str:
 def _dependencies(data: dict[str, Any]) -> list[dict[str, Any]]:
     """`dependencies` validated as Dify's PluginDependency list; derived from model_config when absent."""
     deps = data.get("dependencies")
+    if deps is None and isinstance(data.get("workflow"), dict):
+        from apps.workflows.dsl import graph_dependencies
+
+        return graph_dependencies(data["workflow"].get("graph") or {})
     if deps is None:
         config = data.get("model_config")
         return config_dependencies(config) if isinstance(config, dict) else []

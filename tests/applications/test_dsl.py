@@ -271,11 +271,14 @@ def test_bad_files_fail_with_a_clear_error(world, text: str, error: str) -> None
 
 
 @pytest.mark.parametrize("mode", ["workflow", "advanced-chat"])
-def test_workflow_files_are_refused_until_workflows_arrive(world, mode: str) -> None:
+def test_workflow_files_import_as_workflow_apps(world, mode: str) -> None:
+    """Workflow and chatflow files are handled by apps.workflows (tests/workflows/test_dsl.py)."""
     text = _dsl(app={"name": "Flow", "mode": mode}, workflow={"graph": {"nodes": [], "edges": []}})
     with schema_context(world.alpha.schema_name):
         result = dsl.import_app(text)
-    assert result.status == "failed" and "supported when workflows arrive" in result.error
+        assert result.status == "completed" and result.app.mode == mode
+        missing = dsl.import_app(_dsl(app={"name": "Flow", "mode": mode}))
+    assert missing.status == "failed" and "Missing workflow data" in missing.error
 
 
 def test_yaml_errors_name_the_line(world) -> None:
@@ -308,7 +311,7 @@ def test_import_and_export_commands(world) -> None:
 def test_command_errors_are_readable(world, tmp_path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("app: {name: F, mode: workflow}\n")
-    with pytest.raises(CommandError, match="supported when workflows arrive"):
+    with pytest.raises(CommandError, match="Missing workflow data"):
         _call("import_app", str(bad), "--workspace", "alpha")
     with pytest.raises(CommandError, match="cannot read"):
         _call("import_app", str(tmp_path / "missing.yml"), "--workspace", "alpha")
@@ -393,7 +396,7 @@ def test_console_import_from_a_file(world) -> None:
 def test_console_import_from_pasted_yaml_and_errors(world) -> None:
     client = client_for(world.owner.user)
     response = client.post("/console/alpha/apps/import/", {"content": "app: {name: F, mode: workflow}\n"})
-    assert response.status_code == 200 and "supported when workflows arrive" in response.content.decode()
+    assert response.status_code == 200 and "Missing workflow data" in response.content.decode()
     response = client.post("/console/alpha/apps/import/", {})
     assert "Choose a DSL file or paste its YAML." in response.content.decode()
     pasted = _fixture("completion_release_notes.yml")

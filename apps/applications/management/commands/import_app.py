@@ -36,7 +36,11 @@ class Command(BaseCommand):
             if result.status == dsl.ImportStatus.PENDING:
                 raise CommandError(f"{result.warnings[0]} Run again with --force to import it anyway.")
             assert result.app is not None
-            if publish:
+            if publish and result.app.mode in dsl.WORKFLOW_MODES:
+                from apps.workflows.services import publish as publish_workflow
+
+                publish_workflow(app=result.app)
+            elif publish:
                 services.app_publish(app=result.app)
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
