@@ -207,6 +207,17 @@ def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int,
     return bytes(out), bytes(err), killed
 
 
+def _remove(workdir: str) -> None:
+    """Delete the working directory, even where the code took away its own permissions."""
+    for root, dirs, _files in os.walk(workdir):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -313,4 +324,4 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
                                         workdir, limits.workdir_bytes)
         return _interpret(language, out, err, proc.returncode, killed, nonce, limits)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        _remove(workdir)
