@@ -50,7 +50,7 @@ def app_webapp(request: HttpRequest, app_id: Any) -> HttpResponse:
         for field in form.fields.values():
             field.disabled = True
     return render(request, "applications/app_webapp.html", {
-        **_app_context(request, app, "webapp"), "site": site, "form": form,
+        **_app_context(request, app, "webapp"), "site": site, "form": form, "read_only": not can_edit,
         "share_url": share_url(request, app, site.code),
     })
 
