@@ -56,6 +56,9 @@ urlpatterns += [
     path("apps/<uuid:app_id>/debug/speech-to-text/", orchestrate.debug_stt, name="app_debug_stt"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/speech/", orchestrate.debug_tts,
          name="app_debug_tts"),
+    path("apps/<uuid:app_id>/debug/speech-to-text/", orchestrate.debug_stt, name="app_debug_stt"),
+    path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/speech/", orchestrate.debug_tts,
+         name="app_debug_tts"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/suggested/", orchestrate.debug_suggested,
          name="app_debug_suggested"),
 ]

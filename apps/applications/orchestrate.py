@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.applications import assist, generation, message_files, prompts, services
+from apps.applications.api.audio import speak, transcribe_upload
 from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
 from apps.applications.models import App
@@ -302,6 +303,9 @@ def _page(request: HttpRequest, app: App, *, config: dict[str, Any] | None = Non
                 "validate": ws_reverse(request, "console:app_orchestrate_validate", app_id=app.pk),
                 "debug": ws_reverse(request, "console:app_debug_chat", app_id=app.pk),
                 "debug_upload": ws_reverse(request, "console:app_debug_upload", app_id=app.pk),
+                "debug_stt": ws_reverse(request, "console:app_debug_stt", app_id=app.pk),
+                "debug_tts": ws_reverse(request, "console:app_debug_tts", app_id=app.pk,
+                                        message_id=URL_PLACEHOLDER),
                 "debug_stop": ws_reverse(request, "console:app_debug_stop", app_id=app.pk,
                                          task_id=URL_PLACEHOLDER),
                 "debug_suggested": ws_reverse(request, "console:app_debug_suggested", app_id=app.pk,
@@ -537,3 +541,33 @@ def debug_suggested(request: HttpRequest, app_id: Any, message_id: Any) -> HttpR
     history = logs.conversation_history(conversation=message.conversation, until=message)
     return JsonResponse({"result": "success", "data": assist.suggested_questions(history)},
                         json_dumps_params={"ensure_ascii": False})
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def debug_stt(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """The debug panel's microphone: recorded audio → the question's text (PR-12), when the draft
+    has speech to text on; the same checks and model as /v1/audio-to-text."""
+    app = _app_or_404(app_id)
+    if not app.is_chat or not with_defaults(app.draft_config)["speech_to_text"].get("enabled"):
+        return error_response(ServiceError("bad_request", _("Speech to text is not enabled for this app.")))
+    try:
+        text = transcribe_upload(request)
+    except (ServiceError, RuntimeModelError) as exc:
+        return error_response(exc)
+    return JsonResponse({"text": text}, json_dumps_params={"ensure_ascii": False})
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def debug_tts(request: HttpRequest, app_id: Any, message_id: Any) -> HttpResponse:
+    """A debug answer read aloud (audio/mpeg) when the draft has text to speech on."""
+    app = _app_or_404(app_id)
+    message = _own_debug_message(request, app, pk=message_id)
+    tts = with_defaults(app.draft_config)["text_to_speech"]
+    if not tts.get("enabled"):
+        return error_response(ServiceError("bad_request", _("Text to speech is not enabled for this app.")))
+    try:
+        return speak(message.answer, None, tts)
+    except (ServiceError, RuntimeModelError) as exc:
+        return error_response(exc)

@@ -111,6 +111,8 @@
       current: null,  // the assistant turn being streamed
       images: [],  // uploaded for the next turn: {id, name}
       uploading: false,
+      recorder: null,  // the microphone's MediaRecorder while recording
+      transcribing: false,
 
       init: function () {
         var self = this;
@@ -129,6 +131,8 @@
       },
       get maxTokensCeiling() { return (this.model && this.model.max_tokens) || 32768; },
       get vision() { return !!(this.model && this.model.vision); },
+      get micOn() { return this.isChat && this.stt && !!this.cfg.speech_to_text.enabled; },
+      get readAloud() { return this.tts && !!this.cfg.text_to_speech.enabled; },
       get imageUpload() { return this.vision && !!this.cfg.file_upload.image.enabled; },
       get imageLimit() { return parseInt(this.cfg.file_upload.image.number_limits, 10) || 3; },
       get declared() { return this.vars.map(function (v) { return v.variable; }).filter(Boolean); },
@@ -328,7 +332,8 @@
           self.images = [];
           if (self.isChat) { self.turns.push({ role: "user", text: query, images: images }); self.query = ""; }
           self.turns.push({ role: "assistant", text: "", log: null, showLog: false, error: "", streaming: true,
-                            id: "", taskId: "", stopped: false, done: false, suggestions: [] });
+                            id: "", taskId: "", stopped: false, done: false, suggestions: [], audioUrl: "",
+                            speaking: false });
           var answer = self.turns[self.turns.length - 1];
           self.current = answer;
           return fetch(self.urls.debug, {
@@ -449,6 +454,70 @@
           .finally(function () { self.uploading = false; });
       },
       removeImage: function (i) { this.images.splice(i, 1); },
+      /** The microphone (PR-12): record, then the transcript fills the message box. */
+      toggleMic: function () {
+        var self = this;
+        if (this.recorder) { this.recorder.stop(); return; }
+        if (!navigator.mediaDevices || !window.MediaRecorder) { this.runError = this.t.mic_failed; return; }
+        this.runError = "";
+        navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+          var chunks = [];
+          var recorder = new MediaRecorder(stream);
+          recorder.ondataavailable = function (e) { if (e.data && e.data.size) chunks.push(e.data); };
+          recorder.onstop = function () {
+            stream.getTracks().forEach(function (track) { track.stop(); });
+            self.recorder = null;
+            self.transcribe(new Blob(chunks, { type: recorder.mimeType || "audio/webm" }));
+          };
+          self.recorder = recorder;
+          recorder.start();
+        }).catch(function () { self.runError = self.t.mic_failed; });
+      },
+      transcribe: function (blob) {
+        var self = this;
+        var body = new FormData();
+        body.append("file", blob, "speech." + ((blob.type.split("/")[1] || "webm").split(";")[0]));
+        this.transcribing = true;
+        this.saveDraft().then(function (ok) {
+          if (!ok) { self.runError = self.t.fix_first; return null; }
+          return fetch(self.urls.debug_stt, {
+            method: "POST", body: body, credentials: "same-origin",
+            headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
+          }).then(function (r) {
+            return r.json().then(function (data) {
+              if (r.ok) self.query = (self.query ? self.query + " " : "") + (data.text || "");
+              else self.runError = data.message || self.t.mic_failed;
+            });
+          });
+        }).catch(function () { self.runError = self.t.mic_failed; })
+          .finally(function () { self.transcribing = false; });
+      },
+      /** An answer read aloud by the workspace's text-to-speech model. */
+      speakTurn: function (turn) {
+        var self = this;
+        if (turn.audioUrl || turn.speaking) return;
+        turn.speaking = true;
+        this.saveDraft().then(function (ok) {
+          if (!ok) { self.runError = self.t.fix_first; return null; }
+          return fetch(self.urls.debug_tts.replace(PLACEHOLDER, turn.id), {
+            method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }
+          }).then(function (r) {
+            if (!r.ok) {
+              return r.json().catch(function () { return {}; }).then(function (data) {
+                self.runError = data.message || self.t.tts_failed;
+              });
+            }
+            return r.blob().then(function (blob) {
+              turn.audioUrl = URL.createObjectURL(blob);
+              self.$nextTick(function () {
+                var player = document.getElementById("tts-" + turn.id);
+                if (player) player.play().catch(function () {});
+              });
+            });
+          });
+        }).catch(function () { self.runError = self.t.tts_failed; })
+          .finally(function () { turn.speaking = false; });
+      },
       isLast: function (turn) { return this.turns[this.turns.length - 1] === turn; },
       scrollDown: function () {
         var box = this.$refs.thread;

@@ -6,16 +6,18 @@ import json
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
 from apps.applications import services as apps
 from apps.applications.config import with_defaults
 from apps.applications.models import App
-from apps.logs.models import Message
+from apps.logs.models import Conversation, Message
 from apps.providers import services as providers
 from tests.applications.test_orchestrate import _debug as _open
 from tests.applications.test_orchestrate import _messages, _setup, _url
+from tests.applications.test_service_endpoints import audio_models
 from tests.conftest import client_for
 from tests.fakes.base import Reply
 
@@ -157,8 +159,6 @@ def _vision_app(fake, image_enabled: bool = True) -> App:  # type: ignore[no-unt
 
 
 def _upload(client, app_id, name: str = "cat.png", data: bytes = PNG, content_type: str = "image/png"):  # type: ignore[no-untyped-def]
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     url = reverse("console:app_debug_upload", kwargs={"ws": "alpha", "app_id": app_id})
     return client.post(url, {"file": SimpleUploadedFile(name, data, content_type=content_type)})
 
@@ -233,3 +233,62 @@ def test_speech_and_image_toggles_follow_the_workspace_models(world_tx, fake_ope
     assert "Speech features appear once the workspace has" not in html
     vision_app = _vision_app(fake_openai)
     assert '"vision": true' in _page(client, vision_app.pk)
+
+
+# --- Microphone (speech to text) and read aloud (text to speech) ------------------------------
+
+
+def _speech_app(world, fake) -> App:  # type: ignore[no-untyped-def]
+    app = _setup(world, fake)
+    audio_models.func(fake)  # the sync body: browser tests run it beside Playwright's event loop
+    return app
+
+
+def _post_audio(client, app_id, ws: str = "alpha"):  # type: ignore[no-untyped-def]
+    url = reverse("console:app_debug_stt", kwargs={"ws": ws, "app_id": app_id})
+    return client.post(url, {"file": SimpleUploadedFile("speech.webm", b"\x1aE\xdf\xa3" + b"\x00" * 32,
+                                                         content_type="audio/webm")})
+
+
+def test_debug_microphone_transcribes_with_the_default_model(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _speech_app(world_tx, fake_openai)
+    editor = client_for(world_tx.editor.user)
+    off = _post_audio(editor, app.pk)
+    assert off.status_code == 400 and off.json()["code"] == "bad_request"
+    _enable(app.pk, speech_to_text={"enabled": True})
+    fake_openai.script("transcriptions", Reply("what is the weather"))
+    heard = _post_audio(editor, app.pk)
+    assert heard.status_code == 200 and heard.json() == {"text": "what is the weather"}
+    assert fake_openai.requests[-1].path.endswith("/audio/transcriptions")
+    assert _post_audio(client_for(world_tx.normal.user), app.pk).status_code == 403
+    assert _post_audio(client_for(world_tx.other.user), app.pk, ws="beta").status_code == 404
+    url = reverse("console:app_debug_stt", kwargs={"ws": "alpha", "app_id": app.pk})
+    wrong = editor.post(url, {"file": SimpleUploadedFile("x.png", b"png", content_type="image/png")})
+    assert wrong.status_code == 415 and wrong.json()["code"] == "unsupported_audio_type"
+
+
+def _debug_message(app_id, account_id) -> Message:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        app = App.objects.get(pk=app_id)
+        conversation = Conversation.objects.create(app=app, from_source="debugger", from_account_id=account_id,
+                                                   mode=app.mode, name="Debug")
+        return Message.objects.create(app=app, conversation=conversation, from_source="debugger",
+                                      from_account_id=account_id, query="Hi", answer="Hello from the draft",
+                                      status="normal")
+
+
+def test_debug_answer_read_aloud(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _speech_app(world_tx, fake_openai)
+    message = _debug_message(app.pk, world_tx.editor.user.pk)
+    url = reverse("console:app_debug_tts", kwargs={"ws": "alpha", "app_id": app.pk, "message_id": message.pk})
+    editor = client_for(world_tx.editor.user)
+    off = editor.post(url)
+    assert off.status_code == 400 and off.json()["code"] == "bad_request"
+    _enable(app.pk, text_to_speech={"enabled": True, "voice": "nova", "language": "en-US"})
+    spoken = editor.post(url)
+    assert spoken.status_code == 200 and spoken["Content-Type"] == "audio/mpeg"
+    assert b"Hello from the draft" in spoken.content
+    assert fake_openai.requests[-1].json["voice"] == "nova"
+    assert client_for(world_tx.admin.user).post(url).status_code == 404  # another member's run
+    beta = reverse("console:app_debug_tts", kwargs={"ws": "beta", "app_id": app.pk, "message_id": message.pk})
+    assert client_for(world_tx.other.user).post(beta).status_code == 404

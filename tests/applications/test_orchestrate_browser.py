@@ -121,3 +121,57 @@ def test_preview_with_an_image_for_a_vision_model(live_url, browser, world_tx, f
     assert content[0] == {"type": "text", "text": "What is in it?"}
     assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
     page.screenshot(path=str(SHOTS / "orchestrate-image.png"), full_page=True)
+
+
+@pytest.fixture
+def mic_browser():  # type: ignore[no-untyped-def]
+    """Chromium with its built-in fake microphone (a generated tone) and no permission prompt."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        try:
+            yield instance
+        finally:
+            instance.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_debug_panel import _speech_app
+
+    app = _speech_app(world_tx, fake_openai)
+    fake_openai.script("transcriptions", Reply("tell me a joke"))
+    fake_openai.script("chat", Reply("Why did the chicken cross the road?"))
+    context = mic_browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.grant_permissions(["microphone"])
+    page = context.new_page()
+    _login(page, live_url)
+    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+
+    # The workspace has speech models: both switches exist; the mic shows once speech to text is on.
+    assert not page.locator("[data-testid=mic]").is_visible()
+    page.locator("input[name=speech_to_text]").check(force=True)
+    page.locator("input[name=text_to_speech]").check(force=True)
+    page.click("[data-testid=mic]")
+    page.locator("[data-testid=mic][aria-pressed=true]").wait_for()
+    page.click("[data-testid=mic]")  # stop recording: the audio goes to the transcription model
+    page.wait_for_function("document.getElementById('debug-query').value === 'tell me a joke'")
+    upload = next(r for r in fake_openai.requests if r.path.endswith("/audio/transcriptions"))
+    assert upload.path.endswith("/audio/transcriptions")
+
+    page.click(".orch-composer button[type=submit]")
+    page.locator(".orch-turn--assistant [data-testid=bubble]").last.filter(has_text="chicken").wait_for()
+    page.click("[data-testid=read-aloud]")
+    page.locator("[data-testid=tts-audio]").wait_for(state="attached")
+    assert page.locator("[data-testid=tts-audio]").get_attribute("src").startswith("blob:")
+    speech = fake_openai.requests[-1]
+    assert speech.path.endswith("/audio/speech") and speech.json["input"] == "Why did the chicken cross the road?"
+    page.screenshot(path=str(SHOTS / "orchestrate-speech.png"), full_page=True)
