@@ -282,3 +282,53 @@ def test_allow_list_syntax(settings) -> None:  # type: ignore[no-untyped-def]
 ])
 def test_address_classification(address: str, reason: str | None) -> None:
     assert outbound.forbidden_reason(ipaddress.ip_address(address)) == reason
+
+
+def _self_signed(name: str, directory) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A certificate for ``name`` only (not for 127.0.0.1), and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_tls_keeps_the_name_for_sni_and_the_certificate_while_connecting_to_the_pinned_address(  # type: ignore[no-untyped-def]
+        fake_dns: dict, settings, tmp_path) -> None:
+    import ssl
+
+    cert, key = _self_signed("tls.example", tmp_path)
+    server = _Server("127.0.0.1", name="tls")
+    seen_sni: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)  # type: ignore[func-returns-value]
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    try:
+        settings.OUTBOUND_ALLOWED_NETWORKS = f"127.0.0.1:{server.port}"
+        fake_dns["tls.example"] = [["127.0.0.1"]]
+        trust = ssl.create_default_context(cafile=cert)
+        with outbound.client(verify=trust) as http:
+            assert http.get(f"https://tls.example:{server.port}/secure").text == "tls /secure"
+            assert seen_sni == ["tls.example"]
+            # The certificate is still checked: by address, the name does not match.
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED|match"):
+                http.get(f"https://127.0.0.1:{server.port}/secure")
+    finally:
+        server.close()
