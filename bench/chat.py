@@ -57,6 +57,7 @@ class Fake:
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_server.py"), "--tokens", str(tokens),
                                       "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
         self.base_url = self.proc.stdout.readline().strip()
+        self.process = psutil.Process(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -103,7 +104,12 @@ async def first_token(client: httpx.AsyncClient, url: str, headers: dict, body: 
     return first
 
 
-async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int) -> None:
+def cpu_ms(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return (times.user + times.system) * 1000
+
+
+async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, daphne: psutil.Process) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench", "response_mode": "streaming"}
     direct_body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "Say something"}]}
@@ -126,16 +132,23 @@ async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int) ->
 
         await batch(ours, concurrency)  # warm-up
         await batch(direct, concurrency)
+        cpu = cpu_ms(daphne)
         tessera = await batch(ours, total)
+        cpu = (cpu_ms(daphne) - cpu) / total
+        fake_cpu = cpu_ms(fake.process)
         raw = await batch(direct, total)
+        fake_cpu = (cpu_ms(fake.process) - fake_cpu) / total
     print(f"1. time to first token, streaming, {concurrency} concurrent, {total} requests")
     print(f"   fake server directly: p50 {pct(raw, .5):7.1f} ms   p95 {pct(raw, .95):7.1f} ms")
     print(f"   through Tessera:      p50 {pct(tessera, .5):7.1f} ms   p95 {pct(tessera, .95):7.1f} ms")
     print(f"   added by Tessera:     p50 {pct(tessera, .5) - pct(raw, .5):7.1f} ms   "
           f"p95 {pct(tessera, .95) - pct(raw, .95):7.1f} ms")
+    print(f"   CPU per streamed answer: Daphne {cpu:.2f} ms; the fake server alone {fake_cpu:.2f} ms "
+          f"({cpu / fake_cpu:.1f}x)")
 
 
-async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, seconds: float) -> None:
+async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, seconds: float,
+                       daphne: psutil.Process) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench"}
     direct_body = {"model": "fake-chat", "messages": [{"role": "user", "content": "Say something"}]}
@@ -157,10 +170,13 @@ async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, second
             return done / (time.perf_counter() - started), errors
 
         await run(f"{base}/v1/chat-messages", headers, body)
+        cpu, started = cpu_ms(daphne), time.perf_counter()
         ours, ours_errors = await run(f"{base}/v1/chat-messages", headers, body)
+        cpu = (cpu_ms(daphne) - cpu) / (ours * (time.perf_counter() - started))
         raw, _ = await run(f"{fake.base_url}/chat/completions", {"Authorization": "Bearer x"}, direct_body)
     print(f"2. blocking chat-messages, {concurrency} concurrent for {seconds:.0f} s: {ours:7.1f} requests/s "
           f"({ours_errors} errors); the fake server alone: {raw:7.1f} requests/s")
+    print(f"   Daphne CPU per blocking request: {cpu:.2f} ms, so one core would serve at most {1000 / cpu:.0f}/s")
 
 
 async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process, counts: list[int],
@@ -211,21 +227,24 @@ async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process,
 
 
 def hot_path_queries(key: str) -> None:
-    """The database work of one chat turn: authenticate, prepare (before the first token), finish."""
+    """The database work of one chat turn as a warm process does it: authenticate and prepare
+    (before the first token, one thread hop), then finish. The first turn warms the per-process
+    caches (key route, app, resolved model, end user); the second is counted."""
+    import orjson
+
     from apps.applications import generation
     from apps.applications.api import streaming
-    from apps.applications.api.auth import authenticate_app
 
-    body = {"inputs": {}, "query": "count", "user": "queries"}
-    with CaptureQueriesContext(connection) as before:
-        caller = authenticate_app(f"Bearer {key}")
-        with schema_context(caller.workspace.schema_name):
-            prepared = streaming._prepare(caller, body, chat=True)
-    with CaptureQueriesContext(connection) as after, schema_context(caller.workspace.schema_name):
-        generation._finish(prepared.message_id, "answer", "normal", "", None)
-    print(f"4. database queries of one chat turn: {len(before.captured_queries)} before the first token "
-          f"(auth, app, end user, conversation, history, credential, price, message), "
-          f"{len(after.captured_queries)} to store the answer")
+    body = orjson.dumps({"inputs": {}, "query": "count", "user": "queries"})
+    for turn in ("cold", "warm"):
+        with CaptureQueriesContext(connection) as before:
+            prepared, _ = streaming._authenticate_and_begin(f"Bearer {key}", body, chat=True)
+        with CaptureQueriesContext(connection) as after:
+            generation._finish(prepared.message_id, "answer", "normal", "", None)
+        print(f"4. database statements of one chat turn ({turn} process): {len(before.captured_queries)} before the "
+              f"first token, {len(after.captured_queries)} to store the answer")
+        for query in before.captured_queries + after.captured_queries:
+            print("      ", query["sql"][:100])
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -244,8 +263,8 @@ async def main(args: argparse.Namespace) -> None:
         proc = psutil.Process(daphne.pid)
         print(f"Daphne pid {daphne.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
               f"{os.cpu_count()} CPUs; Daphne, the fake servers and the client each in their own process")
-        await ttft(base, key, fake, args.concurrency, args.requests)
-        await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds)
+        await ttft(base, key, fake, args.concurrency, args.requests, proc)
+        await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds, proc)
         await slow_streams(base, key, schema, proc, [int(c) for c in args.streams.split(",")], args.stream_seconds)
     finally:
         daphne.terminate()

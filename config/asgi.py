@@ -25,12 +25,32 @@ class ServiceAPIHandler(ASGIHandler):
             settings.MIDDLEWARE = console_middleware
 
 
+class StreamingAPIHandler(ServiceAPIHandler):
+    """The generation endpoints, without Django's per-request ThreadSensitiveContext: their
+    database work runs on the fixed hot-path threads (apps.workspaces.sync.run_hot), so the
+    context's only use would be a fresh OS thread per request for Django's request signals and
+    response.close(), which then share the one thread-sensitive executor instead."""
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+
 django_asgi_app = ASGIHandler()
 service_api_app = ServiceAPIHandler()
+streaming_api_app = StreamingAPIHandler()
+STREAMING_PATHS = frozenset({"/v1/chat-messages", "/v1/completion-messages"})
 
 
 async def http_app(scope: dict, receive: object, send: object) -> None:
-    app = service_api_app if scope["path"].startswith("/v1/") else django_asgi_app
+    path = scope["path"]
+    if path in STREAMING_PATHS:
+        app = streaming_api_app
+    elif path.startswith("/v1/"):
+        app = service_api_app
+    else:
+        app = django_asgi_app
     await app(scope, receive, send)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

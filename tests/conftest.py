@@ -103,6 +103,15 @@ def build_world() -> World:
 
 
 @pytest.fixture(autouse=True)
+def _cold_hot_caches() -> None:
+    """Tests truncate tables behind the ORM's back (no signals): start each with empty per-process
+    caches (apps/core/hotcache.py), as a freshly started process would."""
+    from apps.core.hotcache import clear_all
+
+    clear_all()
+
+
+@pytest.fixture(autouse=True)
 def _english() -> Iterator[None]:
     """Requests activate their language in the thread; start every test from the default."""
     from django.utils import translation

@@ -15,21 +15,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.applications import prompts
 from apps.applications.inputs import validate_inputs
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param, not_found
+from apps.core.hotcache import HotCache
 from apps.logs.models import Conversation, EndUser, Message
 from apps.providers import selectors as models
 from apps.providers.runtime import tokens
 from apps.providers.runtime.entities import Usage
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.providers.runtime.instance import ModelInstance
-from apps.workspaces.sync import run_detached, run_in_tenant_detached
+from apps.workspaces.sync import run_hot
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ PING_INTERVAL = 10.0
 STOP_POLL_INTERVAL = 0.5
 STOP_KEY = "tessera:stop:{task_id}"
 ACTIVE_KEY = "tessera:active:{schema}:{app_id}"
+END_EVENTS = ("message_end", "error")
 
 # Generations running in this process, by task id: local stops act at once, and the tasks stay
 # referenced while no client holds them.
@@ -63,13 +66,19 @@ class Prepared:
     generate_name: bool = False  # a new conversation, to be named once its first answer is stored
 
 
+_end_users = HotCache("service-api-end-users")  # (schema, app id, session id) → EndUser
+
+
 def end_user_for(app: App, session_id: str | None) -> EndUser:
-    """The Service API's end user: get-or-create by the `user` argument."""
-    anonymous = not session_id
-    user, _ = EndUser.objects.get_or_create(
-        app=app, type=EndUser.Type.SERVICE_API, session_id=session_id or "DEFAULT-USER",
-        defaults={"is_anonymous": anonymous})
-    return user
+    """The Service API's end user: get-or-create by the `user` argument (kept per process)."""
+    session = session_id or "DEFAULT-USER"
+
+    def load() -> EndUser:
+        user, _ = EndUser.objects.get_or_create(
+            app=app, type=EndUser.Type.SERVICE_API, session_id=session, defaults={"is_anonymous": not session_id})
+        return user
+
+    return _end_users.get_or_load((connection.schema_name, app.pk, session), load)
 
 
 def _conversation(app: App, conversation_id: str | None, end_user: EndUser | None, source: str,
@@ -112,15 +121,16 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     history = _history(conversation, int(config.get("memory_window") or prompts.DEFAULT_WINDOW))
     messages = prompts.build(config, inputs=clean_inputs, query=query, history=history)
     new_conversation = conversation is None
-    if conversation is None:
-        name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
-        conversation = Conversation.objects.create(
-            app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
-            name=name, inputs=clean_inputs)
-    message = Message.objects.create(
-        app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
-        inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
-        prompt_log=prompts.as_log(messages))
+    with transaction.atomic():  # one commit for both rows
+        if conversation is None:
+            name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
+            conversation = Conversation.objects.create(
+                app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
+                name=name, inputs=clean_inputs)
+        message = Message.objects.create(
+            app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
+            inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
+            prompt_log=prompts.as_log(messages))
     params = {k: v for k, v in (model_config.get("completion_params") or {}).items() if k != "stop"}
     return Prepared(
         tenant=tenant, app_id=app.pk, mode=app.mode, task_id=str(message.task_id), message_id=str(message.pk),
@@ -131,15 +141,21 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     )
 
 
-def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None) -> None:
-    """Store the outcome of a turn (in the workspace schema)."""
-    fields: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": timezone.now()}
+def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None,
+            name_conversation: str | None = None) -> None:
+    """Store the outcome of a turn, in one transaction, and queue the conversation's title task
+    when asked (in the workspace schema)."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": now}
     if usage is not None:
         fields.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
                       total_price=usage.total_price, currency=usage.currency, latency=usage.latency,
                       usage=usage.model_dump(mode="json"))
-    Message.objects.filter(pk=message_id).update(**fields)
-    Conversation.objects.filter(messages__pk=message_id).update(updated_at=timezone.now())
+    with transaction.atomic():
+        Message.objects.filter(pk=message_id).update(**fields)
+        Conversation.objects.filter(messages__pk=message_id).update(updated_at=now)
+        if name_conversation:
+            _schedule_name(name_conversation)
 
 
 def _schedule_name(conversation_id: str) -> None:
@@ -214,18 +230,15 @@ class Generation:
             if self.usage is None:  # stopped or failed early: price what was generated
                 completion = tokens.count_tokens(answer, provider=p.model.provider, model=p.model.model)[0]
                 self.usage = p.model.price(p.model.count_tokens(p.messages)[0], completion, 0.0)
+            name = p.generate_name and self.status == Message.Status.NORMAL and self.error is None
             try:
-                await run_in_tenant_detached(p.tenant, _finish, p.message_id, answer, self.status,
-                                    self.error.message if self.error else "", self.usage)
+                await run_hot(p.tenant, _finish, p.message_id, answer, self.status,
+                              self.error.message if self.error else "", self.usage,
+                              p.conversation_id if name else None)
             except Exception:
                 logger.exception("storing message %s failed", p.message_id)
-            if p.generate_name and self.status == Message.Status.NORMAL and self.error is None:
-                try:
-                    await run_in_tenant_detached(p.tenant, _schedule_name, p.conversation_id)
-                except Exception:
-                    logger.exception("scheduling the title of conversation %s failed", p.conversation_id)
             if p.active_key:
-                await _release(p.active_key)
+                await run_hot(None, release_slot, p.active_key)
             if self.error is not None:
                 self.events.put_nowait(self.envelope("error", code=self.error.code, status=self.error.status,
                                                      message=self.error.message))
@@ -239,17 +252,22 @@ class Generation:
                 "usage": self.usage.model_dump(mode="json") if self.usage else None}
 
     async def sse(self) -> AsyncIterator[bytes]:
-        """The SSE stream: events as they come, a ping every 10 s while idle."""
-        import json
-
+        """The SSE stream: events as they come (those already queued go out in one write), a ping
+        every 10 s while idle."""
+        events = self.events
         while True:
-            try:
-                event = await asyncio.wait_for(self.events.get(), timeout=PING_INTERVAL)
-            except TimeoutError:
-                yield b"event: ping\n\n"
-                continue
-            yield b"data: " + json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-            if event["event"] in ("message_end", "error"):
+            batch = []
+            if events.empty():
+                try:
+                    async with asyncio.timeout(PING_INTERVAL):  # a timer, not a task per event like wait_for
+                        batch.append(await events.get())
+                except TimeoutError:
+                    yield b"event: ping\n\n"
+                    continue
+            while not events.empty() and not (batch and batch[-1]["event"] in END_EVENTS):
+                batch.append(events.get_nowait())
+            yield b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in batch)
+            if batch[-1]["event"] in END_EVENTS:
                 return
 
     def blocking_body(self) -> dict[str, Any]:
@@ -263,12 +281,12 @@ class Generation:
 
 
 def _cache(method: str) -> Any:
-    """A cache call off the request's thread: generations outlive requests, and thread-sensitive
-    calls from them could queue behind the very request that waits for them. (The database cache
-    of the embedded set-up needs its connection handed back, which run_detached does.)"""
+    """A cache call off the event loop, on the hot-path threads: generations outlive requests, so
+    their calls must not queue behind a request's thread-sensitive executor (and the database cache
+    of the embedded set-up needs a connection, which those threads keep)."""
 
     async def call(*args: Any) -> Any:
-        return await run_detached(getattr(cache, method), *args)
+        return await run_hot(None, getattr(cache, method), *args)
 
     return call
 
@@ -300,15 +318,16 @@ async def _stop_watch_loop() -> None:
         await asyncio.sleep(STOP_POLL_INTERVAL)
 
 
-async def acquire_slot(schema: str, app: App) -> str | None:
-    """Enforce the app's limit on concurrent generations (429 beyond it); returns the slot key."""
+def take_slot(schema: str, app: App) -> str | None:
+    """Enforce the app's limit on concurrent generations (429 beyond it); returns the slot key.
+    Sync: the hot path calls it in the same thread hop as prepare()."""
     if not app.max_active_requests:
         return None
     key = ACTIVE_KEY.format(schema=schema, app_id=app.pk)
-    await _cache("add")(key, 0, 3600)
-    active = await _cache("incr")(key)
+    cache.add(key, 0, 3600)
+    active = cache.incr(key)
     if active > app.max_active_requests:
-        await _cache("decr")(key)
+        cache.decr(key)
         raise ServiceError(
             "too_many_requests",
             f"Too many requests. Please try again later. The current maximum concurrent requests allowed "
@@ -316,8 +335,10 @@ async def acquire_slot(schema: str, app: App) -> str | None:
     return key
 
 
-async def _release(key: str) -> None:
+def release_slot(key: str | None) -> None:
+    if not key:
+        return
     try:
-        await _cache("decr")(key)
+        cache.decr(key)
     except ValueError:
         pass

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from apps.core.hotcache import HotCache
 from apps.providers import crypto
 from apps.providers.catalog import PROVIDERS, ModelSpec, provider
 from apps.providers.models import DefaultModel, ModelPrice, ProviderCredential
@@ -75,9 +76,18 @@ def credential_for(provider_id: str, model: str, model_type: ModelType | str) ->
     return ProviderCredential.objects.filter(provider=provider_id, model="").first()
 
 
+_resolved = HotCache("resolved-models")  # (schema, type, provider, model) → ResolvedModel
+
+
 def resolve(model_type: ModelType | str, provider_id: str, model: str) -> ModelInstance:
-    """Bind a model of this workspace for calls (sync; in the workspace's schema)."""
+    """Bind a model of this workspace for calls (sync; in the workspace's schema). Kept per process
+    for HOT_CACHE_SECONDS: decrypting credentials and reading prices on every turn is needless."""
     model_type = ModelType(model_type)
+    key = (connection.schema_name, model_type, provider_id, model)
+    return ModelInstance(_resolved.get_or_load(key, lambda: _resolve(model_type, provider_id, model)))
+
+
+def _resolve(model_type: ModelType, provider_id: str, model: str) -> ResolvedModel:
     try:
         spec = provider(provider_id)
     except KeyError as exc:
@@ -101,11 +111,11 @@ def resolve(model_type: ModelType | str, provider_id: str, model: str) -> ModelI
     if model_spec is None:
         raise errors.ModelNotSupported(f"{spec.label} has no {model_type} model named {model!r}.",
                                        provider=provider_id, model=model)
-    return ModelInstance(ResolvedModel(
+    return ResolvedModel(
         provider=provider_id, model=model, model_type=model_type, spec=model_spec,
         price=price_for(provider_id, model, model_spec), config=config, credential_version=version,
         schema=connection.schema_name,
-    ))
+    )
 
 
 def default_model(model_type: ModelType | str) -> DefaultModel | None:

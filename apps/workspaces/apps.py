@@ -11,6 +11,11 @@ class WorkspacesConfig(AppConfig):
         # Framework plumbing, not a business flow: keep the clone template in step with the
         # tenant migrations whenever the public schema is migrated.
         post_migrate.connect(_refresh_template_schema, sender=self, dispatch_uid="tessera.template_schema")
+        from apps.core.hotcache import clear_on_change
+        from apps.workspaces import models
+
+        # Key routes and workspaces feed the Service API's per-process cache.
+        clear_on_change(models.Workspace, models.ApiKeyRoute)
 
 
 _refreshing = False

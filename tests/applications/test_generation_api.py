@@ -39,6 +39,11 @@ async def sse_events(response) -> list[dict]:  # type: ignore[no-untyped-def]
     return events
 
 
+def _data(chunk: bytes) -> list[dict]:
+    """The events of one written chunk (events already queued together go out in one write)."""
+    return [json.loads(block[6:]) for block in chunk.decode().split("\n\n") if block.startswith("data: ")]
+
+
 def _messages(schema: str, **filters: object) -> list[Message]:
     with schema_context(schema):
         return list(Message.objects.filter(**filters).order_by("created_at"))
@@ -201,14 +206,14 @@ async def test_stop_keeps_what_was_generated(api, fake_openai) -> None:  # type:
     fake_openai.script("chat", Reply(" ".join(f"w{i}" for i in range(200)), chunk_size=1, delay_between_chunks=0.02))
     response = await post("/v1/chat-messages", api.chat_key, {**CHAT, "response_mode": "streaming"})
     stream = response.streaming_content.__aiter__()
-    first = json.loads((await stream.__anext__()).decode()[6:])
+    first, *rest = _data(await stream.__anext__())
     # Someone else cannot stop it; its own user can.
     assert (await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "intruder"})).json() == {
         "result": "success"}
     await asyncio.sleep(0.2)
     stop = await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "u-1"})
     assert stop.json() == {"result": "success"}
-    rest = [json.loads(c.decode()[6:]) async for c in stream if c.startswith(b"data: ")]
+    rest += [event async for chunk in stream for event in _data(chunk)]
     assert rest[-1]["event"] == "message_end"
     [stored] = await asyncio.to_thread(_messages, "ws_alpha", pk=first["message_id"])
     assert stored.status == "stopped"

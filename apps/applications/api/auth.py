@@ -7,16 +7,18 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from apps.applications.models import ApiKey, App
 from apps.core.errors import ServiceError
+from apps.core.hotcache import HotCache
 from apps.logs.models import EndUser, Source
 from apps.workspaces.models import Workspace, hash_secret
 from apps.workspaces.routing import route_for_api_key
-
+from apps.workspaces.sync import use_schema
 
 TOUCH_EVERY = 60.0
+
+_callers = HotCache("app-callers")  # key hash → AppCaller (workspace + app)
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,41 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def authenticate_app(header: str | None) -> AppCaller:
-    """Resolve and check an app key (sync: call through sync_to_async from async views)."""
-    token = bearer_token(header)
+def _load_caller(token: str) -> AppCaller | None:
     route = route_for_api_key(token, kind="app")
     if route is None:
-        raise _unauthorized("Access token is invalid")
-    with schema_context(route.workspace.schema_name):
-        app = App.objects.filter(pk=route.app_id).select_related("published").first()
-        if app is None:
-            raise ServiceError("forbidden", "The app no longer exists.", 403)
-        if app.status != "normal":
-            raise ServiceError("forbidden", "The app's status is abnormal.", 403)
-        if not app.enable_api:
-            raise ServiceError("forbidden", "The app's API service has been disabled.", 403)
-        _touch(route.workspace, hash_secret(token))
-    connection.set_schema_to_public()
+        return None
+    use_schema(route.workspace.schema_name)
+    app = App.objects.filter(pk=route.app_id).select_related("published").first()
+    if app is None:
+        raise ServiceError("forbidden", "The app no longer exists.", 403)
     return AppCaller(route.workspace, app)
+
+
+def resolve_caller(header: str | None) -> AppCaller:
+    """Resolve and check an app key; the hot path's form: the route and the app come from this
+    process's cache (apps/core/hotcache.py) and the connection may be left in the app's schema."""
+    token = bearer_token(header)
+    key_hash = hash_secret(token)
+    caller = _callers.get_or_load(key_hash, lambda: _load_caller(token))
+    if caller is None:
+        raise _unauthorized("Access token is invalid")
+    app = caller.app
+    if app.status != "normal":
+        raise ServiceError("forbidden", "The app's status is abnormal.", 403)
+    if not app.enable_api:
+        raise ServiceError("forbidden", "The app's API service has been disabled.", 403)
+    _touch(caller.workspace, key_hash)
+    return caller
+
+
+def authenticate_app(header: str | None) -> AppCaller:
+    """Resolve and check an app key, leaving the connection in the public schema (sync: call
+    through sync_to_async from async views)."""
+    try:
+        return resolve_caller(header)
+    finally:
+        connection.set_schema_to_public()
 
 
 _touched: dict[str, float] = {}  # key hash → when this process last wrote last_used_at
@@ -75,6 +95,7 @@ def _touch(workspace: Workspace, key_hash: str) -> None:
     if len(_touched) > 10_000:
         _touched.clear()
     if cache.add(f"tessera:key-used:{key_hash}", 1, timeout=TOUCH_EVERY):
+        use_schema(workspace.schema_name)
         ApiKey.objects.filter(key_hash=key_hash).update(last_used_at=timezone.now())
 
 

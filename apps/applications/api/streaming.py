@@ -1,23 +1,23 @@
 """The Service API's generation endpoints: async views that stream SSE (or answer in one JSON).
 
-They stay async end to end: the ORM is reached only through run_in_tenant / sync_to_async, and the
-generation itself runs in its own task (apps.applications.generation), so a client that goes
-away does not lose its message.
+They stay async end to end: the ORM is reached in one hop per turn through run_hot (a fixed set of
+threads that keep their connections), and the generation itself runs in its own task
+(apps.applications.generation), so a client that goes away does not lose its message.
 """
 
 from typing import Any
 
+import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.applications import generation
-from apps.applications.api.auth import AppCaller, authenticate_app, caller_end_user, user_arg
-from apps.applications.api.common import json_body as _json_body
+from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.providers.runtime.errors import RuntimeModelError
-from apps.workspaces.sync import run_in_public, run_in_tenant
+from apps.workspaces.sync import run_hot, use_schema
 
 
 def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
@@ -43,31 +43,68 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
                               auto_generate_name=chat and auto_generate_name)
 
 
+def _begin(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
+    """Take a concurrency slot and prepare the turn (sync, in the app's schema)."""
+    use_schema(caller.workspace.schema_name)
+    if chat and caller.app.mode == App.Mode.ADVANCED_CHAT:  # chatflows run the workflow engine
+        from apps.workflows.api import begin_chat
+
+        return begin_chat(caller, body)
+    slot = generation.take_slot(caller.workspace.schema_name, caller.app)
+    try:
+        prepared = _prepare(caller, body, chat=chat)
+    except BaseException:
+        generation.release_slot(slot)
+        raise
+    prepared.active_key = slot
+    return prepared
+
+
+def _authenticate_and_begin(header: str | None, raw_body: bytes, *, chat: bool) -> tuple[generation.Prepared, bool]:
+    """The Service API's whole pre-stream database work, in one thread hop: key → app (usually
+    from this process's cache), then the body, the slot and the prepared turn. Returns the turn
+    and whether the client asked for streaming."""
+    caller = resolve_caller(header)
+    body = _parse_body(raw_body)
+    return _begin(caller, body, chat=chat), body.get("response_mode") == "streaming"
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw or b"null")
+    except orjson.JSONDecodeError:
+        raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
+    if not isinstance(body, dict):
+        raise invalid_param("Invalid JSON payload received or JSON payload is empty.")
+    return body
+
+
 async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
     try:
-        caller = await run_in_public(authenticate_app, request.headers.get("Authorization"))
-        body = _json_body(request)
-    except ServiceError as exc:
+        prepared, streaming = await run_hot(None, _authenticate_and_begin, request.headers.get("Authorization"),
+                                            request.body, chat=chat)
+    except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
-    return await generate(caller, body, chat=chat)
+    return await _respond(prepared, streaming=streaming)
 
 
 async def generate(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> HttpResponse:
     """One chat or completion turn for an authenticated caller (Service API or WebApp): SSE when
     response_mode is "streaming", else one JSON body once the answer is complete."""
     try:
-        slot = await generation.acquire_slot(caller.workspace.schema_name, caller.app)
-        try:
-            prepared = await run_in_tenant(caller.workspace, _prepare, caller, body, chat=chat)
-        except BaseException:
-            if slot:
-                await generation._release(slot)
-            raise
-        prepared.active_key = slot
+        prepared = await run_hot(caller.workspace, _begin, caller, body, chat=chat)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
+    return await _respond(prepared, streaming=body.get("response_mode") == "streaming")
+
+
+async def _respond(prepared: generation.Prepared, *, streaming: bool) -> HttpResponse:
+    if not isinstance(prepared, generation.Prepared):  # a chatflow turn (apps.workflows.api.begin_chat)
+        from apps.workflows.api import respond
+
+        return await respond(prepared, streaming=streaming)
     run = generation.Generation(prepared).start()
-    if body.get("response_mode") == "streaming":
+    if streaming:
         response = StreamingHttpResponse(run.sse(), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -95,10 +132,14 @@ async def completion_messages(request: HttpRequest) -> HttpResponse:
 async def stop(request: HttpRequest, task_id: str) -> HttpResponse:
     """Always "success", even for an unknown task; only the task's own end user can stop it."""
     try:
-        caller = await run_in_public(authenticate_app, request.headers.get("Authorization"))
-        user = user_arg(_json_body(request), required=True)
-        end_user = await run_in_tenant(caller.workspace, generation.end_user_for, caller.app, user)
+        await run_hot(None, _stop, request.headers.get("Authorization"), request.body, task_id)
     except ServiceError as exc:
         return error_response(exc)
-    generation.request_stop(task_id, str(end_user.pk))
     return JsonResponse({"result": "success"})
+
+
+def _stop(header: str | None, raw_body: bytes, task_id: str) -> None:
+    caller = resolve_caller(header)
+    user = user_arg(_parse_body(raw_body), required=True)
+    use_schema(caller.workspace.schema_name)
+    generation.request_stop(task_id, str(generation.end_user_for(caller.app, user).pk))
