@@ -39,6 +39,7 @@ from apps.applications.forms import (
 )
 from apps.applications.models import ApiKey, App
 from apps.applications.templates_catalog import BY_ID, TEMPLATES
+from apps.applications.webapp.views import share_url
 from apps.logs.models import Conversation, Message, MessageFeedback, Source
 from apps.workspaces import roles
 from apps.workspaces.decorators import require_perm
@@ -128,6 +129,14 @@ def app_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         template = BY_ID.get(data["template"])
         mode = template["mode"] if template else data["mode"]
+        if mode in (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT):  # a graph, edited on the Workflow page
+            from apps.workflows.services import workflow_app_create
+
+            app = workflow_app_create(name=data["name"], mode=mode, actor_id=request.user.pk,
+                                      description=data["description"], icon=data["icon"],
+                                      icon_background=data["icon_background"])
+            messages.success(request, _("“%(name)s” was created.") % {"name": app.name})
+            return redirect(ws_reverse(request, "console:app_workflow", app_id=app.pk))
         try:
             app = services.app_create(
                 name=data["name"], mode=mode, actor_id=request.user.pk, description=data["description"],
@@ -210,8 +219,10 @@ def app_overview(request: HttpRequest, app_id: Any) -> HttpResponse:
     app = _app_or_404(app_id)
     form = AccessForm(initial={"enable_api": app.enable_api, "enable_site": app.enable_site,
                                "max_active_requests": app.max_active_requests})
+    site = services.site_get_or_create(app=app)
     return render(request, "applications/app_overview.html", {
         **_app_context(request, app, "overview"),
+        "share_url": share_url(request, app, site.code),
         "access_form": form,
         "versions": list(app.versions.all()[:20]),
         "stats": _week_stats(app),

@@ -268,3 +268,8 @@ def test_webapp_conversations_land_in_logs_as_webapp(web) -> None:  # type: igno
     with schema_context("ws_alpha"):
         assert not Conversation.objects.filter(from_source=Source.WEBAPP).exists()
         assert not Message.objects.exists()
+
+
+def test_overview_shows_the_share_link(web, world_tx) -> None:  # type: ignore[no-untyped-def]
+    body = client_for(world_tx.normal.user).get(f"/console/alpha/apps/{web.chat.pk}/").content.decode()
+    assert f"/chat/{web.chat_code}" in body and f"/console/alpha/apps/{web.chat.pk}/webapp/" in body

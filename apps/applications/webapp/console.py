@@ -7,22 +7,16 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.applications import services
 from apps.applications.views import _app_context, _app_or_404, _can
 from apps.applications.webapp.forms import SiteForm
+from apps.applications.webapp.views import share_url
 from apps.workspaces.decorators import require_perm
 from apps.workspaces.roles import Perm
 from apps.workspaces.urlutils import ws_reverse
-
-
-def share_url(request: HttpRequest, app: Any, code: str) -> str:
-    """The absolute share link: /chat/<code> or /completion/<code>."""
-    name = "webapp:chat" if app.is_chat else "webapp:completion"
-    return request.build_absolute_uri(reverse(name, kwargs={"code": code}))
 
 
 @require_perm(Perm.WORKSPACE_VIEW)

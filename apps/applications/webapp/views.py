@@ -24,6 +24,12 @@ from apps.core.errors import ServiceError
 SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
 
+def share_url(request: HttpRequest, app: App, code: str) -> str:
+    """The absolute share link of an app's site: /chat/<code> or /completion/<code>."""
+    name = "webapp:chat" if app.is_chat else "webapp:completion"
+    return request.build_absolute_uri(reverse(name, kwargs={"code": code}))
+
+
 def page_language(request: HttpRequest, site: Site) -> str:
     """The visitor's own choice (the language cookie of /i18n/setlang/) wins; otherwise the site's
     default language, whatever the browser's Accept-Language says."""
