@@ -435,23 +435,30 @@
         var file = event.target.files && event.target.files[0];
         event.target.value = "";
         if (!file || this.images.length >= this.imageLimit) return;
-        var body = new FormData();
-        body.append("file", file);
         this.uploading = true;
         this.runError = "";
-        this.saveDraft().then(function (ok) {
+        this.postFile(this.urls.debug_upload, file, file.name, this.t.upload_failed, function (data) {
+          self.images.push({ id: data.id, name: data.name });
+        }).finally(function () { self.uploading = false; });
+      },
+      /** Save the draft (the server checks the saved draft's features), then post one file;
+          `done(data)` gets the JSON answer, errors go to runError. */
+      postFile: function (url, blob, name, failed, done) {
+        var self = this;
+        var body = new FormData();
+        body.append("file", blob, name);
+        return this.saveDraft().then(function (ok) {
           if (!ok) { self.runError = self.t.fix_first; return null; }
-          return fetch(self.urls.debug_upload, {
+          return fetch(url, {
             method: "POST", body: body, credentials: "same-origin",
             headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
           }).then(function (r) {
             return r.json().then(function (data) {
-              if (r.ok) self.images.push({ id: data.id, name: data.name });
-              else self.runError = data.message || self.t.upload_failed;
+              if (r.ok) done(data);
+              else self.runError = data.message || failed;
             });
           });
-        }).catch(function () { self.runError = self.t.upload_failed; })
-          .finally(function () { self.uploading = false; });
+        }).catch(function () { self.runError = failed; });
       },
       removeImage: function (i) { this.images.splice(i, 1); },
       /** The microphone (PR-12): record, then the transcript fills the message box. */
@@ -475,22 +482,11 @@
       },
       transcribe: function (blob) {
         var self = this;
-        var body = new FormData();
-        body.append("file", blob, "speech." + ((blob.type.split("/")[1] || "webm").split(";")[0]));
+        var name = "speech." + ((blob.type.split("/")[1] || "webm").split(";")[0]);
         this.transcribing = true;
-        this.saveDraft().then(function (ok) {
-          if (!ok) { self.runError = self.t.fix_first; return null; }
-          return fetch(self.urls.debug_stt, {
-            method: "POST", body: body, credentials: "same-origin",
-            headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" }
-          }).then(function (r) {
-            return r.json().then(function (data) {
-              if (r.ok) self.query = (self.query ? self.query + " " : "") + (data.text || "");
-              else self.runError = data.message || self.t.mic_failed;
-            });
-          });
-        }).catch(function () { self.runError = self.t.mic_failed; })
-          .finally(function () { self.transcribing = false; });
+        this.postFile(this.urls.debug_stt, blob, name, this.t.mic_failed, function (data) {
+          self.query = (self.query ? self.query + " " : "") + (data.text || "");
+        }).finally(function () { self.transcribing = false; });
       },
       /** An answer read aloud by the workspace's text-to-speech model. */
       speakTurn: function (turn) {
