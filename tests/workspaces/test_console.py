@@ -36,7 +36,7 @@ def _console_urls(world, workspace_slug: str, source, ids_only: bool = False):  
             app=app, conversation=conversation, from_source="api", query="q", answer="a")
     ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
            "credential_id": credential.pk, "app_id": app.pk, "key_id": key.pk,
-           "conversation_id": conversation.pk, "message_id": message.pk}
+           "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)
