@@ -241,3 +241,75 @@ def test_phone_layout_in_the_sites_language(live_url, browser, world_tx, fake_op
     page.wait_for_function("document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
     shot(page, "webapp-chat-phone-drawer")
     context.close()
+
+
+def test_console_settings_show_on_the_webapp_and_regenerate_breaks_the_old_link(  # type: ignore[no-untyped-def]
+        live_url, browser, world_tx, fake_openai) -> None:
+    from tests.conftest import PASSWORD
+
+    web = build_web_setup(world_tx, fake_openai)
+    context, page = _page(browser)
+    page.goto(f"{live_url}/accounts/login/")
+    page.fill("input[name=login]", "edith@alpha.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/alpha/.*"))
+    page.goto(f"{live_url}/console/alpha/apps/{web.chat.pk}/")
+    page.click("nav.tabs >> text=WebApp")
+    page.wait_for_url(re.compile(r".*/webapp/$"))
+    page.fill("#id_title", "Alpha support")
+    page.fill("#id_description", "We answer questions about Alpha.")
+    page.select_option("#id_default_language", "zh-Hans")
+    page.fill("#id_copyright", "Alpha Inc.")
+    page.fill("#id_privacy_policy", "https://alpha.test/privacy")
+    page.click("form.form button[type=submit]")
+    page.locator(".alert--success").wait_for()
+    shot(page, "console-webapp-settings")
+    old_link = page.input_value("#share-url")
+    assert old_link.endswith(f"/chat/{web.chat_code}")
+
+    visitor_context, visitor = _page(browser)
+    visitor.goto(old_link)
+    assert visitor.title() == "Alpha support"
+    assert "We answer questions about Alpha." in visitor.inner_text("[data-testid=site-description]")
+    assert visitor.get_attribute("html", "lang") == "zh-hans"
+    assert visitor.inner_text("[data-testid=start-chat]") == "开始对话"
+    assert "Alpha Inc." in visitor.inner_text("footer")
+    shot(visitor, "webapp-chat-from-console-settings")
+
+    # Regenerate (confirmed in the dialog): the old link is gone at once, the new one works.
+    page.click("button:has-text('Regenerate link')")
+    page.locator(".alert--success").wait_for()
+    assert page.dialogs and "stops working" in page.dialogs[-1]
+    new_link = page.input_value("#share-url")
+    assert new_link != old_link
+    assert visitor.goto(old_link).status == 404
+    shot(visitor, "webapp-old-link-after-regenerate")
+    assert visitor.goto(new_link).status == 200
+    visitor_context.close()
+    context.close()
+
+
+def test_stop_generating_keeps_the_partial_answer(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from apps.logs.models import Message
+
+    web = build_web_setup(world_tx, fake_openai)
+    words = " ".join(f"word{i}" for i in range(200))
+    fake_openai.script("chat", Reply(words, chunk_size=6, delay_between_chunks=0.1))
+    context, page = _page(browser)
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    page.fill("#var-name", "Ada")
+    page.click("[data-testid=start-chat]")
+    page.fill("[data-testid=query]", "Talk a lot")
+    page.click("[data-testid=send]")
+    answer = page.locator("[data-testid=answer]").last
+    answer.filter(has_text="word3").wait_for()
+    page.click("[data-testid=stop]")
+    page.locator("[data-testid=send]").wait_for()
+    shot(page, "webapp-chat-stopped")
+    with schema_context("ws_alpha"):
+        message = Message.objects.get(app=web.chat)
+    assert message.status == "stopped"
+    assert message.answer.startswith("word0") and "word199" not in message.answer
+    assert "word199" not in answer.inner_text()
+    context.close()
