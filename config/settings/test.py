@@ -7,7 +7,8 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Unit tests run tasks eagerly; tests/test_celery_worker.py runs a real worker instead.
-CELERY_TASK_ALWAYS_EAGER = True
+# A browser test's Daphne turns this off to hand work to a real worker (tests/datasets/test_browser.py).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 if not REDIS_URL:
     # The real-worker tests share this broker folder with the worker they start.
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
