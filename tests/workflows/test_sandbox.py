@@ -561,3 +561,57 @@ def test_without_namespaces_the_kernel_layers_still_hold(language: str, code: st
     assert error.kind == "runtime_error"
     assert any(word in str(error) for word in ("EPERM", "EACCES", "not permitted", "Permission denied"))
     assert_nobody_connected(listener)
+
+
+def _runners_started_by(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z" and b"sandbox/runner.py" in Path(
+                    f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_run_dies_with_the_platform_process_that_started_it() -> None:
+    """No orphans: if the web or worker process dies mid-run, its sandboxed child goes too."""
+    import time
+
+    script = ("import django; django.setup()\n"
+              "from apps.workflows.sandbox import run_code, SandboxLimits\n"
+              "run_code('python3', 'import time\\ndef main():\\n    time.sleep(600)', {},"
+              " limits=SandboxLimits(timeout=600))\n")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    platform = subprocess.Popen([sys.executable, "-c", script], cwd=django_settings.BASE_DIR, env=env)
+    runners: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not runners and time.monotonic() < deadline and platform.poll() is None:
+            runners = _runners_started_by(platform.pid)
+            time.sleep(0.05)
+        assert runners, "the sandboxed run never started"
+        platform.kill()
+        platform.wait()
+        deadline = time.monotonic() + 60
+        while _alive(runners[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(runners[0])
+    finally:
+        platform.kill()
+        platform.wait()
+        for pid in runners:  # only when the test failed: leave no sleeper behind
+            if _alive(pid):
+                os.kill(pid, 9)

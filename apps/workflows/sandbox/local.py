@@ -299,7 +299,7 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
     os.chmod(workdir, 0o700)
     job = {"language": language, "code": code, "inputs": inputs, "nonce": nonce, "workdir": workdir,
            "limits": limits.as_dict(), "weak": bool(getattr(settings, "CODE_EXECUTION_WEAK_SANDBOX", False)),
-           "namespaces": USE_NAMESPACES}
+           "namespaces": USE_NAMESPACES, "parent": os.getpid()}
     if language == "javascript":
         node = node_executable()
         job["node"] = os.path.realpath(node)

@@ -405,8 +405,16 @@ def exec_buffers(path: bytes, argv: list[bytes], env: list[bytes]) -> tuple:
     return c_path, c_argv, c_env, pointers
 
 
+def die_with_parent(parent: int) -> None:
+    """If the platform process that started us dies, so do we (no orphans waiting forever)."""
+    LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL; kept across node's exec
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
+    die_with_parent(int(job.get("parent") or os.getppid()))
     nonce = job["nonce"]
     workdir = job["workdir"]
     language = job["language"]
