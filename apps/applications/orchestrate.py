@@ -352,6 +352,8 @@ def _wants_json(request: HttpRequest) -> bool:
 def orchestrate(request: HttpRequest, app_id: Any) -> HttpResponse:
     """GET: the editor. POST `config` (JSON): save the draft; the live version is untouched."""
     app = _app_or_404(app_id)
+    if app.mode in (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT):  # graphs live on the Workflow page
+        return redirect(ws_reverse(request, "console:app_workflow", app_id=app.pk))
     if request.method == "GET":
         return _page(request, app)
     config, errors, problems = clean_config(
@@ -531,11 +533,13 @@ def debug_upload(request: HttpRequest, app_id: Any) -> HttpResponse:
 
 
 @require_perm(Perm.APPS_EDIT)
-@require_http_methods(["GET"])
 def debug_suggested(request: HttpRequest, app_id: Any, message_id: Any) -> HttpResponse:
-    """Follow-up suggestions after a debug answer, when the draft has them on (as /v1 …/suggested)."""
+    """Follow-up suggestions after a debug answer, when the draft has them on (as /v1 …/suggested).
+    Ids are checked before the method, so a foreign id is a 404 whatever the method."""
     app = _app_or_404(app_id)
     message = _own_debug_message(request, app, pk=message_id)
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
     if not app.is_chat or not with_defaults(app.draft_config)["suggested_questions_after_answer"].get("enabled"):
         return error_response(ServiceError("bad_request", _("Follow-up suggestions are not enabled.")))
     history = logs.conversation_history(conversation=message.conversation, until=message)

@@ -120,6 +120,7 @@ async def test_follow_up_suggestions_after_a_debug_answer(world_tx, fake_openai)
     bruno = await asyncio.to_thread(client_for, world_tx.other.user)
     assert (await asyncio.to_thread(bruno.get, _suggested_url(app.pk, message_id, ws="beta"))).status_code == 404
     assert (await asyncio.to_thread(client.get, _suggested_url(app.pk, uuid.uuid4()))).status_code == 404
+    assert (await asyncio.to_thread(client.post, _suggested_url(app.pk, message_id))).status_code == 405
 
 
 @pytest.mark.asyncio
