@@ -39,22 +39,50 @@ RANGE_TYPES = ("audio/", "video/")
 # --- Uploads ------------------------------------------------------------------------------------
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "svg")
+AUDIO_EXTENSIONS = ("mp3", "m4a", "wav", "webm", "amr", "mpga")
+VIDEO_EXTENSIONS = ("mp4", "mov", "mpeg", "mpg")
+# MB per kind (§2.10); documents and anything else take UPLOAD_FILE_SIZE_LIMIT.
+SIZE_SETTINGS = (("image", IMAGE_EXTENSIONS, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10),
+                 ("video", VIDEO_EXTENSIONS, "UPLOAD_VIDEO_FILE_SIZE_LIMIT", 100),
+                 ("audio", AUDIO_EXTENSIONS, "UPLOAD_AUDIO_FILE_SIZE_LIMIT", 50))
+
+
+def _extension(file: UploadedFile) -> str:
+    if not file.name:
+        raise ServiceError("filename_not_exists_error", "The specified filename does not exist.")
+    return os.path.splitext(file.name)[1].lstrip(".").lower()
+
+
+def _size_limit(file: UploadedFile, setting: str, default_mb: int) -> None:
+    limit = getattr(settings, setting, default_mb) * 1024 * 1024
+    if file.size > limit:
+        raise ServiceError("file_too_large", f"File size exceeded. {file.size} > {limit}", 413)
+
+
+def check_upload(file: UploadedFile) -> None:
+    """§2.10's checks of a /v1/files/upload file: a name, a type, an extension not on the operator's
+    blocklist (UPLOAD_FILE_EXTENSION_BLACKLIST), and the size limit of its kind."""
+    extension = _extension(file)
+    if not file.content_type:
+        raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
+    if not extension or extension in settings.UPLOAD_FILE_EXTENSION_BLACKLIST:
+        raise ServiceError("file_extension_blocked", "The file extension is blocked for security reasons.")
+    for _kind, extensions, setting, default_mb in SIZE_SETTINGS:
+        if extension in extensions:
+            return _size_limit(file, setting, default_mb)
+    return _size_limit(file, "UPLOAD_FILE_SIZE_LIMIT", 15)
 
 
 def check_image(file: UploadedFile) -> None:
-    """§2.10's checks of an uploaded image (its name, type and size), with Dify's error codes."""
-    if not file.name:
-        raise ServiceError("filename_not_exists_error", "The specified filename does not exist.")
-    extension = os.path.splitext(file.name)[1].lstrip(".").lower()
+    """An image only (the console's debug panel, for vision models), with §2.10's error codes."""
+    extension = _extension(file)
     if not file.content_type or extension not in IMAGE_EXTENSIONS:
         raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
-    limit_mb = getattr(settings, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
-    if file.size > limit_mb * 1024 * 1024:
-        raise ServiceError("file_too_large", f"File size exceeded. {file.size} > {limit_mb * 1024 * 1024}", 413)
+    _size_limit(file, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
 
 
-def store_image(app: App, schema_name: str, file: UploadedFile, end_user: Any = None) -> UploadFile:
-    """Keep a checked image under the workspace's prefix (in the workspace schema)."""
+def store_upload(app: App, schema_name: str, file: UploadedFile, end_user: Any = None) -> UploadFile:
+    """Keep a checked upload under the workspace's prefix (in the workspace schema)."""
     extension = os.path.splitext(file.name or "")[1].lstrip(".").lower()
     file_id = uuid.uuid4()
     key = default_storage.save(f"upload_files/{schema_name}/{file_id}.{extension}", file)

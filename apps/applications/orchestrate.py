@@ -528,7 +528,7 @@ def debug_upload(request: HttpRequest, app_id: Any) -> HttpResponse:
         message_files.check_image(file)
     except ServiceError as exc:
         return error_response(exc)
-    row = message_files.store_image(app, request.tenant.schema_name, file)
+    row = message_files.store_upload(app, request.tenant.schema_name, file)
     return JsonResponse({"id": str(row.pk), "name": row.name}, status=201)
 
 

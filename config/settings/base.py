@@ -263,6 +263,14 @@ DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
 # FILES_URL is their base, FILES_ACCESS_TIMEOUT how many seconds a signature stays valid.
 FILES_URL = env.str("FILES_URL", default=SITE_URL).rstrip("/")
 FILES_ACCESS_TIMEOUT = env.int("FILES_ACCESS_TIMEOUT", default=300)
+# /v1/files/upload: extensions refused outright (file_extension_blocked), and MB limits per kind
+# (UPLOAD_FILE_SIZE_LIMIT, below, is the one for documents and anything else).
+UPLOAD_FILE_EXTENSION_BLACKLIST = [e.strip().lower().lstrip(".") for e in env.list(
+    "UPLOAD_FILE_EXTENSION_BLACKLIST", default=["exe", "dll", "bat", "cmd", "com", "msi", "scr", "ps1", "vbs",
+                                                  "jar", "sh"]) if e.strip()]
+UPLOAD_IMAGE_FILE_SIZE_LIMIT = env.int("UPLOAD_IMAGE_FILE_SIZE_LIMIT", default=10)
+UPLOAD_AUDIO_FILE_SIZE_LIMIT = env.int("UPLOAD_AUDIO_FILE_SIZE_LIMIT", default=50)
+UPLOAD_VIDEO_FILE_SIZE_LIMIT = env.int("UPLOAD_VIDEO_FILE_SIZE_LIMIT", default=100)
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

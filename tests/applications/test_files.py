@@ -217,3 +217,22 @@ async def test_signatures_do_not_cross_files() -> None:
     assert not message_files.verify("7", "f2", query["timestamp"], query["nonce"], query["sign"])
     assert not message_files.verify("8", "f1", query["timestamp"], query["nonce"], query["sign"])
     assert not message_files.verify("7", "f1", "x", query["nonce"], query["sign"])
+
+
+async def test_upload_takes_documents_with_their_own_size_limit(api, media, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.UPLOAD_FILE_SIZE_LIMIT = 1
+    doc = await _upload(api.chat_key, name="notes.txt", data=b"hello", content_type="text/plain")
+    assert (doc["extension"], doc["mime_type"]) == ("txt", "text/plain")
+    path, query = _path(doc["source_url"])
+    served = await call("get", path, None, query=query)
+    assert served["Content-Type"] == "text/plain" and _body(served) == b"hello"
+    big = await call("post", "/v1/files/upload", api.chat_key, {"user": "u-1"}, files={
+        "file": SimpleUploadedFile("big.pdf", b"x" * (1024 * 1024 + 1), content_type="application/pdf")})
+    assert big.status_code == 413 and big.json()["code"] == "file_too_large"
+    settings.UPLOAD_FILE_EXTENSION_BLACKLIST = ["txt"]  # the operator's blocklist
+    blocked = await call("post", "/v1/files/upload", api.chat_key, {"user": "u-1"}, files={
+        "file": SimpleUploadedFile("more.TXT", b"x", content_type="text/plain")})
+    assert blocked.status_code == 400 and blocked.json() == {
+        "code": "file_extension_blocked", "status": 400,
+        "message": "The file extension is blocked for security reasons."}
+    assert await in_schema(lambda: UploadFile.objects.count()) == 1

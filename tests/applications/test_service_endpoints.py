@@ -482,7 +482,8 @@ async def test_upload_image(api, settings, tmp_path) -> None:  # type: ignore[no
     ({}, 400, "no_file_uploaded"),
     ({"file": SimpleUploadedFile("a.png", PNG, "image/png"), "other": SimpleUploadedFile("b.png", PNG, "image/png")},
      400, "too_many_files"),
-    ({"file": SimpleUploadedFile("notes.txt", b"hi", "text/plain")}, 415, "unsupported_file_type"),
+    ({"file": SimpleUploadedFile("setup.exe", b"MZ", "application/x-msdownload")}, 400, "file_extension_blocked"),
+    ({"file": SimpleUploadedFile("noextension", b"hi", "text/plain")}, 400, "file_extension_blocked"),
     ({"file": SimpleUploadedFile("big.png", b"x" * (1024 * 1024 + 1), "image/png")}, 413, "file_too_large"),
 ])
 async def test_upload_errors(api, settings, tmp_path, files, status, code) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""Files of the Service API: POST /v1/files/upload (service-api.md §2.10; images for now, stored
-under the workspace's prefix), GET /v1/files/{id}/preview (§2.11) and the keyless, signed
+"""Files of the Service API: POST /v1/files/upload (service-api.md §2.10; stored under the
+workspace's prefix), GET /v1/files/{id}/preview (§2.11) and the keyless, signed
 /v1/files/{id}/file-preview that the `source_url`/`url` fields point to."""
 
 import uuid
@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, timestamp
-from apps.applications.message_files import check_image, file_response, signed_url, store_image, verify
+from apps.applications.message_files import check_upload, file_response, signed_url, store_upload, verify
 from apps.applications.models import MessageFile, UploadFile
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.workspaces.models import Workspace
@@ -30,9 +30,9 @@ def single_upload(request: HttpRequest, *, missing: ServiceError) -> UploadedFil
 @api_view("POST")
 def upload(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     file = single_upload(request, missing=ServiceError("no_file_uploaded", "Please upload your file."))
-    check_image(file)
+    check_upload(file)
     end_user = caller_end_user(caller, request.POST, required=False)
-    row = store_image(caller.app, caller.workspace.schema_name, file, end_user)
+    row = store_upload(caller.app, caller.workspace.schema_name, file, end_user)
     return JsonResponse({
         "id": str(row.pk), "name": row.name, "size": row.size, "extension": row.extension,
         "mime_type": row.mime_type, "created_by": str(end_user.pk), "created_at": timestamp(row.created_at),
