@@ -294,7 +294,9 @@ def test_memory_bombs_stop_at_the_memory_limit(language: str, code: str) -> None
 
 @pytest.mark.parametrize(("language", "code"), [
     ("python3", "def main():\n    while True:\n        pass"),
+    ("python3", "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\ndef main():\n    while True:\n        pass"),
     ("javascript", "function main() { for (;;) {} }"),
+    ("javascript", "process.on('SIGXCPU', () => {});\nfunction main() { for (;;) {} }"),
 ])
 def test_infinite_loops_stop_at_the_cpu_limit(language: str, code: str) -> None:
     error = fails(language, code)
