@@ -56,9 +56,6 @@ urlpatterns += [
     path("apps/<uuid:app_id>/debug/speech-to-text/", orchestrate.debug_stt, name="app_debug_stt"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/speech/", orchestrate.debug_tts,
          name="app_debug_tts"),
-    path("apps/<uuid:app_id>/debug/speech-to-text/", orchestrate.debug_stt, name="app_debug_stt"),
-    path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/speech/", orchestrate.debug_tts,
-         name="app_debug_tts"),
     path("apps/<uuid:app_id>/debug/messages/<uuid:message_id>/suggested/", orchestrate.debug_suggested,
          name="app_debug_suggested"),
 ]
@@ -68,6 +65,20 @@ urlpatterns += [
     path("apps/<uuid:app_id>/webapp/", webapp_console.app_webapp, name="app_webapp"),
     path("apps/<uuid:app_id>/webapp/regenerate/", webapp_console.app_webapp_regenerate,
          name="app_webapp_regenerate"),
+]
+
+# Workflow and chatflow apps: graph, draft JSON, test runs, history, publish (apps/workflows/views.py).
+from apps.workflows import views as workflows  # noqa: E402
+
+urlpatterns += [
+    path("apps/<uuid:app_id>/workflow/", workflows.workflow_page, name="app_workflow"),
+    path("apps/<uuid:app_id>/workflow/draft/", workflows.draft_json, name="app_workflow_draft"),
+    path("apps/<uuid:app_id>/workflow/publish/", workflows.publish, name="app_workflow_publish"),
+    path("apps/<uuid:app_id>/workflow/versions/<uuid:workflow_id>/restore/", workflows.restore,
+         name="app_workflow_restore"),
+    path("apps/<uuid:app_id>/workflow/run/", workflows.debug_run, name="app_workflow_run"),
+    path("apps/<uuid:app_id>/workflow/tasks/<uuid:task_id>/stop/", workflows.debug_stop, name="app_workflow_stop"),
+    path("apps/<uuid:app_id>/workflow/runs/<uuid:run_id>/", workflows.run_detail, name="app_workflow_run_detail"),
 ]
 
 # App DSL: export an app as YAML, import a file as a new app.

@@ -11,11 +11,13 @@ from apps.applications.templates_catalog import TEMPLATES
 
 ICONS = ("🤖", "💬", "🎧", "🌐", "📝", "🔎", "📚", "💡", "🧠", "⚙️", "📈", "✉️", "🛒", "🎓", "🧾", "🚀")
 BACKGROUNDS = ("#E4EEF9", "#E3F4EC", "#FDF1DC", "#EFE8FB", "#FCE7E9", "#E6F6F8", "#F1F1EF", "#FFF6C7")
-CREATE_MODES = (App.Mode.CHAT, App.Mode.COMPLETION, App.Mode.AGENT_CHAT)
+CREATE_MODES = (App.Mode.CHAT, App.Mode.COMPLETION, App.Mode.AGENT_CHAT, App.Mode.ADVANCED_CHAT, App.Mode.WORKFLOW)
 MODE_HELP: dict[str, Any] = {
     App.Mode.CHAT: _("A conversation that remembers earlier turns."),
     App.Mode.COMPLETION: _("One input form, one generated text."),
     App.Mode.AGENT_CHAT: _("Reasons step by step and calls tools."),
+    App.Mode.ADVANCED_CHAT: _("A conversation driven by a graph of nodes, with memory."),
+    App.Mode.WORKFLOW: _("A graph of nodes from inputs to outputs, for automation and batch work."),
 }
 BLANK = "blank"
 

@@ -74,6 +74,10 @@ def app_publish(*, app: App, actor_id: int | None = None, note: str = "") -> App
 
 @transaction.atomic
 def app_duplicate(*, app: App, actor_id: int | None = None, name: str | None = None) -> App:
+    if app.mode in (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT):
+        from apps.workflows.services import workflow_app_duplicate
+
+        return workflow_app_duplicate(app=app, actor_id=actor_id, name=name)
     return app_create(name=name or _("%(name)s (copy)") % {"name": app.name}, mode=app.mode, actor_id=actor_id,
                       description=app.description, icon=app.icon, icon_background=app.icon_background,
                       config=app.draft_config)

@@ -166,3 +166,19 @@ def checklist(graph: dict[str, Any], mode: str) -> list[str]:
     if not any(n.type == terminal for n in nodes.values()):
         problems.append(_("The workflow has no %(node)s node.") % {"node": terminal.capitalize()})
     return problems
+
+
+@transaction.atomic
+def workflow_app_duplicate(*, app: App, actor_id: int | None = None, name: str | None = None) -> App:
+    """A copy of the app with its draft (secrets stay encrypted: same workspace, same key)."""
+    draft = Workflow.objects.filter(app=app, version=DRAFT).first()
+    copy_app = App.objects.create(name=(name or _("%(name)s (copy)") % {"name": app.name})[:120], mode=app.mode,
+                                  description=app.description, icon=app.icon, icon_background=app.icon_background,
+                                  draft_config={}, created_by_id=actor_id)
+    if draft is not None:
+        Workflow.objects.create(app=copy_app, version=DRAFT, graph=copy.deepcopy(draft.graph),
+                                features=copy.deepcopy(draft.features),
+                                environment_variables=copy.deepcopy(draft.environment_variables),
+                                conversation_variables=copy.deepcopy(draft.conversation_variables),
+                                created_by_id=actor_id)
+    return copy_app

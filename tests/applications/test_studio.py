@@ -133,7 +133,7 @@ def test_create_from_template_takes_its_mode_and_config(world) -> None:  # type:
 
 def test_create_validates(world) -> None:  # type: ignore[no-untyped-def]
     client = client_for(world.owner.user)
-    response = client.post(f"{BASE}new/", {"template": "blank", "mode": "workflow", "name": " ",
+    response = client.post(f"{BASE}new/", {"template": "blank", "mode": "assistant", "name": " ",
                                            "icon": "🤖", "icon_background": "#E4EEF9"})
     assert response.status_code == 200 and _apps(world) == []
     assert response.context["form"].errors.keys() >= {"name", "mode"}

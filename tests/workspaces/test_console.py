@@ -17,6 +17,9 @@ from apps.workspaces.models import Invitation, Membership, Workspace
 from config import urls_tenant
 from tests.conftest import client_for
 
+from apps.workflows import services as workflow_services  # noqa: E402
+from apps.workflows.models import Workflow, WorkflowRun  # noqa: E402
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,9 +37,16 @@ def _console_urls(world, workspace_slug: str, source, ids_only: bool = False):  
             app=app, from_source="api", mode="chat", name="probe")
         message = Message.objects.filter(conversation=conversation).first() or Message.objects.create(
             app=app, conversation=conversation, from_source="api", query="q", answer="a")
+        flow = App.objects.filter(mode="workflow").first() or workflow_services.workflow_app_create(
+            name="Probe flow", mode="workflow")
+        version = Workflow.objects.filter(app=flow).exclude(version="draft").first() or workflow_services.publish(
+            app=flow)
+        run = WorkflowRun.objects.filter(app=flow).first() or WorkflowRun.objects.create(
+            app=flow, workflow_version=version.version, mode="workflow", triggered_from="debugging")
     ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
            "credential_id": credential.pk, "app_id": app.pk, "key_id": key.pk,
-           "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id}
+           "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id,
+           "workflow_id": version.pk, "run_id": run.pk}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)

@@ -30,15 +30,16 @@ def system_parameters() -> dict[str, int]:
 
 def parameters_body(app: App) -> dict[str, Any]:
     """The app's input form and features, from its live configuration (also the WebApp's)."""
-    if app.mode == App.Mode.WORKFLOW or not app.live_config:
+    if app.mode in (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT):  # from the published workflow
+        from apps.workflows.api import parameters_body as workflow_parameters
+
+        return workflow_parameters(app, FEATURES, system_parameters())
+    if not app.live_config:
         raise ServiceError("app_unavailable", "App unavailable, please check your app configurations.")
     config = with_defaults(app.live_config)
     body: dict[str, Any] = {"opening_statement": config.get("opening_statement") or None,
                             "suggested_questions": config.get("suggested_questions") or []}
     body.update({key: config[key] for key in FEATURES})
-    # §2.22 lists autoPlay with text_to_speech; configs made before it existed have none.
-    body["text_to_speech"] = {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled",
-                              **body["text_to_speech"]}
     # §2.22 lists autoPlay with text_to_speech; configs made before it existed have none.
     body["text_to_speech"] = {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled",
                               **body["text_to_speech"]}

@@ -4,6 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from apps.applications.api import audio, conversations, files, messages, meta, streaming, variables
+from apps.workflows import api as workflows
 
 
 def welcome(request: HttpRequest) -> JsonResponse:
@@ -32,6 +33,11 @@ urlpatterns = [
     path("files/upload", files.upload),
     path("files/<str:file_id>/preview", files.preview),
     path("files/<str:file_id>/file-preview", files.signed_file),
+    path("workflows/run", workflows.workflows_run),
+    path("workflows/run/<str:run_id>", workflows.run_detail),
+    path("workflows/tasks/<str:task_id>/stop", workflows.task_stop),
+    path("workflows/logs", workflows.logs),
+    path("workflows/<str:workflow_id>/run", workflows.workflow_version_run),
     path("audio-to-text", audio.audio_to_text),
     path("text-to-audio", audio.text_to_audio),
 ]

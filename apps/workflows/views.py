@@ -1,0 +1,231 @@
+"""Console → workflow app → Workflow: the graph (read-only SVG view; the draft is also a JSON API
+an editor can drive), the checklist, a run panel that streams node results live, run history
+with per-node detail, publish with version history and restore (WF-22…WF-28).
+
+Debug runs use the draft, are stored with triggered_from="debugging" and stay out of the logs.
+"""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.applications.models import App
+from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.providers.runtime.errors import RuntimeModelError
+from apps.workflows import runner, selectors, services, variables
+from apps.workflows.engine.graph import parse_nodes
+from apps.workflows.models import Workflow, WorkflowRun
+from apps.workspaces import roles
+from apps.workspaces.decorators import require_perm
+from apps.workspaces.roles import Perm
+from apps.workspaces.sync import run_in_tenant
+from apps.workspaces.urlutils import ws_reverse
+
+PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+def _app(app_id: Any) -> App:
+    """A workflow or chatflow app of this workspace; anything else is a 404."""
+    return get_object_or_404(App, pk=app_id, mode__in=services.WORKFLOW_MODES)
+
+
+def _draft(app: App) -> Workflow:
+    draft = selectors.draft(app)
+    if draft is None:
+        draft = services.draft_sync(app=app, graph=services.default_graph(app.mode))
+    return draft
+
+
+def _graph_view(graph: dict[str, Any]) -> dict[str, Any]:
+    """What the SVG needs: nodes with positions and titles, edges with their branch labels."""
+    nodes = []
+    for node_id, node in parse_nodes(graph).items():
+        raw = next((n for n in graph.get("nodes") or [] if str(n.get("id")) == node_id), {})
+        position = raw.get("positionAbsolute") or raw.get("position") or {}
+        nodes.append({"id": node_id, "type": node.type, "title": node.title, "parent": node.parent_id,
+                      "x": float(position.get("x") or 0), "y": float(position.get("y") or 0),
+                      "w": float(raw.get("width") or 244), "h": float(raw.get("height") or 60)})
+    edges = [{"source": str(e.get("source")), "target": str(e.get("target")),
+              "handle": str(e.get("sourceHandle") or "source")}
+             for e in graph.get("edges") or [] if isinstance(e, dict)]
+    if all(n["x"] == 0 and n["y"] == 0 for n in nodes) and len(nodes) > 1:
+        _layout(nodes, edges)
+    return {"nodes": nodes, "edges": edges}
+
+
+def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
+    """Graphs saved without positions (built through the API): columns by distance from the start."""
+    depth: dict[str, int] = {}
+    targets = {e["target"] for e in edges}
+    frontier = [n["id"] for n in nodes if n["id"] not in targets and not n["parent"]]
+    for node_id in frontier:
+        depth[node_id] = 0
+    while frontier:
+        following = []
+        for edge in edges:
+            if edge["source"] in frontier and edge["target"] not in depth:
+                depth[edge["target"]] = depth[edge["source"]] + 1
+                following.append(edge["target"])
+        frontier = following
+    rows: dict[int, int] = {}
+    for node in nodes:
+        column = depth.get(node["id"], max(depth.values(), default=0) + 1)
+        node["x"], node["y"] = column * 300.0, rows.get(column, 0) * 110.0
+        rows[column] = rows.get(column, 0) + 1
+
+
+@require_perm(Perm.APPS_EDIT)
+def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
+    app = _app(app_id)
+    draft = _draft(app)
+    published = selectors.published(app)
+    start = runner.start_variables(draft.graph)
+    return render(request, "workflows/workflow.html", {
+        "app": app, "tab": "orchestrate", "can_edit": True,
+        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS),
+        "draft": draft, "published": published, "versions": selectors.versions(app)[:20],
+        "checklist": services.checklist(draft.graph, app.mode),
+        "unpublished": published is None or published.graph != draft.graph or published.features != draft.features,
+        "runs": selectors.runs(app, triggered_from=WorkflowRun.TriggeredFrom.DEBUGGING, limit=20),
+        "panel": {
+            "graph": _graph_view(draft.graph), "inputs": start, "chat": app.mode == App.Mode.ADVANCED_CHAT,
+            "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
+                     "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk, task_id=PLACEHOLDER),
+                     "detail": ws_reverse(request, "console:app_workflow_run_detail", app_id=app.pk,
+                                          run_id=PLACEHOLDER)},
+        },
+    })
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_http_methods(["GET", "POST"])
+def draft_json(request: HttpRequest, app_id: Any) -> JsonResponse:
+    """GET the draft as JSON; POST {graph, features, environment_variables, conversation_variables}
+    to replace it. Secret values never leave: they come back masked, and a masked value keeps
+    the stored secret."""
+    app = _app(app_id)
+    draft = _draft(app)
+    if request.method == "POST":
+        try:
+            body = json.loads(request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("graph"), dict):
+            return JsonResponse({"ok": False, "errors": [_("Send a JSON object with a graph.")]}, status=400)
+        try:
+            draft = services.draft_sync(
+                app=app, graph=body["graph"], features=body.get("features", draft.features),
+                environment_variables=body.get("environment_variables", variables.masked(draft.environment_variables)),
+                conversation_variables=body.get("conversation_variables", draft.conversation_variables),
+                actor_id=request.user.pk)
+        except ValidationError as exc:
+            return JsonResponse({"ok": False, "errors": exc.messages}, status=400)
+    return JsonResponse({"ok": True, "id": str(draft.pk), "graph": draft.graph, "features": draft.features,
+                         "environment_variables": variables.masked(draft.environment_variables),
+                         "conversation_variables": draft.conversation_variables,
+                         "checklist": services.checklist(draft.graph, app.mode),
+                         "updated_at": draft.updated_at.isoformat()}, json_dumps_params={"ensure_ascii": False})
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def publish(request: HttpRequest, app_id: Any) -> HttpResponse:
+    app = _app(app_id)
+    problems = services.checklist(_draft(app).graph, app.mode)
+    if problems:
+        messages.error(request, _("Fix the checklist before publishing."))
+    else:
+        services.publish(app=app, actor_id=request.user.pk, name=request.POST.get("name", ""))
+        messages.success(request, _("Published. The API and the WebApp run this version now."))
+    return redirect(ws_reverse(request, "console:app_workflow", app_id=app.pk))
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def restore(request: HttpRequest, app_id: Any, workflow_id: Any) -> HttpResponse:
+    app = _app(app_id)
+    version = get_object_or_404(Workflow.objects.exclude(version="draft"), pk=workflow_id, app=app)
+    services.restore(app=app, workflow=version)
+    messages.success(request, _("The draft now holds the published version %(version)s.") % {
+        "version": version.version})
+    return redirect(ws_reverse(request, "console:app_workflow", app_id=app.pk))
+
+
+def _debug_prepare(tenant: Any, app_id: Any, body: dict[str, Any], user: Any) -> runner.Prepared:
+    app = _app(app_id)
+    if not isinstance(body.get("inputs", {}), dict):
+        raise invalid_param("inputs must be an object")
+    query = body.get("query") or ""
+    if app.mode == App.Mode.ADVANCED_CHAT and (not isinstance(query, str) or not query.strip()):
+        raise invalid_param("query is required")
+    return runner.prepare(tenant=tenant, app=app, workflow=_draft(app), inputs=body.get("inputs") or {},
+                          end_user=None, query=query if isinstance(query, str) else "", account=user,
+                          conversation_id=body.get("conversation_id") or None, source="debugger")
+
+
+async def debug_run(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """POST {inputs, query?, conversation_id?}: run the draft, streamed as SSE (the Service API's events)."""
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    membership = getattr(request, "membership", None)
+    if membership is None or not roles.has_perm(membership.role, Perm.APPS_EDIT):
+        raise PermissionDenied
+    exists = App.objects.filter(pk=app_id, mode__in=services.WORKFLOW_MODES).exists
+    if not await run_in_tenant(request.tenant, exists):
+        raise Http404
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return error_response(invalid_param("Invalid JSON payload received or JSON payload is empty."))
+    try:
+        prepared = await run_in_tenant(request.tenant, _debug_prepare, request.tenant, app_id, body, request.user)
+    except (ServiceError, RuntimeModelError) as exc:
+        return error_response(exc)
+    run = runner.WorkflowGeneration(prepared).start()
+    response = StreamingHttpResponse(run.sse(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+debug_run.required_perm = Perm.APPS_EDIT  # type: ignore[attr-defined]
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_POST
+def debug_stop(request: HttpRequest, app_id: Any, task_id: Any) -> JsonResponse:
+    """Stop the member's own running debug run of this app (the shared stop flag)."""
+    from apps.applications import generation
+
+    app = _app(app_id)
+    run = WorkflowRun.objects.filter(app=app, task_id=task_id, created_by_account_id=request.user.pk,
+                                     triggered_from=WorkflowRun.TriggeredFrom.DEBUGGING).first()
+    if run is None:
+        raise Http404
+    generation.request_stop(str(task_id), None)
+    return JsonResponse({"result": "success"})
+
+
+@require_perm(Perm.APPS_EDIT)
+def run_detail(request: HttpRequest, app_id: Any, run_id: Any) -> HttpResponse:
+    """A run with every node: inputs, process data, outputs, status, timing and tokens (WF-24)."""
+    app = _app(app_id)
+    run = get_object_or_404(WorkflowRun.objects.select_related("created_by_end_user"), pk=run_id, app=app)
+    nodes = [{"row": n, "inputs": _pretty(n.inputs), "process_data": _pretty(n.process_data),
+              "outputs": _pretty(n.outputs)} for n in selectors.node_executions(run)]
+    return render(request, "workflows/run_detail.html", {
+        "app": app, "tab": "orchestrate", "can_edit": True,
+        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS), "run": run, "nodes": nodes,
+        "inputs": _pretty(run.inputs), "outputs": _pretty(run.outputs)})
+
+
+def _pretty(value: Any) -> str:
+    return "" if value in (None, {}, []) else json.dumps(value, ensure_ascii=False, indent=2)
