@@ -30,9 +30,11 @@ from apps.providers.runtime.entities import ImagePart, PromptMessage
 
 SIGN_SALT = "tessera.files.signed-url"
 SIGNED_PATH = "/v1/files/{file_id}/file-preview"
-# Served as downloads, never inline: a browser would run scripts in them on our origin.
-ACTIVE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml")
-ACTIVE_EXTENSIONS = ("html", "htm", "xhtml", "svg")
+# Only these are shown inline; everything else (HTML, SVG, XML, scripts …) is a download, since
+# a browser would run scripts in them on this site's origin.
+INLINE_PREFIXES = ("image/", "audio/", "video/")
+INLINE_TYPES = ("text/plain", "application/pdf")
+ACTIVE_EXTENSIONS = ("html", "htm", "xhtml", "svg", "svgz", "xml", "xsl", "xslt")
 RANGE_TYPES = ("audio/", "video/")
 
 
@@ -124,13 +126,16 @@ def verify(workspace_id: str, file_id: str, timestamp: str, nonce: str, sign: st
 
 def file_response(upload: UploadFile, *, as_attachment: bool) -> HttpResponse:
     """The file's bytes, streamed, with §2.11's headers: its own type inline, octet-stream with a
-    Content-Disposition as an attachment, and active content (HTML, SVG) always as a download."""
+    Content-Disposition as an attachment, and anything that could be active content (HTML, SVG,
+    XML …) always as a download."""
     try:
         handle = default_storage.open(upload.key, "rb")
     except (FileNotFoundError, OSError):
         raise ServiceError("file_not_found", "The requested file was not found.", 404) from None
-    active = upload.mime_type.split(";")[0].strip().lower() in ACTIVE_TYPES or upload.extension in ACTIVE_EXTENSIONS
-    download = as_attachment or active
+    mime = upload.mime_type.split(";")[0].strip().lower()
+    inline = ((mime.startswith(INLINE_PREFIXES) or mime in INLINE_TYPES) and "svg" not in mime and "xml" not in mime
+              and upload.extension not in ACTIVE_EXTENSIONS)
+    download = as_attachment or not inline
     response = FileResponse(handle, content_type="application/octet-stream" if download else upload.mime_type)
     response["Content-Length"] = str(upload.size)
     if download:

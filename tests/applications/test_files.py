@@ -236,3 +236,20 @@ async def test_upload_takes_documents_with_their_own_size_limit(api, media, sett
         "code": "file_extension_blocked", "status": 400,
         "message": "The file extension is blocked for security reasons."}
     assert await in_schema(lambda: UploadFile.objects.count()) == 1
+
+
+@pytest.mark.parametrize(("name", "content_type", "inline"), [
+    ("a.png", "image/png", True), ("a.txt", "text/plain", True), ("a.pdf", "application/pdf", True),
+    ("a.html", "text/html", False), ("a.xml", "text/xml", False), ("a.png", "image/svg+xml", False),
+    ("a.svg", "image/png", False), ("a.js", "application/javascript", False), ("a.bin", "text/html; charset=utf-8", False),
+])
+async def test_only_passive_types_are_inline(api, media, name, content_type, inline) -> None:  # type: ignore[no-untyped-def]
+    uploaded = await _upload(api.chat_key, name=name, data=b"<x/>", content_type=content_type)
+    path, query = _path(uploaded["source_url"])
+    served = await call("get", path, None, query=query)
+    assert served.status_code == 200
+    if inline:
+        assert served["Content-Type"] == content_type and "Content-Disposition" not in served
+    else:
+        assert served["Content-Type"] == "application/octet-stream"
+        assert served["Content-Disposition"] == f"attachment; filename*=UTF-8''{name}"
