@@ -142,3 +142,6 @@ class ConversationVariable(models.Model):
     class Meta:
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["conversation", "name"], name="uniq_conversation_var")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.conversation_id})"

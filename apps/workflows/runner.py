@@ -131,7 +131,7 @@ def prepare(*, tenant: Any, app: App, workflow: Workflow, inputs: Any, end_user:
     try:
         Graph.parse(graph)
     except GraphError as exc:
-        raise ServiceError("app_unavailable", f"App unavailable, please check your app configurations. {exc}")
+        raise ServiceError("app_unavailable", f"App unavailable, please check your app configurations. {exc}") from None
     inputs = clean_inputs(app, graph, inputs)
     if raw_files is not None and not isinstance(raw_files, list):
         raise invalid_param("files must be a list")

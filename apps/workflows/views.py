@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -189,11 +189,9 @@ async def debug_run(request: HttpRequest, app_id: Any) -> HttpResponse:
         prepared = await run_in_tenant(request.tenant, _debug_prepare, request.tenant, app_id, body, request.user)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
-    run = runner.WorkflowGeneration(prepared).start()
-    response = StreamingHttpResponse(run.sse(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    from apps.workflows.api import respond
+
+    return await respond(prepared, streaming=True)
 
 
 debug_run.required_perm = Perm.APPS_EDIT  # type: ignore[attr-defined]

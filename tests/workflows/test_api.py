@@ -315,3 +315,64 @@ async def test_isolation_between_workspaces_and_apps(wf, fake_openai) -> None:
     cross = await call("POST", "/v1/chat-messages", wf.plain_chat_key,
                        {"query": "q", "inputs": {}, "user": "u-1", "conversation_id": chat["conversation_id"]})
     assert cross.status_code == 404
+
+
+async def test_max_run_time_fails_the_run(wf, fake_openai, settings) -> None:
+    from tests.fakes.base import Hang
+
+    settings.WORKFLOW_MAX_EXECUTION_TIME = 1
+    fake_openai.script("chat", Hang(30))
+    data = (await call("POST", "/v1/workflows/run", wf.key, RUN)).json()["data"]
+    assert data["status"] == "failed" and data["error"] == "Max execution time 1s reached."
+    run = await in_schema("ws_alpha", lambda: WorkflowRun.objects.get(pk=data["id"]))
+    assert run.status == "failed" and run.error == "Max execution time 1s reached."
+
+
+async def test_chatflow_stop_through_chat_messages(wf, fake_openai) -> None:
+    fake_openai.script("chat", Reply(" ".join(["word"] * 200), chunk_size=1, delay_between_chunks=0.05))
+    response = await call("POST", "/v1/chat-messages", wf.chat_key,
+                          {"query": "hi", "inputs": {}, "user": "u-1", "response_mode": "streaming"})
+    stream = response.streaming_content.__aiter__()
+    events: list[dict] = []
+    while not any(e["event"] == "message" for e in events):
+        raw = await stream.__anext__()
+        events += [json.loads(b[6:]) for b in raw.decode().split("\n\n") if b.startswith("data: ")]
+    stopped = await call("POST", f"/v1/chat-messages/{events[0]['task_id']}/stop", wf.chat_key, {"user": "u-1"})
+    assert stopped.json() == {"result": "success"}
+    async for raw in stream:
+        events += [json.loads(b[6:]) for b in raw.decode().split("\n\n") if b.startswith("data: ")]
+    assert [e["event"] for e in events][-2:] == ["workflow_finished", "message_end"]
+    assert events[-2]["data"]["status"] == "stopped"
+    message = await in_schema("ws_alpha", lambda: Message.objects.get(pk=events[0]["message_id"]))
+    assert message.status == "stopped" and message.answer.startswith("word")
+
+
+async def test_files_reach_sys_files_and_a_vision_prompt(wf, fake_openai) -> None:
+    def vision_flow():  # type: ignore[no-untyped-def]
+        from apps.applications import services as apps
+        from tests.workflows.conftest import MODEL
+        from tests.workflows.helpers import chain, graph, node
+
+        g = graph([node("start", "start", variables=[{"variable": "doc", "type": "file", "required": False}]),
+                   node("llm", "llm", model=MODEL, prompt_template=[{"role": "user", "text": "describe"}],
+                        vision={"enabled": True, "configs": {"variable_selector": ["sys", "files"]}}),
+                   node("end", "end", outputs=[{"variable": "text", "value_selector": ["llm", "text"]},
+                                               {"variable": "name", "value_selector": ["start", "doc", "name"]}])],
+                  chain("start", "llm", "end"))
+        app = services.workflow_app_create(name="Vision", mode="workflow", graph=g)
+        services.publish(app=app)
+        return apps.api_key_create(app=app)[1]
+
+    key = await in_schema("ws_alpha", vision_flow)
+    fake_openai.script("chat", Reply("a cat"))
+    image = {"type": "image", "transfer_method": "remote_url", "url": "https://img.example/cat.png"}
+    doc = {"type": "document", "transfer_method": "remote_url", "url": "https://files.example/report.pdf"}
+    body = (await call("POST", "/v1/workflows/run", key, {"inputs": {"doc": doc}, "files": [image], "user": "u"})).json()
+    assert body["data"]["outputs"] == {"text": "a cat", "name": "report.pdf"}
+    content = fake_openai.requests[-1].json["messages"][0]["content"]
+    assert content[1]["image_url"]["url"] == "https://img.example/cat.png"
+    bad = await call("POST", "/v1/workflows/run", key, {"inputs": {"doc": "not a file"}, "user": "u"})
+    assert bad.status_code == 400 and "must be a file" in bad.json()["message"]
+    foreign = await call("POST", "/v1/workflows/run", key, {"inputs": {}, "user": "u", "files": [
+        {"type": "image", "transfer_method": "local_file", "upload_file_id": str(uuid.uuid4())}]})
+    assert foreign.status_code == 400 and "not found" in foreign.json()["message"]

@@ -112,6 +112,8 @@ def _index(value: Any, part: Any) -> Any:
             return value[part]
         if part == "url" and "remote_url" in value:
             return value["remote_url"]
+        if part == "name" and "filename" in value:  # file objects: `name` is the file name
+            return value["filename"]
         return MISSING
     if isinstance(value, list):
         try:
