@@ -15,8 +15,10 @@ embedded Postgres), the fake servers (bench/fake_server.py) and the client (http
 
 import argparse
 import asyncio
+import collections
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -42,7 +44,6 @@ from apps.applications.models import App  # noqa: E402
 from apps.providers import services as providers  # noqa: E402
 from apps.workspaces import services as workspaces  # noqa: E402
 from apps.workspaces.models import Workspace  # noqa: E402
-from tests.conftest import free_port, wait_for_port  # noqa: E402
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -104,9 +105,8 @@ async def first_token(client: httpx.AsyncClient, url: str, headers: dict, body: 
     return first
 
 
-def cpu_ms(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return (times.user + times.system) * 1000
+def cpu_ms(*procs: psutil.Process) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs)) * 1000
 
 
 async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, daphne: psutil.Process) -> None:
@@ -148,7 +148,7 @@ async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, da
 
 
 async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, seconds: float,
-                       daphne: psutil.Process) -> None:
+                       *daphne: psutil.Process) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench"}
     direct_body = {"model": "fake-chat", "messages": [{"role": "user", "content": "Say something"}]}
@@ -170,9 +170,9 @@ async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, second
             return done / (time.perf_counter() - started), errors
 
         await run(f"{base}/v1/chat-messages", headers, body)
-        cpu, started = cpu_ms(daphne), time.perf_counter()
+        cpu, started = cpu_ms(*daphne), time.perf_counter()
         ours, ours_errors = await run(f"{base}/v1/chat-messages", headers, body)
-        cpu = (cpu_ms(daphne) - cpu) / (ours * (time.perf_counter() - started))
+        cpu = (cpu_ms(*daphne) - cpu) / (ours * (time.perf_counter() - started))
         raw, _ = await run(f"{fake.base_url}/chat/completions", {"Authorization": "Bearer x"}, direct_body)
     print(f"2. blocking chat-messages, {concurrency} concurrent for {seconds:.0f} s: {ours:7.1f} requests/s "
           f"({ours_errors} errors); the fake server alone: {raw:7.1f} requests/s")
@@ -189,6 +189,7 @@ async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process,
     for count in counts:
         limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
         errors, completed, peak = 0, 0, 0
+        reasons: collections.Counter = collections.Counter()
         async with httpx.AsyncClient(timeout=httpx.Timeout(120, connect=60), limits=limits) as client:
             async def one(i: int) -> None:
                 nonlocal errors, completed
@@ -197,16 +198,19 @@ async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process,
                     async with client.stream("POST", f"{base}/v1/chat-messages", json=body, headers=headers) as r:
                         if r.status_code != 200:
                             errors += 1
+                            reasons[f"HTTP {r.status_code}"] += 1
                             return
                         async for line in r.aiter_lines():
                             if '"event":"error"' in line:
                                 errors += 1
+                                reasons[line[:120]] += 1
                                 return
                             if '"event":"message_end"' in line:
                                 completed += 1
                                 return
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     errors += 1
+                    reasons[type(exc).__name__] += 1
 
             async def sample() -> None:
                 nonlocal peak
@@ -220,7 +224,7 @@ async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process,
             elapsed = time.perf_counter() - started
             sampler.cancel()
         print(f"   {count:5d} streams: {completed} completed, {errors} errors, {elapsed:5.1f} s, "
-              f"Daphne RSS peak {peak / 2**20:6.0f} MiB")
+              f"Daphne RSS peak {peak / 2**20:6.0f} MiB" + (f"; errors: {dict(reasons)}" if reasons else ""))
         if errors:
             break
     slow.stop()
@@ -247,29 +251,71 @@ def hot_path_queries(key: str) -> None:
             print("      ", query["sql"][:100])
 
 
+def start_daphne(workers: int) -> tuple[list[subprocess.Popen], int, socket.socket]:
+    """`workers` Daphne processes accepting on one listening socket (the kernel spreads the
+    connections), as a production host runs one per core."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4096)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    fd = listener.fileno()
+    procs = [subprocess.Popen([sys.executable, "-m", "daphne", "--fd", str(fd), "config.asgi:application"],
+                              cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    port = listener.getsockname()[1]
+    return procs, port, listener
+
+
+def stop_daphne(procs: list[subprocess.Popen], listener: socket.socket) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=20)
+    listener.close()
+
+
+async def ready(base: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            try:
+                await client.get(f"{base}/healthz")
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("Daphne did not start")
+
+
 async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     fake = Fake(20, 0.0)
     schema, key = await asyncio.to_thread(setup, fake)
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DEBUG": "false", "LOG_LEVEL": "WARNING"}
-    daphne = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "config.asgi:application"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs, port, listener = start_daphne(1)
     try:
-        wait_for_port(port, timeout=60)
         base = f"http://127.0.0.1:{port}"
-        proc = psutil.Process(daphne.pid)
-        print(f"Daphne pid {daphne.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
+        await ready(base)
+        proc = psutil.Process(procs[0].pid)
+        print(f"Daphne pid {proc.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
               f"{os.cpu_count()} CPUs; Daphne, the fake servers and the client each in their own process")
         await ttft(base, key, fake, args.concurrency, args.requests, proc)
         await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds, proc)
-        await slow_streams(base, key, schema, proc, [int(c) for c in args.streams.split(",")], args.stream_seconds)
+        await slow_streams(base, key, schema, proc, [int(c) for c in args.streams.split(",") if c],
+                           args.stream_seconds)
     finally:
-        daphne.terminate()
-        daphne.wait(timeout=20)
-        fake.stop()
+        stop_daphne(procs, listener)
+    if args.workers > 1:
+        await asyncio.to_thread(point_model_at, schema, fake)
+        procs, port, listener = start_daphne(args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await ready(base)
+            print(f"   with {args.workers} Daphne processes on one socket:")
+            await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds,
+                               *(psutil.Process(p.pid) for p in procs))
+        finally:
+            stop_daphne(procs, listener)
+    fake.stop()
     await asyncio.to_thread(hot_path_queries, key)
 
 
@@ -280,4 +326,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--streams", default="250,500,1000,2000")
     parser.add_argument("--stream-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="Daphne processes for a second blocking run (1: skip it)")
     asyncio.run(main(parser.parse_args()))

@@ -60,14 +60,20 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
 
 
 def _new_client(m: ResolvedModel) -> openai.AsyncOpenAI:
+    from django.conf import settings
+
     common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries}
+    if m.credential_version:
+        # Pooled clients carry every concurrent stream of a credential: the SDK's default limit of
+        # 1000 connections would queue the 1001st (and time it out); the limit is ours to set.
+        common["http_client"] = openai.DefaultAsyncHttpxClient(
+            timeout=m.timeout, limits=httpx2.Limits(max_connections=settings.PROVIDER_MAX_CONNECTIONS,
+                                                    max_keepalive_connections=100))
     if m.provider == "azure_openai":
         return openai.AsyncAzureOpenAI(
             azure_endpoint=m.config["endpoint"], api_key=m.config.get("api_key"),
             api_version=m.config.get("api_version") or "2024-10-21", **common,
         )
-    from django.conf import settings
-
     base_url = m.config.get("base_url") or (settings.OPENAI_API_BASE if m.provider == "openai" else None)
     return openai.AsyncOpenAI(
         # Local OpenAI-compatible servers often take no key; the SDK insists on one.
