@@ -98,7 +98,8 @@ def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
             "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
                      "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk, task_id=PLACEHOLDER),
                      "detail": ws_reverse(request, "console:app_workflow_run_detail", app_id=app.pk,
-                                          run_id=PLACEHOLDER)},
+                                          run_id=PLACEHOLDER),
+                     "step": ws_reverse(request, "console:app_workflow_step", app_id=app.pk, node_id="__node__")},
         },
     })
 
@@ -227,3 +228,36 @@ def run_detail(request: HttpRequest, app_id: Any, run_id: Any) -> HttpResponse:
 
 def _pretty(value: Any) -> str:
     return "" if value in (None, {}, []) else json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@require_perm(Perm.APPS_EDIT)
+@require_http_methods(["GET", "POST"])
+def step_run(request: HttpRequest, app_id: Any, node_id: str) -> JsonResponse:
+    """WF-23: GET what a draft node reads; POST {"values": {"node.var": value}} runs it alone and
+    returns its status, inputs, outputs and metadata (nothing is stored)."""
+    import asyncio
+
+    from apps.workflows.engine.single import referenced_selectors, run_node
+
+    app = _app(app_id)
+    draft = _draft(app)
+    spec = parse_nodes(draft.graph).get(node_id)
+    if spec is None:
+        raise Http404
+    needed = [s for s in referenced_selectors(spec.data) if s[0] != spec.id]
+    if request.method == "GET":
+        return JsonResponse({"node_id": spec.id, "title": spec.title, "type": spec.type,
+                             "variables": [".".join(s) for s in needed]})
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    values = body.get("values") if isinstance(body, dict) else None
+    if not isinstance(values, dict):
+        return JsonResponse({"code": "invalid_param", "status": 400,
+                             "message": _("Send a JSON object with the node's values.")}, status=400)
+    result = asyncio.run(run_node(spec, values, mode=app.mode, app_id=str(app.pk), workflow_id=str(draft.pk),
+                                  run_id="step", raw_graph=draft.graph, tenant=request.tenant,
+                                  user_id=str(request.user.pk)))
+    return JsonResponse({"node": result}, json_dumps_params={"ensure_ascii": False, "default": str})
+

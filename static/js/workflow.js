@@ -73,6 +73,34 @@
       return {
         inputs: data.inputs, chat: data.chat, values: {}, query: "", running: false, steps: [], answer: "",
         status: "", outputs: "", error: "", taskId: "", runUrl: "", conversationId: "", nodes: {},
+        graphNodes: data.graph.nodes, stepNode: "", stepValues: "{}", stepResult: "",
+        stepLoad: function () {
+          var self = this;
+          if (!this.stepNode) return;
+          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), { headers: { "Accept": "application/json" } })
+            .then(function (r) { return r.json(); })
+            .then(function (body) {
+              var values = {};
+              body.variables.forEach(function (name) { values[name] = ""; });
+              self.stepValues = JSON.stringify(values, null, 2);
+              self.stepResult = "";
+            });
+        },
+        stepRun: function () {
+          var self = this, values;
+          try { values = JSON.parse(this.stepValues || "{}"); } catch (err) { self.stepResult = err.message; return; }
+          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), {
+            method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+            body: JSON.stringify({ values: values }) })
+            .then(function (r) { return r.json(); })
+            .then(function (body) {
+              var node = body.node || {};
+              self.mark(self.stepNode, node.status || "failed");
+              self.stepResult = JSON.stringify({ status: node.status, error: node.error, inputs: node.inputs,
+                                                 outputs: node.outputs, elapsed_time: node.elapsed_time,
+                                                 execution_metadata: node.execution_metadata }, null, 2);
+            });
+        },
         init: function () { this.nodes = draw(this.$refs.graph, data.graph); },
         mark: function (nodeId, status) {
           var n = this.nodes[nodeId];

@@ -115,7 +115,7 @@ def test_workflow_pages_are_isolated_and_need_edit_rights(world) -> None:
         run = WorkflowRun.objects.create(app=app, workflow_version="draft", mode="workflow",
                                          triggered_from="debugging")
         chat = App.objects.create(name="Plain", mode="chat")
-    urls = [f"/workflow/", f"/workflow/draft/", f"/workflow/runs/{run.pk}/"]
+    urls = ["/workflow/", "/workflow/draft/", f"/workflow/runs/{run.pk}/"]
     beta = client_for(world.other.user)
     for suffix in urls:
         # beta's owner: alpha is not their workspace; their own workspace has no such app
@@ -175,3 +175,22 @@ async def test_test_run_streams_stores_a_debug_run_and_shows_its_trace(world_tx,
 
 
 _ = chatflow_graph
+
+
+@pytest.mark.django_db
+def test_step_test_runs_one_node_with_given_values(world) -> None:
+    app = _flow(world)
+    client = client_for(world.editor.user)
+    url = f"{BASE}/{app.pk}/workflow/nodes/t/run/"
+    assert client.get(url).json()["variables"] == ["start.q"]
+    result = client.post(url, {"values": {"start.q": "hi"}}, content_type="application/json").json()["node"]
+    assert result["status"] == "succeeded" and result["outputs"] == {"output": "<b>hi</b>"}
+    assert result["inputs"] == {"q": "hi"} and "elapsed_time" in result
+    again = client.post(url, {"values": {"start.q": "again"}}, content_type="application/json").json()["node"]
+    assert again["outputs"] == {"output": "<b>again</b>"}
+    missing = client.post(f"{BASE}/{app.pk}/workflow/nodes/end/run/", {"values": {}},
+                          content_type="application/json").json()["node"]
+    assert missing["status"] == "succeeded" and missing["outputs"] == {"r": None}
+    assert client.get(f"{BASE}/{app.pk}/workflow/nodes/nope/run/").status_code == 404
+    assert client.post(url, {"values": "x"}, content_type="application/json").status_code == 400
+    assert client_for(world.other.user).get(f"/console/beta/apps/{app.pk}/workflow/nodes/t/run/").status_code == 404

@@ -40,6 +40,14 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     assert '"text": "Paris <b>is</b> the capital"' in page.locator("[data-testid=outputs]").text_content()
     assert page.locator("g.wf-node[data-status=succeeded]").count() == 3
     page.screenshot(path=str(SHOTS / "workflow-run.png"), full_page=True)
+    # Step test: one node alone, with the values it reads filled in by hand
+    page.click("[data-testid=step-test] summary")
+    page.select_option("#wf-step-node", "end")
+    page.wait_for_function("document.querySelector('#wf-step-values').value.includes('llm.text')")
+    page.fill("#wf-step-values", '{"llm.text": "by hand", "start.n": 2}')
+    page.click("text=Run this node")
+    page.wait_for_selector("[data-testid=step-result]:has-text('by hand')")
+    assert '"status": "succeeded"' in page.locator("[data-testid=step-result]").text_content()
     page.click("text=Open the run's details")
     page.wait_for_selector("[data-testid=trace]")
     assert page.locator("[data-testid=trace] tbody tr").count() == 3

@@ -46,7 +46,7 @@ def _console_urls(world, workspace_slug: str, source, ids_only: bool = False):  
     ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
            "credential_id": credential.pk, "app_id": app.pk, "key_id": key.pk,
            "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id,
-           "workflow_id": version.pk, "run_id": run.pk}
+           "workflow_id": version.pk, "run_id": run.pk, "node_id": "start"}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)
