@@ -238,3 +238,36 @@ def parameters_body(app: App, features: tuple[str, ...], system: dict[str, Any])
     body["user_input_form"] = runner.user_input_form(workflow.graph)
     body["system_parameters"] = system
     return body
+
+
+def _variable_body(row: Any) -> dict[str, Any]:
+    """§2.19: `value` is Python's str() of the value (Dify marshals it with fields.String)."""
+    value_type = "number" if row.value_type in ("integer", "float") else row.value_type
+    return {"id": row.variable_id, "name": row.name, "value_type": value_type,
+            "value": None if row.value is None else str(row.value), "description": row.description,
+            "created_at": timestamp(row.created_at), "updated_at": timestamp(row.updated_at)}
+
+
+def conversation_variables_page(conversation: Any, *, name: str, last_id: str | None, limit: int) -> dict[str, Any]:
+    """GET /v1/conversations/{id}/variables for a chatflow conversation (in the workspace schema)."""
+    rows = list(selectors.conversation_variables(conversation, name=name))
+    if last_id:
+        ids = [r.variable_id for r in rows]
+        if last_id not in ids:
+            raise invalid_param("")  # Dify's uncaught ConversationVariableNotExistsError
+        rows = rows[ids.index(last_id) + 1:]
+    return {"limit": limit, "has_more": len(rows) > limit, "data": [_variable_body(r) for r in rows[:limit]]}
+
+
+def conversation_variable_update(conversation: Any, variable_id: str, value: Any) -> dict[str, Any]:
+    """PUT /v1/conversations/{id}/variables/{variable_id}: the value must fit the variable's type."""
+    from apps.workflows import services
+
+    row = selectors.conversation_variables(conversation).filter(variable_id=variable_id).first()
+    if row is None:
+        raise ServiceError("not_found", "Conversation Variable Not Exists.", 404)
+    try:
+        row = services.conversation_variable_set(row, value)
+    except ValueError as exc:
+        raise ServiceError("bad_request", str(exc)) from None
+    return _variable_body(row)

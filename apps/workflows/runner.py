@@ -147,7 +147,12 @@ def prepare(*, tenant: Any, app: App, workflow: Workflow, inputs: Any, end_user:
             name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
             conversation = Conversation.objects.create(
                 app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
-                name=name, inputs=inputs)
+                name=name, inputs=_jsonable(inputs))
+            # Every conversation variable exists from the first turn (listed by the API, §2.19).
+            ConversationVariable.objects.bulk_create([ConversationVariable(
+                app=app, conversation=conversation, variable_id=v.get("id", ""), name=v["name"],
+                value_type=v.get("value_type", "string"), value=v.get("value"), description=v.get("description", ""))
+                for v in workflow.conversation_variables or []])
         rows = (Message.objects.filter(conversation=conversation, status__in=[Message.Status.NORMAL,
                                                                             Message.Status.STOPPED])
                 .order_by("created_at").values_list("query", "answer"))

@@ -92,3 +92,12 @@ def account_ids_by_email(email: str) -> list[int]:
 
     with schema_context(get_public_schema_name()):
         return list(User.objects.filter(email__iexact=email).values_list("pk", flat=True))
+
+
+def conversation_variables(conversation: Any, *, name: str = "") -> QuerySet:
+    from apps.workflows.models import ConversationVariable
+
+    found = ConversationVariable.objects.filter(conversation=conversation)
+    if name:
+        found = found.filter(name__icontains=name)
+    return found.order_by("created_at", "name")

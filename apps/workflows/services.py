@@ -182,3 +182,17 @@ def workflow_app_duplicate(*, app: App, actor_id: int | None = None, name: str |
                                 conversation_variables=copy.deepcopy(draft.conversation_variables),
                                 created_by_id=actor_id)
     return copy_app
+
+
+_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string", dict: "object", list: "array"}
+
+
+def conversation_variable_set(row: Any, value: Any) -> Any:
+    """A new value for a chatflow conversation variable; raises ValueError on a type mismatch."""
+    expected = "number" if row.value_type in ("integer", "float") else row.value_type
+    if not variables._fits(expected, value):
+        got = _TYPE_NAMES.get(type(value), type(value).__name__)
+        raise ValueError(f"Type mismatch: variable expects {expected}, but got {got} type")
+    row.value = value
+    row.save(update_fields=["value", "updated_at"])
+    return row

@@ -376,3 +376,37 @@ async def test_files_reach_sys_files_and_a_vision_prompt(wf, fake_openai) -> Non
     foreign = await call("POST", "/v1/workflows/run", key, {"inputs": {}, "user": "u", "files": [
         {"type": "image", "transfer_method": "local_file", "upload_file_id": str(uuid.uuid4())}]})
     assert foreign.status_code == 400 and "not found" in foreign.json()["message"]
+
+
+async def test_chatflow_conversation_variables_api(wf, fake_openai) -> None:
+    fake_openai.script("chat", Reply("hi"))
+    chat = (await call("POST", "/v1/chat-messages", wf.chat_key, {"query": "q", "inputs": {}, "user": "u-1"})).json()
+    url = f"/v1/conversations/{chat['conversation_id']}/variables"
+    listed = (await call("GET", url, wf.chat_key, {"user": "u-1"})).json()
+    assert listed["has_more"] is False and len(listed["data"]) == 1
+    turns = listed["data"][0]
+    assert (turns["name"], turns["value_type"], turns["value"]) == ("turns", "number", "1")
+    assert {"id", "description", "created_at", "updated_at"} <= set(turns)
+    client = AsyncClient()
+    async with ThreadSensitiveContext():
+        put = await client.put(f"{url}/{turns['id']}", data=json.dumps({"value": 7, "user": "u-1"}),
+                               content_type="application/json", headers={"Authorization": f"Bearer {wf.chat_key}"})
+        wrong = await client.put(f"{url}/{turns['id']}", data=json.dumps({"value": "seven", "user": "u-1"}),
+                                 content_type="application/json",
+                                 headers={"Authorization": f"Bearer {wf.chat_key}"})
+        missing = await client.put(f"{url}/nope", data=json.dumps({"value": 1, "user": "u-1"}),
+                                   content_type="application/json",
+                                   headers={"Authorization": f"Bearer {wf.chat_key}"})
+    assert put.status_code == 200 and put.json()["value"] == "7"
+    assert wrong.status_code == 400 and wrong.json()["message"] == \
+        "Type mismatch: variable expects number, but got string type"
+    assert missing.status_code == 404
+    fake_openai.script("chat", Reply("again"))
+    await call("POST", "/v1/chat-messages", wf.chat_key,
+               {"query": "q", "inputs": {}, "user": "u-1", "conversation_id": chat["conversation_id"]})
+    assert (await call("GET", url, wf.chat_key, {"user": "u-1"})).json()["data"][0]["value"] == "8"
+    # another user, and another app's key, do not see the conversation
+    assert (await call("GET", url, wf.chat_key, {"user": "u-2"})).status_code == 404
+    assert (await call("GET", url, wf.plain_chat_key, {"user": "u-1"})).status_code == 404
+    filtered = (await call("GET", url, wf.chat_key, {"user": "u-1", "variable_name": "nothing"})).json()
+    assert filtered["data"] == []

@@ -24,7 +24,12 @@ def variable_list(request: HttpRequest, caller: AppCaller, conversation_id: str)
     name = args.get("variable_name") or ""
     if not VARIABLE_NAME.match(name):
         raise invalid_param("variable_name may only contain letters, digits, '_', '.' and '-'")
-    _own(caller, caller_end_user(caller, args, required=False), conversation_id)
+    conversation = _own(caller, caller_end_user(caller, args, required=False), conversation_id)
+    if conversation.mode == "advanced-chat":  # chatflows keep their variables in apps.workflows
+        from apps.workflows.api import conversation_variables_page
+
+        return JsonResponse(conversation_variables_page(conversation, name=name, last_id=args.get("last_id"),
+                                                        limit=limit), json_dumps_params={"ensure_ascii": False})
     if args.get("last_id"):
         # Dify's ConversationVariableNotExistsError escapes as a ValueError: 400 with no message.
         raise invalid_param("")
@@ -34,5 +39,10 @@ def variable_list(request: HttpRequest, caller: AppCaller, conversation_id: str)
 @api_view("PUT", chat_only=True)
 def variable_update(request: HttpRequest, caller: AppCaller, conversation_id: str, variable_id: str) -> JsonResponse:
     body = json_body(request)
-    _own(caller, caller_end_user(caller, body, required=False), conversation_id)
+    conversation = _own(caller, caller_end_user(caller, body, required=False), conversation_id)
+    if conversation.mode == "advanced-chat":
+        from apps.workflows.api import conversation_variable_update
+
+        return JsonResponse(conversation_variable_update(conversation, variable_id, body.get("value")),
+                            json_dumps_params={"ensure_ascii": False})
     raise not_found("Conversation Variable Not Exists.")
