@@ -23,3 +23,11 @@ def generate_conversation_name(conversation_id: str) -> str | None:
         # update(), not save(): naming is not activity, so updated_at (the list order) stays.
         Conversation.objects.filter(pk=conversation_id).update(name=name)
     return name
+
+
+@shared_task(base=TenantTask, name="apps.applications.tasks.run_completion_batch")
+def run_completion_batch(batch_id: str) -> int:
+    """Run a text-generation WebApp batch (WEB-09) on the default queue; see webapp/batch.py."""
+    from apps.applications.webapp import batch
+
+    return batch.run_batch(batch_id)

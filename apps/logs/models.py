@@ -142,3 +142,74 @@ class MessageFeedback(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["message", "from_source"], name="uniq_feedback_per_source")]
+
+
+class SavedMessage(models.Model):
+    """A text-generation result an end user kept in the WebApp's Saved tab (WEB-08). Per end user:
+    another browser never sees it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE, related_name="saved_messages")
+    end_user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="saved_messages")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="saved_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["end_user", "message"], name="uniq_saved_message")]
+        indexes = [models.Index(fields=["app", "end_user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return str(self.message_id)
+
+
+class CompletionBatch(models.Model):
+    """A WebApp batch run (WEB-09): the rows of one uploaded CSV, run by a Celery task with bounded
+    concurrency. Belongs to the end user who uploaded it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        FINISHED = "finished", "finished"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("applications.App", on_delete=models.CASCADE,
+                            related_name="completion_batches")
+    end_user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="completion_batches")
+    file_name = models.CharField(max_length=255, blank=True)
+    variables = models.JSONField(default=list)  # the column order of the upload, for the export
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.file_name or str(self.id)
+
+
+class CompletionBatchRow(models.Model):
+    """One CSV row of a batch: its inputs and, once run, the message it produced or its error."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    batch = models.ForeignKey(CompletionBatch, on_delete=models.CASCADE, related_name="rows")
+    index = models.PositiveIntegerField()  # 1-based row number after the header
+    inputs = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    answer = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["batch", "index"], name="uniq_batch_row")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} #{self.index}"

@@ -103,3 +103,20 @@ def conversation_history(*, conversation: Conversation, until: Message | None = 
         rows = rows.filter(created_at__lte=until.created_at)
     turns = list(rows.order_by("-created_at").values_list("query", "answer")[:limit])
     return list(reversed(turns))
+
+
+def saved_message_page(*, app: "App", end_user: EndUser, last_id: str | None,
+                       limit: int) -> tuple[list[Message], bool] | None:
+    """The end user's saved results, newest saved first, after the saved message `last_id`
+    (a message id, as the WebApp API pages); None when last_id is not one of them."""
+    from apps.logs.models import SavedMessage
+
+    rows = SavedMessage.objects.filter(app=app, end_user=end_user)
+    if last_id:
+        last = rows.filter(message_id=last_id).first() if _is_uuid(last_id) else None
+        if last is None:
+            return None
+        rows = rows.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, id__lt=last.pk))
+    page = list(rows.order_by("-created_at", "-id")
+                .select_related("message").prefetch_related("message__feedbacks")[:limit + 1])
+    return [s.message for s in page[:limit]], len(page) > limit

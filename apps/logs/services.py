@@ -55,3 +55,18 @@ def conversation_pin(*, conversation: Conversation, pinned: bool) -> Conversatio
     # updated_at stays: pinning is not activity, and the list's order must not jump.
     Conversation.objects.filter(pk=conversation.pk).update(pinned=pinned)
     return conversation
+
+
+def saved_message_add(*, message: Message, end_user: EndUser) -> None:
+    """Keep a result in the end user's Saved tab (WEB-08); saving twice keeps one entry."""
+    from apps.logs.models import SavedMessage
+
+    SavedMessage.objects.get_or_create(app_id=message.app_id, end_user=end_user, message=message)
+
+
+def saved_message_remove(*, app: Any, end_user: EndUser, message_id: str) -> bool:
+    """Forget a saved result; False when this end user had not saved it."""
+    from apps.logs.models import SavedMessage
+
+    deleted, _ = SavedMessage.objects.filter(app=app, end_user=end_user, message_id=message_id).delete()
+    return bool(deleted)

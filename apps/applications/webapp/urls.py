@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.applications.webapp import api, views
+from apps.applications.webapp import api, completion_api, views
 
 app_name = "webapp"
 
@@ -24,6 +24,14 @@ api_patterns = [
     path("files/upload", api.file_upload),
     path("audio-to-text", api.audio_to_text),
     path("text-to-audio", api.text_to_audio),
+    # The text-generation WebApp (completion_api.py).
+    path("messages/<str:message_id>/more-like-this", completion_api.more_like_this),
+    path("saved-messages", completion_api.saved_messages),
+    path("saved-messages/<str:message_id>", completion_api.saved_message_delete),
+    path("completion-batches", completion_api.batch_list),
+    path("completion-batches/template", completion_api.batch_template, name="batch_template"),
+    path("completion-batches/<str:batch_id>", completion_api.batch_detail),
+    path("completion-batches/<str:batch_id>/export", completion_api.batch_export),
 ]
 
 urlpatterns = [
