@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
 from apps.accounts import views as accounts
 from apps.core import views as core
@@ -27,6 +28,8 @@ urlpatterns = [
     path("invite/<str:token>/", ws.invitation_accept, name="invitation_accept"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include(console_patterns)),
+    path("v1/docs", SpectacularAPIView.as_view(), name="api_docs"),  # the OpenAPI schema (DRF views)
+    path("v1/", include("apps.datasets.api.urls")),
     path("v1/", include("apps.applications.api.urls")),
     path("", include("apps.applications.webapp.urls")),
     path("admin/", admin.site.urls),

@@ -25,6 +25,7 @@ from apps.applications.inputs import validate_inputs
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.core.hotcache import HotCache
+from apps.datasets import context as knowledge
 from apps.logs.models import Conversation, EndUser, Message
 from apps.providers import selectors as models
 from apps.providers.runtime import tokens
@@ -64,6 +65,7 @@ class Prepared:
     stop: list[str]
     active_key: str | None = None
     generate_name: bool = False  # a new conversation, to be named once its first answer is stored
+    retriever_resources: list = field(default_factory=list)  # citations of the knowledge context
 
 
 _end_users = HotCache("service-api-end-users")  # (schema, app id, session id) → EndUser
@@ -119,7 +121,11 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     model = models.resolve("llm", model_config["provider"], model_config["name"])
     conversation = _conversation(app, conversation_id, end_user, source, account_id) if app.is_chat else None
     history = _history(conversation, int(config.get("memory_window") or prompts.DEFAULT_WINDOW))
-    messages = prompts.build(config, inputs=clean_inputs, query=query, history=history)
+    context = knowledge.TurnContext()
+    if knowledge.has_datasets(config):  # a dict check: apps without knowledge pay no query here
+        context = knowledge.for_turn(config=config, query=query, inputs=clean_inputs, model=model, source=source,
+                                     user=str(end_user.pk) if end_user else None)
+    messages = prompts.build(config, inputs=clean_inputs, query=query, history=history, context=context.text)
     new_conversation = conversation is None
     with transaction.atomic():  # one commit for both rows
         if conversation is None:
@@ -130,7 +136,7 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         message = Message.objects.create(
             app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
             inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
-            prompt_log=prompts.as_log(messages))
+            prompt_log=prompts.as_log(messages), retriever_resources=context.resources)
     params = {k: v for k, v in (model_config.get("completion_params") or {}).items() if k != "stop"}
     return Prepared(
         tenant=tenant, app_id=app.pk, mode=app.mode, task_id=str(message.task_id), message_id=str(message.pk),
@@ -138,6 +144,7 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
         stop=list((model_config.get("completion_params") or {}).get("stop") or []),
         generate_name=new_conversation and app.is_chat and auto_generate_name,
+        retriever_resources=context.resources,
     )
 
 
@@ -248,7 +255,7 @@ class Generation:
             RUNNING.pop(p.task_id, None)
 
     def metadata(self) -> dict[str, Any]:
-        return {"annotation_reply": None, "retriever_resources": [],
+        return {"annotation_reply": None, "retriever_resources": self.prepared.retriever_resources,
                 "usage": self.usage.model_dump(mode="json") if self.usage else None}
 
     async def sse(self) -> AsyncIterator[bytes]:

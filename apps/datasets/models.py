@@ -257,3 +257,25 @@ class VectorUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vectors} vectors, {self.bytes} bytes"
+
+
+class DatasetApiKey(models.Model):
+    """A Knowledge API key (`dataset-…`) of this workspace. Only its SHA-256 is stored (the public
+    ApiKeyRoute maps the same hash to the workspace). A key is workspace-wide unless `limited`: then
+    it reaches only `datasets` (least privilege; a limited key whose datasets were all deleted
+    reaches none, it never widens to all)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    limited = models.BooleanField(default=False)
+    datasets = models.ManyToManyField(Dataset, blank=True, related_name="api_keys")
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"

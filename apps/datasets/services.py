@@ -298,6 +298,60 @@ def document_delete(*, document: Document) -> None:
     indexing.refresh_vector_usage()
 
 
+def document_update(*, document: Document, actor_id: int | None, upload: Upload | None = None,
+                    name: str | None = None, process_rule: dict | None = None, doc_form: str | None = None,
+                    doc_language: str | None = None) -> tuple[str, Document]:
+    """Replace a document's file and/or rules and index it again under the same id, in a new batch
+    (Knowledge API update-by-text and update-by-file). Segments are upserted by position, so
+    unchanged ones keep their vectors."""
+    _editable(document)
+    if document.is_running and document.indexing_status != Document.Status.WAITING:
+        raise ServiceError("document_indexing", "The document is being processed and cannot be edited.", 400)
+    if doc_form is not None and doc_form not in DOC_FORMS:
+        raise invalid_param("doc_form is invalid.", params="doc_form")
+    now = timezone.now()
+    batch = new_batch()
+    changes: dict[str, Any] = {
+        "batch": batch, "indexing_status": Document.Status.WAITING, "error": None, "is_paused": False,
+        "completed_segments": 0, "processing_started_at": None, "parsing_completed_at": None,
+        "cleaning_completed_at": None, "splitting_completed_at": None, "indexing_started_at": None,
+        "completed_at": None, "paused_at": None, "stopped_at": None, "updated_at": now}
+    old_file = ""
+    if upload is not None:
+        extract.check_size(len(upload.data))
+        ext = extract.sniff(upload.name, upload.data)
+        old_file = document.file
+        changes.update(file=_store(document.dataset, ext, upload.data), file_size=len(upload.data), extension=ext)
+    if name:
+        changes["name"] = name[:255]
+    if process_rule is not None:
+        changes["process_rule"] = rules.normalize(process_rule)
+    if doc_form:
+        changes["doc_form"] = doc_form
+    if doc_language:
+        changes["doc_language"] = doc_language
+    with transaction.atomic():
+        Document.objects.filter(pk=document.pk).update(**changes)
+        if "process_rule" in changes:
+            Dataset.objects.filter(pk=document.dataset_id).update(process_rule=changes["process_rule"])
+        _schedule([document])
+        if old_file:
+            transaction.on_commit(lambda: _delete_files([old_file]))
+    document.refresh_from_db()
+    return batch, document
+
+
+def metadata_field_rename(*, field: MetadataField, name: str) -> MetadataField:
+    name = str(name or "").strip()
+    if not name or len(name) > 64:
+        raise ServiceError("invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400)
+    if name in retrieval.BUILT_IN_FIELDS or field.dataset.metadata_fields.filter(name=name).exclude(pk=field.pk).exists():
+        raise invalid_param(f"The metadata name {name!r} already exists.", params="name")
+    field.name = name
+    field.save(update_fields=["name"])
+    return field
+
+
 def document_resegment(*, document: Document, process_rule: dict | None, actor_id: int | None,
                        doc_form: str | None = None) -> Document:
     """New rules make a new document from the same file; the old one is archived and disabled

@@ -1,0 +1,234 @@
+"""Knowledge as an app's context (PR-04, KN-17..19): the datasets attached to a chat or completion
+app are searched for each turn, the hits fill the prompt's context, and the turn's
+`retriever_resources` (service-api.md §3.5) cite them.
+
+The app's `dataset_configs` (dsl.md §4) choose the mode:
+- `single` (N-to-1, KN-18): the app's model picks ONE dataset from the datasets' descriptions,
+  each offered as a tool named after the dataset (function calling; models without it get the same
+  choice as a plain prompt); that dataset is searched with its own retrieval settings;
+- `multiple` (multi-path, KN-19): every dataset is searched, the candidates are merged and then
+  reranked by the configured rerank model (or ordered by their scores, which mean the same thing in
+  every mode), and cut to `top_k`.
+
+`for_turn` is sync: generation.prepare() calls it in its one thread hop, and only for apps that have
+datasets (`has_datasets` reads the config dict only, so other apps pay no query at all).
+"""
+
+import dataclasses
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from apps.datasets import retrieval
+from apps.datasets.models import Dataset
+from apps.providers.runtime.entities import PromptMessage, ToolDefinition
+
+ROUTER_PROMPT = ("You route a question to the one knowledge base that can answer it. Call the tool of the "
+                 "best-matching knowledge base, judging by its description. Call no tool if none fits.")
+TEXT_ROUTER_PROMPT = ("You route a question to the one knowledge base that can answer it. The knowledge bases "
+                      "are listed as `id: description`. Reply with the id of the best match only, or `none`.")
+RETRIEVER_FROM = {"api": "api", "webapp": "web_app", "debugger": "dev"}
+TOOL_PREFIX = "dataset_"
+
+
+@dataclasses.dataclass
+class TurnContext:
+    text: str = ""
+    resources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+# --- The config ----------------------------------------------------------------------------------------
+
+
+def dataset_ids(config: dict[str, Any]) -> list[str]:
+    """The enabled dataset ids of a config's dataset_configs, in order, without duplicates."""
+    entries = (((config.get("dataset_configs") or {}).get("datasets") or {}).get("datasets") or [])
+    ids: list[str] = []
+    for entry in entries:
+        dataset = entry.get("dataset") if isinstance(entry, dict) else None
+        if isinstance(dataset, dict) and dataset.get("enabled", True) and dataset.get("id"):
+            if str(dataset["id"]) not in ids:
+                ids.append(str(dataset["id"]))
+    return ids
+
+
+def has_datasets(config: dict[str, Any]) -> bool:
+    return bool(dataset_ids(config))
+
+
+def config_for(dataset_ids_: list[str], *, mode: str, top_k: Any = 4, score_threshold: Any = None,
+               reranking_model: dict[str, str] | None = None, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """dataset_configs in the DSL's shape (dsl.md §4), from the orchestrate page's choices."""
+    configs = dict(current or {})
+    try:
+        top_k = min(max(int(top_k), 1), retrieval.TOP_K_MAX)
+    except (TypeError, ValueError):
+        top_k = 4
+    threshold = None
+    if score_threshold not in (None, ""):
+        try:
+            threshold = min(max(float(score_threshold), 0.0), 1.0)
+        except (TypeError, ValueError):
+            threshold = None
+    rerank = reranking_model or {}
+    configs.update({
+        "retrieval_model": "single" if mode == "single" else "multiple",
+        "top_k": top_k,
+        "score_threshold_enabled": threshold is not None,
+        "score_threshold": threshold,
+        "reranking_enabled": bool(rerank.get("reranking_model_name")),
+        "reranking_mode": "reranking_model" if rerank.get("reranking_model_name") else None,
+        "reranking_model": {"reranking_provider_name": str(rerank.get("reranking_provider_name") or ""),
+                            "reranking_model_name": str(rerank.get("reranking_model_name") or "")},
+        "datasets": {"strategy": "router",
+                     "datasets": [{"dataset": {"enabled": True, "id": i}} for i in dataset_ids_]},
+    })
+    return configs
+
+
+def multi_path_settings(configs: dict[str, Any]) -> dict[str, Any]:
+    """The RetrievalModel a multi-path turn searches every dataset with."""
+    rerank = configs.get("reranking_model") or {}
+    use_rerank = bool(configs.get("reranking_enabled", configs.get("reranking_enable"))) and \
+        bool(rerank.get("reranking_model_name")) and configs.get("reranking_mode") != "weighted_score"
+    threshold = configs.get("score_threshold")
+    settings: dict[str, Any] = {
+        "search_method": "semantic_search",
+        "top_k": min(max(int(configs.get("top_k") or 4), 1), retrieval.TOP_K_MAX),
+        "score_threshold_enabled": bool(configs.get("score_threshold_enabled")) and threshold is not None,
+        "score_threshold": threshold,
+        "reranking_enable": use_rerank,
+        "reranking_model": rerank if use_rerank else None,
+    }
+    if configs.get("reranking_mode") == "weighted_score" and configs.get("weights"):
+        settings.update(search_method="hybrid_search", reranking_mode="weighted_score", weights=configs["weights"])
+    return settings
+
+
+# --- Which apps use a dataset ----------------------------------------------------------------------------
+
+
+def _app_dataset_ids(app: Any) -> set[str]:
+    ids = set(dataset_ids(app.draft_config or {}))
+    if app.published_id:
+        ids |= set(dataset_ids(app.published.config or {}))
+    return ids
+
+
+def app_counts() -> dict[str, int]:
+    """Dataset id → how many apps (draft or published) use it."""
+    from apps.applications.models import App
+
+    counts: dict[str, int] = {}
+    for app in App.objects.select_related("published").only("draft_config", "published__config"):
+        for dataset_id in _app_dataset_ids(app):
+            counts[dataset_id] = counts.get(dataset_id, 0) + 1
+    return counts
+
+
+def apps_using(dataset_id: Any) -> list[Any]:
+    """Apps whose draft or published config attaches the dataset (deleting it would break them)."""
+    from django.db.models import Q
+
+    from apps.applications.models import App
+
+    needle = [{"dataset": {"id": str(dataset_id)}}]
+    return list(App.objects.filter(Q(draft_config__dataset_configs__datasets__datasets__contains=needle) |
+                                   Q(published__config__dataset_configs__datasets__datasets__contains=needle)))
+
+
+# --- One turn -----------------------------------------------------------------------------------------
+
+
+def turn_query(config: dict[str, Any], query: str, inputs: dict[str, Any]) -> str:
+    """What is searched: the chat query, or the completion app's dataset_query_variable input."""
+    if not query:
+        variable = config.get("dataset_query_variable") or ""
+        query = str(inputs.get(variable) or "") if variable else ""
+    return query.strip()[:retrieval.MAX_QUERY_CHARS]
+
+
+def route(datasets: list[Dataset], query: str, model: Any, user: str | None = None) -> Dataset | None:
+    """N-to-1: the model picks one dataset by its description (None: it picked none)."""
+    if len(datasets) == 1:
+        return datasets[0]
+    by_name = {f"{TOOL_PREFIX}{d.pk.hex}": d for d in datasets}
+    function_calling = model.resolved.spec.function_calling or model.provider != "openai_api_compatible"
+    if function_calling:
+        tools = [ToolDefinition(name=name, description=(d.description or d.name)[:1000], parameters={
+            "type": "object", "properties": {"query": {"type": "string", "description": "The question."}},
+            "required": ["query"]}) for name, d in by_name.items()]
+        result = async_to_sync(model.invoke)([PromptMessage("system", ROUTER_PROMPT), PromptMessage("user", query)],
+                                             tools=tools, params={"temperature": 0}, user=user)
+        picked = [call.name for call in result.tool_calls]
+    else:
+        listing = "\n".join(f"{name}: {(d.description or d.name)[:1000]}" for name, d in by_name.items())
+        result = async_to_sync(model.invoke)([PromptMessage("system", f"{TEXT_ROUTER_PROMPT}\n\n{listing}"),
+                                              PromptMessage("user", query)], params={"temperature": 0}, user=user)
+        picked = [name for name in by_name if name in result.text]
+    return next((by_name[name] for name in picked if name in by_name), None)
+
+
+def segment_text(segment: Any) -> str:
+    if segment.answer:
+        return f"question:{segment.content} \nanswer:{segment.answer}"
+    return segment.content
+
+
+def resources(hits: list[retrieval.Hit], datasets: list[Dataset], source: str) -> list[dict[str, Any]]:
+    """retriever_resources (service-api.md §3.5): one per (dataset, document), best first, from 1."""
+    names = {d.pk: d.name for d in datasets}
+    fields = {}
+    from apps.datasets.models import MetadataField
+
+    for field in MetadataField.objects.filter(dataset__in=datasets):
+        fields[str(field.pk)] = field.name
+    seen: set[tuple[Any, Any]] = set()
+    out: list[dict[str, Any]] = []
+    for hit in hits:
+        segment, document = hit.segment, hit.segment.document
+        key = (hit.dataset_id, document.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({
+            "position": len(out) + 1, "dataset_id": str(hit.dataset_id), "dataset_name": names.get(hit.dataset_id, ""),
+            "document_id": str(document.pk), "document_name": document.name,
+            "data_source_type": document.data_source_type, "segment_id": str(segment.pk),
+            "retriever_from": RETRIEVER_FROM.get(source, "api"), "score": round(float(hit.score), 6),
+            "hit_count": segment.hit_count, "word_count": segment.word_count, "segment_position": segment.position,
+            "index_node_hash": segment.index_node_hash, "content": segment_text(segment), "page": None,
+            "doc_metadata": {fields[k]: v for k, v in (document.metadata or {}).items() if k in fields},
+            "title": document.name, "files": None, "summary": None,
+        })
+    return out
+
+
+def for_turn(*, config: dict[str, Any], query: str, inputs: dict[str, Any], model: Any, source: str,
+             user: str | None = None) -> TurnContext:
+    """Search the app's datasets for this turn (sync, in the workspace schema). Datasets of
+    another workspace are simply not found here; unindexed ones are skipped."""
+    search = turn_query(config, query, inputs)
+    if not search:
+        return TurnContext()
+    ids = []
+    for raw in dataset_ids(config):
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    datasets = [d for d in retrieval.datasets_by_id(ids) if d.indexing_technique]
+    if not datasets:
+        return TurnContext()
+    configs = config.get("dataset_configs") or {}
+    if configs.get("retrieval_model") == "single":
+        chosen = route(datasets, search, model, user)
+        if chosen is None:
+            return TurnContext()
+        hits = retrieval.retrieve(datasets=[chosen], query=search)
+    else:
+        hits = retrieval.retrieve(datasets=datasets, query=search, retrieval_model=multi_path_settings(configs))
+    text = "\n\n".join(segment_text(h.segment) for h in hits)
+    cited = (config.get("retriever_resource") or {}).get("enabled")
+    return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [])
