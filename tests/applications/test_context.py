@@ -1,0 +1,202 @@
+"""Apps answer with knowledge as context (PR-04): two datasets attached to a chat app, multi-path
+(KN-19) and N-to-1 (KN-18, the fake model names the dataset through a tool call), the context in
+the prompt, `retriever_resources` in the blocking body, in message_end and stored with the message
+(/v1/messages), completion apps' dataset_query_variable, and no Knowledge query for apps without
+datasets. Embeddings: the built-in local model; the LLM: the fake OpenAI server."""
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from typing import Any
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext
+from django.db import connection
+from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from apps.applications import dsl, generation
+from apps.applications import services as apps
+from apps.applications.models import App
+from apps.datasets import context
+from apps.datasets.models import Dataset
+from apps.logs.models import Message, Source
+from apps.providers import services as providers
+from tests.datasets.conftest import add_text, make_dataset
+from tests.fakes.base import FakeToolCall, Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RESOURCE_KEYS = {"position", "dataset_id", "dataset_name", "document_id", "document_name", "data_source_type",
+                 "segment_id", "retriever_from", "score", "hit_count", "word_count", "segment_position",
+                 "index_node_hash", "content", "page", "doc_metadata", "title", "files", "summary"}
+RULE = {"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
+    "separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0}}}
+
+
+@dataclasses.dataclass
+class Setup:
+    pets: Dataset
+    hr: Dataset
+    model: dict[str, Any]
+
+
+def _setup(world, fake) -> Setup:  # type: ignore[no-untyped-def]
+    with schema_context(world.alpha.schema_name):
+        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
+            "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm", "function_calling": True})
+        pets = make_dataset(world, name="Pets", description="Useful only for questions about the office pets.")
+        add_text(world, pets, "Our office cat is called Miso.\n\nThe office dog is called Rex.", name="pets.txt",
+                 process_rule=RULE)
+        hr = make_dataset(world, name="HR", description="Useful only for questions about leave and expenses.")
+        add_text(world, hr, "Employees get 25 days of paid leave.\n\nExpenses are refunded within 30 days.",
+                 name="hr.txt", process_rule=RULE)
+    model = {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat", "completion_params": {}}
+    return Setup(pets, hr, model)
+
+
+def _app(world, setup: Setup, *, mode: str = "chat", retrieval: str = "multiple", cite: bool = True,  # type: ignore[no-untyped-def]
+         **config: Any) -> tuple[App, str]:
+    with schema_context(world.alpha.schema_name):
+        app = apps.app_create(name=f"Helper {uuid.uuid4().hex[:6]}", mode=mode, config={
+            "model": setup.model, "pre_prompt": "Answer from what you know.",
+            "retriever_resource": {"enabled": cite},
+            "dataset_configs": context.config_for([str(setup.pets.pk), str(setup.hr.pk)], mode=retrieval, top_k=4),
+            **config})
+        apps.app_publish(app=app)
+        _, key = apps.api_key_create(app=app)
+    return app, key
+
+
+async def _post(path: str, key: str, body: dict):  # type: ignore[no-untyped-def]
+    async with ThreadSensitiveContext():
+        return await AsyncClient().post(path, data=json.dumps(body), content_type="application/json",
+                                        headers={"Authorization": f"Bearer {key}"})
+
+
+async def _get(path: str, key: str, **query: str):  # type: ignore[no-untyped-def]
+    async with ThreadSensitiveContext():
+        return await AsyncClient().get(path, query, headers={"Authorization": f"Bearer {key}"})
+
+
+def _system(request) -> str:  # type: ignore[no-untyped-def]
+    return request.json["messages"][0]["content"]
+
+
+@pytest.mark.asyncio
+async def test_multi_path_answers_with_context_and_retriever_resources(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    _, key = await asyncio.to_thread(_app, world_tx, setup)
+    fake_openai.script("chat", Reply("Miso, and 25 days."))
+    query = {"inputs": {}, "query": "What is the cat called, and how many days of paid leave?", "user": "u-1"}
+    response = await _post("/v1/chat-messages", key, query)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    resources = body["metadata"]["retriever_resources"]
+    assert {r["dataset_name"] for r in resources} == {"Pets", "HR"}  # merged from both datasets
+    assert [r["position"] for r in resources] == list(range(1, len(resources) + 1)) and len(resources) == 2
+    for resource in resources:
+        assert set(resource) == RESOURCE_KEYS and resource["retriever_from"] == "api"
+        assert resource["dataset_id"] in (str(setup.pets.pk), str(setup.hr.pk)) and 0 < resource["score"] <= 1
+        assert resource["document_name"] in ("pets.txt", "hr.txt") and resource["content"]
+    assert resources == sorted(resources, key=lambda r: -r["score"])
+    sent = _system(fake_openai.requests_to("chat")[-1])
+    assert "<context>" in sent and "Miso" in sent and "25 days of paid leave" in sent
+    assert len(fake_openai.requests_to("chat")) == 1  # multi-path asks the model nothing extra
+
+    stored = await asyncio.to_thread(_stored, world_tx, body["message_id"])
+    assert stored.retriever_resources == resources
+    assert any("Miso" in m["text"] for m in stored.prompt_log)
+    history = (await _get("/v1/messages", key, conversation_id=body["conversation_id"], user="u-1")).json()
+    assert history["data"][0]["retriever_resources"] == resources
+
+    fake_openai.script("chat", Reply("Rex."))
+    stream = await _post("/v1/chat-messages", key, {**query, "query": "What is the dog called?",
+                                                   "response_mode": "streaming"})
+    raw = b"".join([chunk async for chunk in stream.streaming_content]).decode()
+    events = [json.loads(block[6:]) for block in raw.split("\n\n") if block.startswith("data: ")]
+    end = events[-1]
+    assert end["event"] == "message_end"
+    assert end["metadata"]["retriever_resources"][0]["dataset_name"] == "Pets"
+    assert "Rex" in end["metadata"]["retriever_resources"][0]["content"]
+
+
+def _stored(world, message_id: str) -> Message:  # type: ignore[no-untyped-def]
+    with schema_context(world.alpha.schema_name):
+        return Message.objects.get(pk=message_id)
+
+
+@pytest.mark.asyncio
+async def test_n_to_1_searches_only_the_dataset_the_model_names(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    _, key = await asyncio.to_thread(_app, world_tx, setup, retrieval="single")
+    query = {"inputs": {}, "query": "How many days do I get?", "user": "u-1"}
+    for chosen, expected, absent in ((setup.hr, "25 days of paid leave", "Miso"), (setup.pets, "Miso", "paid leave")):
+        fake_openai.script("chat", Reply(tool_calls=[FakeToolCall(f"dataset_{chosen.pk.hex}", {"query": "days"})]),
+                           Reply("Here you go."))
+        response = await _post("/v1/chat-messages", key, query)
+        assert response.status_code == 200, response.content
+        resources = response.json()["metadata"]["retriever_resources"]
+        assert resources and {r["dataset_id"] for r in resources} == {str(chosen.pk)}
+        router, answer = fake_openai.requests_to("chat")[-2:]
+        tools = {t["function"]["name"]: t["function"]["description"] for t in router.json["tools"]}
+        assert tools == {f"dataset_{setup.pets.pk.hex}": setup.pets.description,
+                         f"dataset_{setup.hr.pk.hex}": setup.hr.description}
+        assert router.json["messages"][-1]["content"] == "How many days do I get?"
+        assert expected in _system(answer) and absent not in _system(answer)
+
+    fake_openai.script("chat", Reply("No tool for this."), Reply("I do not know."))
+    response = await _post("/v1/chat-messages", key, {**query, "query": "What is the weather?"})
+    assert response.json()["metadata"]["retriever_resources"] == []
+    assert "<context>" not in _system(fake_openai.requests_to("chat")[-1])
+
+
+@pytest.mark.asyncio
+async def test_completion_app_searches_its_query_variable_and_citations_can_be_off(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    form = [{"paragraph": {"variable": "topic", "label": "Topic", "required": True}}]
+    _, key = await asyncio.to_thread(_app, world_tx, setup, mode="completion", cite=False, user_input_form=form,
+                                     dataset_query_variable="topic", pre_prompt="Write about {{topic}}.")
+    fake_openai.script("chat", Reply("An essay."))
+    response = await _post("/v1/completion-messages", key, {"inputs": {"topic": "expense refunds"}, "user": "u"})
+    assert response.status_code == 200, response.content
+    assert response.json()["metadata"]["retriever_resources"] == []  # the citations feature is off
+    assert "refunded within 30 days" in _system(fake_openai.requests_to("chat")[-1])
+
+
+@pytest.mark.asyncio
+async def test_expert_mode_fills_the_context_block(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    _, key = await asyncio.to_thread(_app, world_tx, setup, prompt_type="advanced", chat_prompt_config={
+        "prompt": [{"role": "system", "text": "Facts: {{#context#}} End."}]})
+    fake_openai.script("chat", Reply("Miso."))
+    await _post("/v1/chat-messages", key, {"inputs": {}, "query": "the cat's name", "user": "u"})
+    sent = _system(fake_openai.requests_to("chat")[-1])
+    assert sent.startswith("Facts: ") and "Miso" in sent and sent.endswith(" End.")
+
+
+def test_apps_without_datasets_run_no_knowledge_query(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = _setup(world_tx, fake_openai)
+    with schema_context(world_tx.alpha.schema_name):
+        plain = apps.app_create(name="Plain", mode="chat", config={"model": setup.model})
+        with CaptureQueriesContext(connection) as queries:
+            prepared = generation.prepare(tenant=world_tx.alpha, app=plain, query="hi", inputs={}, end_user=None,
+                                          source=Source.DEBUGGER, account_id=world_tx.owner.user_id,
+                                          config=plain.draft_config)
+        assert prepared.retriever_resources == []
+        assert not [q["sql"] for q in queries.captured_queries if "datasets_" in q["sql"]]
+
+
+def test_dsl_export_and_import_keep_the_datasets(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = _setup(world_tx, fake_openai)
+    app, _ = _app(world_tx, setup, retrieval="single")
+    with schema_context(world_tx.alpha.schema_name):
+        exported = dsl.export_app(App.objects.get(pk=app.pk))
+        result = dsl.import_app(exported, actor_id=world_tx.owner.user_id)
+        assert result.ok, result.error
+        imported = result.app
+        configs = imported.draft_config["dataset_configs"]
+        assert configs["retrieval_model"] == "single"
+        assert context.dataset_ids(imported.draft_config) == [str(setup.pets.pk), str(setup.hr.pk)]
