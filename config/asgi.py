@@ -56,9 +56,11 @@ async def http_app(scope: dict, receive: object, send: object) -> None:
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from apps.applications.consumers import AppChatConsumer  # noqa: E402
+from apps.applications.webapp.consumers import WidgetChatConsumer  # noqa: E402
 from apps.workspaces.asgi import TenantASGIMiddleware  # noqa: E402
 from apps.workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 
@@ -67,12 +69,24 @@ websocket_urlpatterns = [
     path("ws/console/<slug:ws>/apps/<str:app_id>/chat/", AppChatConsumer.as_asgi()),
 ]
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        # Auth first (the console needs the user), then the tenant from the path or site code.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TenantASGIMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
+# The chat widget's socket is opened by pages of other sites: its Origin is checked against the
+# app's own allowed-origins list by the consumer, not against ALLOWED_HOSTS. It needs the cookies
+# (the WebApp's end user) but no session or login.
+widget_urlpatterns = [
+    path("ws/chat/<str:code>/", WidgetChatConsumer.as_asgi()),
+]
+WIDGET_PREFIX = "/ws/chat/"
+
+# Auth first (the console needs the user), then the tenant from the path or site code.
+console_websocket_app = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(TenantASGIMiddleware(URLRouter(websocket_urlpatterns)))
 )
+widget_websocket_app = CookieMiddleware(TenantASGIMiddleware(URLRouter(widget_urlpatterns)))
+
+
+async def websocket_app(scope: dict, receive: object, send: object) -> None:
+    app = widget_websocket_app if scope["path"].startswith(WIDGET_PREFIX) else console_websocket_app
+    await app(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_app})

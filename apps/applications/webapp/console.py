@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from apps.applications import services
 from apps.applications.views import _app_context, _app_or_404, _can
+from apps.applications.webapp import embedding
 from apps.applications.webapp.forms import SiteForm
 from apps.applications.webapp.views import share_url
 from apps.workspaces.decorators import require_perm
@@ -43,9 +44,10 @@ def app_webapp(request: HttpRequest, app_id: Any) -> HttpResponse:
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
+    link = share_url(request, app, site.code)
     return render(request, "applications/app_webapp.html", {
         **_app_context(request, app, "webapp"), "site": site, "form": form, "read_only": not can_edit,
-        "share_url": share_url(request, app, site.code),
+        "share_url": link, "embed": embedding.snippets(request, link, site.code),
     })
 
 

@@ -70,6 +70,9 @@ class SiteForm(forms.ModelForm):
             value = line.strip().rstrip("/")
             if not value:
                 continue
+            if value == "*":  # every site, written on purpose (apps.applications.webapp.embedding)
+                origins = origins if "*" in origins else [*origins, "*"]
+                continue
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
                 raise forms.ValidationError(

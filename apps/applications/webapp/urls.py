@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.applications.webapp import api, completion_api, views
+from apps.applications.webapp import api, completion_api, embedding, views
 
 app_name = "webapp"
 
@@ -37,5 +37,6 @@ api_patterns = [
 urlpatterns = [
     path("chat/<str:code>", views.chat, name="chat"),
     path("completion/<str:code>", views.completion, name="completion"),
+    path("webapp/embed.js", embedding.embed_script, name="embed_js"),
     *[path(f"webapp/<str:code>/api/{p.pattern}", p.callback, name=p.name) for p in api_patterns],
 ]

@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 
 from apps.applications.api.meta import parameters_body, site_body
 from apps.applications.models import App, Site
-from apps.applications.webapp import identity
+from apps.applications.webapp import embedding, identity
 from apps.core.errors import ServiceError
 
 SUPPORTED = {code for code, _name in settings.LANGUAGES}
@@ -79,6 +79,7 @@ def _page(request: HttpRequest, code: str, modes: Iterable[str], template: str) 
     response = render(request, template, context)
     response["Content-Language"] = language
     response["Cache-Control"] = "no-store"
+    embedding.allow_framing(response, ctx.site)  # the iframe embed, for the allowed origins only
     if token:
         identity.set_cookie(response, request, ctx.app, token)
     return response
