@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from apps.applications.models import App
+from apps.applications.models import App, AppVersion
 from apps.workflows import variables
 from apps.workflows.engine.graph import GraphError, parse_nodes
 from apps.workflows.engine.nodes import unsupported_reason
@@ -110,11 +111,21 @@ def publish(*, app: App, actor_id: int | None = None, name: str = "") -> Workflo
     if draft is None:
         raise ValidationError(_("There is no draft to publish."))
     version = str(datetime.now(tz=UTC).replace(tzinfo=None))
-    return Workflow.objects.create(app=app, version=version, graph=copy.deepcopy(draft.graph),
-                                   features=copy.deepcopy(draft.features),
-                                   environment_variables=copy.deepcopy(draft.environment_variables),
-                                   conversation_variables=copy.deepcopy(draft.conversation_variables),
-                                   marked_name=name[:255], created_by_id=actor_id)
+    workflow = Workflow.objects.create(app=app, version=version, graph=copy.deepcopy(draft.graph),
+                                       features=copy.deepcopy(draft.features),
+                                       environment_variables=copy.deepcopy(draft.environment_variables),
+                                       conversation_variables=copy.deepcopy(draft.conversation_variables),
+                                       marked_name=name[:255], created_by_id=actor_id)
+    # The Studio's version numbers and "published" badge follow apps' AppVersion rows; for a
+    # workflow app the row points at the published graph.
+    locked = App.objects.select_for_update().get(pk=app.pk)
+    number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    locked.published = AppVersion.objects.create(
+        app=locked, number=number, config={"workflow_id": str(workflow.pk), "workflow_version": version},
+        note=name[:255], created_by_id=actor_id)
+    locked.save(update_fields=["published", "updated_at"])
+    app.published = locked.published
+    return workflow
 
 
 @transaction.atomic

@@ -194,3 +194,26 @@ def test_step_test_runs_one_node_with_given_values(world) -> None:
     assert client.get(f"{BASE}/{app.pk}/workflow/nodes/nope/run/").status_code == 404
     assert client.post(url, {"values": "x"}, content_type="application/json").status_code == 400
     assert client_for(world.other.user).get(f"/console/beta/apps/{app.pk}/workflow/nodes/t/run/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["workflow", "advanced-chat"])
+def test_every_studio_tab_of_a_workflow_app_renders(world, mode: str) -> None:
+    with schema_context(world.alpha.schema_name):
+        app = services.workflow_app_create(name="Tabs", mode=mode)
+    client = client_for(world.owner.user)
+    for suffix in ("", "edit/", "api/", "logs/", "webapp/", "workflow/", "export/"):
+        response = client.get(f"{BASE}/{app.pk}/{suffix}")
+        assert response.status_code == 200, (suffix, response.status_code)
+    studio = client.get(f"{BASE}/").content.decode()
+    assert "Tabs" in studio
+
+
+@pytest.mark.django_db
+def test_publishing_shows_in_the_studio_header(world) -> None:
+    app = _flow(world)
+    client = client_for(world.owner.user)
+    assert "Draft, not published yet" in client.get(f"{BASE}/{app.pk}/").content.decode()
+    client.post(f"{BASE}/{app.pk}/workflow/publish/")
+    client.post(f"{BASE}/{app.pk}/workflow/publish/")
+    assert "Published · v2" in client.get(f"{BASE}/{app.pk}/").content.decode()
