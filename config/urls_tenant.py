@@ -90,11 +90,16 @@ urlpatterns += [
 
 # Knowledge: datasets, their documents and segments, hit testing, settings.
 from apps.datasets import views as knowledge  # noqa: E402
+from apps.datasets import api_page as knowledge_api  # noqa: E402
 
 _DS = "datasets/<uuid:dataset_id>/"
 urlpatterns += [
     path("datasets/", knowledge.datasets, name="datasets"),
     path("datasets/new/", knowledge.dataset_new, name="dataset_new"),
+    path("datasets/api/", knowledge_api.dataset_api, name="dataset_api"),
+    path("datasets/api/keys/", knowledge_api.dataset_api_key_create, name="dataset_api_key_create"),
+    path("datasets/api/keys/<uuid:key_id>/revoke/", knowledge_api.dataset_api_key_revoke,
+         name="dataset_api_key_revoke"),
     path(_DS + "documents/", knowledge.dataset_documents, name="dataset_documents"),
     path(_DS + "documents/preview/", knowledge.dataset_preview, name="dataset_preview"),
     path(_DS + "documents/upload/", knowledge.dataset_upload, name="dataset_upload"),
