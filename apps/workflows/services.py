@@ -171,6 +171,8 @@ def checklist(graph: dict[str, Any], mode: str) -> list[str]:
                 problems.append(_("%(node)s: no model is selected.") % {"node": label})
         if node.type == "http-request" and not node.data.get("url"):
             problems.append(_("%(node)s: the URL is empty.") % {"node": label})
+        if node.type == "knowledge-retrieval" and not node.data.get("dataset_ids"):
+            problems.append(_("%(node)s: no knowledge base is selected.") % {"node": label})
         if node.type == "code" and not node.data.get("code"):
             problems.append(_("%(node)s: the code is empty.") % {"node": label})
     terminal = "end" if mode == App.Mode.WORKFLOW else "answer"

@@ -312,3 +312,52 @@ async def test_document_extractor_reads_this_apps_files_only(alpha) -> None:
     assert listed.outputs["r"] == [result.outputs["r"]] * 2
     unsupported = await arun(raw, {}, tenant=alpha, system={"file": {**file, "extension": ".bin"}}, app_id=app_id)
     assert "Unsupported file type" in unsupported.error
+
+
+# --- Knowledge retrieval ---------------------------------------------------------------------
+
+
+def _knowledge(world) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    from tests.datasets.conftest import add_text, make_dataset
+
+    with schema_context("ws_alpha"):
+        pets = make_dataset(world, name="Pets", description="Cats, dogs and their care")
+        add_text(world, pets, "Cats sleep up to sixteen hours a day.\n\nDogs need a walk twice a day.")
+        cars = make_dataset(world, name="Cars", description="Engines and tyres")
+        add_text(world, cars, "Tyre pressure should be checked monthly.")
+        return str(pets.pk), str(cars.pk)
+
+
+async def test_knowledge_retrieval_multi_path_returns_chunks(alpha, fake_openai, world_tx) -> None:
+    pets, cars = await asyncio.to_thread(_knowledge, world_tx)
+    data = node("kr", "knowledge-retrieval", query_variable_selector=["start", "q"], dataset_ids=[pets, cars],
+                retrieval_mode="multiple", multiple_retrieval_config={"top_k": 2, "reranking_enable": False})
+    result = await one(alpha, data, {"q": "how long do cats sleep"}, outputs={"r": ["kr", "result"]})
+    assert result.status == "succeeded", result.error
+    chunks = result.outputs["r"]
+    assert 1 <= len(chunks) <= 2 and "sixteen hours" in chunks[0]["content"]
+    meta = chunks[0]["metadata"]
+    assert meta["dataset_id"] == pets and meta["dataset_name"] == "Pets" and meta["retriever_from"] == "workflow"
+    assert meta["position"] == 1 and 0 <= meta["score"] <= 1 and chunks[0]["title"] == "doc.txt"
+    template = node("t", "template-transform", template="{% for c in chunks %}{{ c.title }}:{{ c.metadata.score > 0 }}"
+                    "{% endfor %}", variables=[{"variable": "chunks", "value_selector": ["kr", "result"]}])
+    raw = graph([START, data, template, end(r=["t", "output"])], chain("start", "kr", "t", "end"))
+    assert (await arun(raw, {"q": "cats sleep"}, tenant=alpha)).outputs["r"].startswith("doc.txt:True")
+    empty = node("kr", "knowledge-retrieval", query_variable_selector=["start", "q"], dataset_ids=[])
+    assert "No knowledge base" in (await one(alpha, empty, {"q": "x"}, outputs={})).error
+    foreign = node("kr", "knowledge-retrieval", query_variable_selector=["start", "q"],
+                   dataset_ids=["6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"])
+    assert (await one(alpha, foreign, {"q": "cats"}, outputs={"r": ["kr", "result"]})).outputs == {"r": []}
+
+
+async def test_knowledge_retrieval_n_to_1_routes_with_the_model(alpha, fake_openai, world_tx) -> None:
+    import uuid as _uuid
+
+    pets, cars = await asyncio.to_thread(_knowledge, world_tx)
+    fake_openai.script("chat", Reply(tool_calls=[FakeToolCall(f"dataset_{_uuid.UUID(cars).hex}", {"query": "tyres"})]))
+    data = node("kr", "knowledge-retrieval", query_variable_selector=["start", "q"], dataset_ids=[pets, cars],
+                retrieval_mode="single", single_retrieval_config={"model": MODEL})
+    result = await one(alpha, data, {"q": "when should I check tyre pressure"}, outputs={"r": ["kr", "result"]})
+    assert result.status == "succeeded", result.error
+    assert {c["metadata"]["dataset_name"] for c in result.outputs["r"]} == {"Cars"}
+    assert "monthly" in result.outputs["r"][0]["content"]

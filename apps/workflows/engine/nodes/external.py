@@ -193,9 +193,88 @@ class CodeNode(Node):
 # --- Waiting for other issues ------------------------------------------------------------------
 
 
-class KnowledgeRetrievalNode(UnsupportedNode):
-    reason = ("The Knowledge Retrieval node is unsupported until knowledge retrieval "
-              "(apps.datasets) offers a retrieval service.")
+def _rerank_model(config: dict[str, Any]) -> dict[str, str]:
+    from apps.applications.dsl import _provider_id
+
+    model = config.get("reranking_model") or {}
+    if "reranking_model_name" in model:
+        return model
+    return {"reranking_provider_name": _provider_id(str(model.get("provider") or "")),
+            "reranking_model_name": str(model.get("model") or "")}
+
+
+def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: str | None) -> list[dict[str, Any]]:
+    """Sync, in the workspace schema: search the node's datasets with apps.datasets (N-to-1 through
+    the node's model, or multi-path with its top_k, threshold and rerank settings)."""
+    from apps.applications.dsl import _provider_id
+    from apps.datasets import context, retrieval
+    from apps.providers import selectors as provider_selectors
+
+    datasets = retrieval.datasets_by_id(dataset_ids)
+    if not datasets:
+        return []
+    conditions = data.get("metadata_filtering_conditions") if data.get("metadata_filtering_mode") == "manual" else None
+    if (data.get("retrieval_mode") or "multiple") == "single":
+        model_config = (data.get("single_retrieval_config") or {}).get("model") or {}
+        model = provider_selectors.resolve("llm", _provider_id(str(model_config.get("provider") or "")),
+                                           str(model_config.get("name") or ""))
+        chosen = context.route(datasets, query, model, user)
+        searched = [chosen] if chosen is not None else []
+        hits = retrieval.retrieve(datasets=searched, query=query, metadata_filtering_conditions=conditions)             if searched else []
+    else:
+        config = data.get("multiple_retrieval_config") or {}
+        settings = context.multi_path_settings({
+            "top_k": config.get("top_k") or 4, "score_threshold": config.get("score_threshold"),
+            "score_threshold_enabled": config.get("score_threshold") is not None,
+            "reranking_enabled": config.get("reranking_enable", False), "reranking_mode": config.get("reranking_mode"),
+            "reranking_model": _rerank_model(config), "weights": config.get("weights")})
+        hits = retrieval.retrieve(datasets=datasets, query=query, retrieval_model=settings,
+                                  metadata_filtering_conditions=conditions)
+        searched = datasets
+    names = {d.pk: d.name for d in searched}
+    results = []
+    for position, hit in enumerate(hits, start=1):
+        segment, document = hit.segment, hit.segment.document
+        results.append({
+            "content": context.segment_text(segment), "title": document.name, "files": None, "summary": None,
+            "metadata": {"_source": "knowledge", "position": position, "dataset_id": str(hit.dataset_id),
+                         "dataset_name": names.get(hit.dataset_id, ""), "document_id": str(document.pk),
+                         "document_name": document.name, "data_source_type": document.data_source_type,
+                         "segment_id": str(segment.pk), "retriever_from": "workflow",
+                         "score": round(float(hit.score), 6), "child_chunks": [],
+                         "segment_hit_count": segment.hit_count, "segment_word_count": segment.word_count,
+                         "segment_position": segment.position, "segment_index_node_hash": None,
+                         "doc_metadata": getattr(document, "doc_metadata", None) or {}}})
+    return results
+
+
+class KnowledgeRetrievalNode(Node):
+    """Searches the workspace's datasets (apps.datasets.retrieval); `result` is a chunk list,
+    best first (dsl.md §3.5)."""
+
+    type = "knowledge-retrieval"
+
+    async def run(self) -> NodeResult:
+        from apps.workspaces.sync import run_in_tenant_detached
+
+        selector = self.data.get("query_variable_selector")
+        if isinstance(selector, str):
+            selector = selector.split(".")
+        query = self.pool.get(selector, "") if selector else ""
+        query = query if isinstance(query, str) else str(query or "")
+        dataset_ids = [str(i) for i in self.data.get("dataset_ids") or []]
+        if not dataset_ids:
+            raise NodeError("No knowledge base is selected.", "KnowledgeRetrievalError")
+        if not query.strip():
+            return NodeResult(inputs={"query": query}, outputs={"result": []})
+        from apps.core.errors import ServiceError
+
+        try:
+            result = await run_in_tenant_detached(self.ctx.tenant, _retrieve, self.data, query, dataset_ids,
+                                                  self.ctx.user_id)
+        except ServiceError as exc:
+            raise NodeError(exc.message, "KnowledgeRetrievalError") from None
+        return NodeResult(inputs={"query": query}, outputs={"result": result})
 
 
 class ToolNode(UnsupportedNode):
