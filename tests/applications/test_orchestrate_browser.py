@@ -175,3 +175,18 @@ def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake
     speech = fake_openai.requests[-1]
     assert speech.path.endswith("/audio/speech") and speech.json["input"] == "Why did the chicken cross the road?"
     page.screenshot(path=str(SHOTS / "orchestrate-speech.png"), full_page=True)
+
+
+def test_completion_preview_more_like_this(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _setup(world_tx, fake_openai, mode="completion")
+    fake_openai.script("chat", Reply("First draft."), Reply("Second take."))
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    _login(page, live_url)
+    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+    page.locator("input[name=more_like_this]").check(force=True)
+    page.click(".orch-composer button[type=submit]")
+    bubbles = page.locator(".orch-turn--assistant [data-testid=bubble]")
+    bubbles.first.filter(has_text="First draft.").wait_for()
+    page.click("button:has-text('More like this')")
+    bubbles.nth(1).filter(has_text="Second take.").wait_for()
+    assert [r.json["temperature"] for r in fake_openai.requests[-2:]] == [0.3, 0.9]
