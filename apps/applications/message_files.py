@@ -237,6 +237,16 @@ def with_images(messages: list[PromptMessage], refs: list[FileRef], detail: str 
     return [*out, PromptMessage("user", parts)]
 
 
+def add_to_turn(prepared: Any, refs: list[FileRef], config: dict[str, Any]) -> None:
+    """Give a prepared turn (generation.Prepared) its images: the vision model sees them with the
+    turn's question, and they are stored with its message (in the workspace schema)."""
+    if not refs:
+        return
+    detail = with_defaults(config)["file_upload"]["image"].get("detail") or "high"
+    prepared.messages = with_images(prepared.messages, refs, detail)
+    attach(prepared.message_id, refs)
+
+
 def message_files_body(workspace_id: Any, message_files: list[MessageFile]) -> list[dict[str, Any]]:
     """`message_files` of /v1/messages (§2.12), uploads with freshly signed URLs."""
     body = []

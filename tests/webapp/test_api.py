@@ -220,3 +220,46 @@ def test_stop_only_touches_the_browsers_own_task(web) -> None:  # type: ignore[n
     # The stop flag names this browser's end user: a generation of anyone else ignores it.
     assert cache.get(STOP_KEY.format(task_id="task-1")) == str(end_user.pk)
     assert client.get(f"/webapp/{web.chat_code}/api/chat-messages/task-1/stop").status_code == 405
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+@pytest.mark.asyncio
+async def test_vision_app_gets_the_uploaded_image_with_the_question(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.applications.models import MessageFile
+
+    def enable_images() -> None:
+        with schema_context("ws_alpha"):
+            app = App.objects.get(pk=web.chat.pk)
+            services.draft_save(app=app, config={**app.draft_config, "file_upload": {"image": {
+                "enabled": True, "number_limits": 2, "detail": "low", "transfer_methods": ["local_file"]}}})
+            services.app_publish(app=app)
+
+    await sync_to_async(enable_images)()
+    fake_openai.script("chat", Reply("A tiny picture."))
+    client = AsyncClient()
+    uploaded = await client.post(f"/webapp/{web.chat_code}/api/files/upload", headers=HEADERS,
+                                 data={"file": SimpleUploadedFile("dot.png", PNG, content_type="image/png")})
+    assert uploaded.status_code == 201, uploaded.content
+    file_id = uploaded.json()["id"]
+    response = await _chat(client, web.chat_code, {**CHAT, "files": [
+        {"type": "image", "transfer_method": "local_file", "upload_file_id": file_id}]})
+    events = await _events(response)
+    assert events[-1]["event"] == "message_end"
+    content = fake_openai.requests[-1].json["messages"][-1]["content"]
+    assert content[0] == {"type": "text", "text": "Hello there"}
+    assert content[1]["type"] == "image_url" and content[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+    def stored() -> list[str]:
+        with schema_context("ws_alpha"):
+            return [str(f.upload_file_id) for f in MessageFile.objects.filter(message__app=web.chat)]
+
+    assert await sync_to_async(stored)() == [file_id]
+    # An upload of another app (here: a made-up id) is refused before anything is stored.
+    bad = await _chat(client, web.chat_code, {**CHAT, "files": [
+        {"type": "image", "transfer_method": "local_file", "upload_file_id": "00000000-0000-0000-0000-000000000000"}]})
+    assert bad.status_code == 400 and bad.json()["message"] == "Invalid upload file"

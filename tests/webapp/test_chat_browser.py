@@ -313,3 +313,33 @@ def test_stop_generating_keeps_the_partial_answer(live_url, browser, world_tx, f
     assert message.answer.startswith("word0") and "word199" not in message.answer
     assert "word199" not in answer.inner_text()
     context.close()
+
+
+def test_vision_app_takes_an_image_with_the_question(  # type: ignore[no-untyped-def]
+        live_url, browser, world_tx, fake_openai, tmp_path) -> None:
+    from apps.applications.models import App
+    from tests.webapp.test_api import PNG
+
+    web = build_web_setup(world_tx, fake_openai)
+    with schema_context("ws_alpha"):
+        app = App.objects.get(pk=web.chat.pk)
+        services.draft_save(app=app, config={**app.draft_config, "file_upload": {"image": {
+            "enabled": True, "number_limits": 2, "detail": "low", "transfer_methods": ["local_file"]}}})
+        services.app_publish(app=app)
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    fake_openai.script("chat", Reply("A single dot."))
+    context, page = _page(browser)
+    page.goto(f"{live_url}/chat/{web.chat_code}")
+    page.fill("#var-name", "Ada")
+    page.click("[data-testid=start-chat]")
+    page.set_input_files("[data-testid=image-input]", str(image))
+    page.locator(".wa-attachment img").wait_for()
+    page.fill("[data-testid=query]", "What is this?")
+    page.click("[data-testid=send]")
+    page.locator("[data-testid=answer]").filter(has_text="A single dot.").wait_for()
+    assert page.locator("[data-testid=user-bubble] img.wa-thumb").count() == 1
+    shot(page, "webapp-chat-image")
+    content = fake_openai.requests[-1].json["messages"][-1]["content"]
+    assert content[-1]["type"] == "image_url" and content[-1]["image_url"]["url"].startswith("data:image/png")
+    context.close()

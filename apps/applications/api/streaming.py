@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.applications import generation
+from apps.applications import generation, message_files
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
@@ -37,10 +37,14 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
     if not isinstance(auto_generate_name, bool):
         raise invalid_param("auto_generate_name must be a boolean")
     end_user = caller_end_user(caller, body, required=True)
-    return generation.prepare(tenant=caller.workspace, app=app, query=query, inputs=body["inputs"],
-                              end_user=end_user, source=caller.source,
-                              conversation_id=(body.get("conversation_id") or None) if chat else None,
-                              auto_generate_name=chat and auto_generate_name)
+    config = app.live_config
+    images = message_files.parse_files(app, config, body.get("files"))  # checked before anything is stored
+    prepared = generation.prepare(tenant=caller.workspace, app=app, query=query, inputs=body["inputs"],
+                                  end_user=end_user, source=caller.source,
+                                  conversation_id=(body.get("conversation_id") or None) if chat else None,
+                                  auto_generate_name=chat and auto_generate_name, config=config)
+    message_files.add_to_turn(prepared, images, config)
+    return prepared
 
 
 def _begin(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
