@@ -213,7 +213,7 @@ def debug_stop(request: HttpRequest, app_id: Any, task_id: Any) -> JsonResponse:
     return JsonResponse({"result": "success"})
 
 
-@require_perm(Perm.APPS_EDIT)
+@require_perm(Perm.APPS_LOGS)
 def run_detail(request: HttpRequest, app_id: Any, run_id: Any) -> HttpResponse:
     """A run with every node: inputs, process data, outputs, status, timing and tokens (WF-24)."""
     app = _app(app_id)
@@ -221,8 +221,9 @@ def run_detail(request: HttpRequest, app_id: Any, run_id: Any) -> HttpResponse:
     nodes = [{"row": n, "inputs": _pretty(n.inputs), "process_data": _pretty(n.process_data),
               "outputs": _pretty(n.outputs)} for n in selectors.node_executions(run)]
     return render(request, "workflows/run_detail.html", {
-        "app": app, "tab": "orchestrate", "can_edit": True,
-        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS), "run": run, "nodes": nodes,
+        "app": app, "tab": "orchestrate" if run.triggered_from == WorkflowRun.TriggeredFrom.DEBUGGING else "logs",
+        "can_edit": roles.has_perm(request.membership.role, Perm.APPS_EDIT), "can_logs": True, "run": run,
+        "nodes": nodes,
         "inputs": _pretty(run.inputs), "outputs": _pretty(run.outputs)})
 
 
@@ -260,4 +261,22 @@ def step_run(request: HttpRequest, app_id: Any, node_id: str) -> JsonResponse:
                                   run_id="step", raw_graph=draft.graph, tenant=request.tenant,
                                   user_id=str(request.user.pk)))
     return JsonResponse({"node": result}, json_dumps_params={"ensure_ascii": False, "default": str})
+
+
+@require_perm(Perm.APPS_LOGS)
+def run_log(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """WF-24/LOG: runs of the published app through the API and the WebApp (test runs are on the
+    Workflow page), newest first, filtered by status; each opens its trace."""
+    app = _app(app_id)
+    status = request.GET.get("status") or ""
+    if status not in ("", "succeeded", "failed", "stopped", "partial-succeeded"):
+        status = ""
+    found = WorkflowRun.objects.filter(app=app, triggered_from=WorkflowRun.TriggeredFrom.APP_RUN)
+    if status:
+        found = found.filter(status=status)
+    runs = list(found.select_related("created_by_end_user").order_by("-created_at")[:100])
+    return render(request, "workflows/run_log.html", {
+        "app": app, "tab": "logs", "can_edit": roles.has_perm(request.membership.role, Perm.APPS_EDIT),
+        "can_logs": True, "runs": runs, "status": status,
+        "statuses": ["succeeded", "failed", "stopped", "partial-succeeded"]})
 

@@ -217,3 +217,29 @@ def test_publishing_shows_in_the_studio_header(world) -> None:
     client.post(f"{BASE}/{app.pk}/workflow/publish/")
     client.post(f"{BASE}/{app.pk}/workflow/publish/")
     assert "Published · v2" in client.get(f"{BASE}/{app.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_run_log_lists_api_runs_with_status_filter(world) -> None:
+    app = _flow(world)
+    with schema_context(world.alpha.schema_name):
+        ok = WorkflowRun.objects.create(app=app, workflow_version="v", mode="workflow", triggered_from="app-run",
+                                        status="succeeded")
+        bad = WorkflowRun.objects.create(app=app, workflow_version="v", mode="workflow", triggered_from="app-run",
+                                         status="failed", error="boom")
+        debug = WorkflowRun.objects.create(app=app, workflow_version="draft", mode="workflow",
+                                           triggered_from="debugging")
+    normal = client_for(world.normal.user)  # members who may read logs
+    page = normal.get(f"{BASE}/{app.pk}/workflow/logs/")
+    if page.status_code == 403:
+        normal = client_for(world.owner.user)
+        page = normal.get(f"{BASE}/{app.pk}/workflow/logs/")
+    text = page.content.decode()
+    assert str(ok.pk) in text and str(bad.pk) in text and str(debug.pk) not in text
+    failed = normal.get(f"{BASE}/{app.pk}/workflow/logs/?status=failed").content.decode()
+    assert str(bad.pk) in failed and str(ok.pk) not in failed
+    detail = normal.get(f"{BASE}/{app.pk}/workflow/runs/{bad.pk}/").content.decode()
+    assert "boom" in detail
+    overview = client_for(world.owner.user).get(f"{BASE}/{app.pk}/").content.decode()
+    assert f"/apps/{app.pk}/workflow/logs/" in overview
+    assert client_for(world.other.user).get(f"/console/beta/apps/{app.pk}/workflow/logs/").status_code == 404
