@@ -28,6 +28,7 @@ from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.datasets import context as knowledge
 from apps.logs import selectors as logs
 from apps.logs.models import Message, Source
 from apps.providers import selectors
@@ -248,6 +249,7 @@ def clean_config(app: App, submitted: Any, *, llms: list[dict[str, Any]], stt: b
         config["speech_to_text"] = {"enabled": stt and enabled("speech_to_text")}
     else:
         config["more_like_this"] = {"enabled": enabled("more_like_this")}
+        config["retriever_resource"] = {"enabled": enabled("retriever_resource")}
     tts_in = submitted.get("text_to_speech") if isinstance(submitted.get("text_to_speech"), dict) else {}
     config["text_to_speech"] = {**current["text_to_speech"], "enabled": tts and bool(tts_in.get("enabled"))}
     image_in = ((submitted.get("file_upload") or {}).get("image") if isinstance(submitted.get("file_upload"), dict)
@@ -258,6 +260,10 @@ def clean_config(app: App, submitted: Any, *, llms: list[dict[str, Any]], stt: b
         image["number_limits"] = int(_number(image_in.get("number_limits"), 3, 1, 10))
         image["detail"] = "low" if image_in.get("detail") == "low" else "high"
     config["file_upload"] = {**current["file_upload"], "image": image}
+
+    # Knowledge as context: the datasets, N-to-1 or multi-path, and a completion app's query variable.
+    config["dataset_configs"], config["dataset_query_variable"] = knowledge.clean_dataset_configs(
+        submitted, current, [next(iter(e.values())).get("variable", "") for e in config["user_input_form"]], errors)
 
     problems = translated_problems(config, chat_app=app.is_chat)
     return config, errors, problems
@@ -298,6 +304,7 @@ def _page(request: HttpRequest, app: App, *, config: dict[str, Any] | None = Non
             "tts": tts,
             "is_chat": app.is_chat,
             "expert_locked": expert_locked(app),
+            "knowledge": knowledge.editor_options(request.membership),  # type: ignore[attr-defined]
             "urls": {
                 "save": ws_reverse(request, "console:app_orchestrate", app_id=app.pk),
                 "validate": ws_reverse(request, "console:app_orchestrate_validate", app_id=app.pk),

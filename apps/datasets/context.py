@@ -232,3 +232,61 @@ def for_turn(*, config: dict[str, Any], query: str, inputs: dict[str, Any], mode
     text = "\n\n".join(segment_text(h.segment) for h in hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
     return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [])
+
+
+# --- The orchestrate page --------------------------------------------------------------------------------
+
+
+def editor_options(membership: Any) -> dict[str, Any]:
+    """What the orchestrate page offers: the datasets the member sees and the rerank models."""
+    from apps.datasets.selectors import datasets_visible_to
+    from apps.providers import selectors as model_selectors
+    from apps.providers.runtime.entities import ModelType
+
+    return {
+        "datasets": [{"id": str(d.pk), "name": d.name, "description": d.description,
+                      "indexed": bool(d.indexing_technique)} for d in datasets_visible_to(membership)],
+        "rerank_models": [{"provider": m.provider, "name": m.model, "label": f"{m.label} · {m.provider_label}"}
+                          for m in model_selectors.available_models(ModelType.RERANK)],
+    }
+
+
+def clean_dataset_configs(submitted: Any, current: dict[str, Any], variables: list[str],
+                          errors: list[str]) -> tuple[dict[str, Any], str]:
+    """Check the orchestrate page's knowledge settings: (dataset_configs, dataset_query_variable).
+    Ids must be datasets of this workspace (the schema holds no others); the rerank model must be one
+    the workspace can call."""
+    from django.utils.translation import gettext as _
+
+    from apps.providers import selectors as model_selectors
+    from apps.providers.runtime.entities import ModelType
+
+    configs_in = submitted.get("dataset_configs") if isinstance(submitted.get("dataset_configs"), dict) else None
+    if configs_in is None:
+        return current.get("dataset_configs") or {}, current.get("dataset_query_variable") or ""
+    wanted = []
+    for raw in dataset_ids({"dataset_configs": configs_in})[:20]:
+        try:
+            wanted.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    found = {str(d.pk) for d in Dataset.objects.filter(pk__in=wanted)}
+    if len(found) < len(dataset_ids({"dataset_configs": configs_in})):
+        errors.append(_("A chosen knowledge base no longer exists and was removed."))
+    ids = [str(i) for i in wanted if str(i) in found]
+    rerank_in = configs_in.get("reranking_model") if isinstance(configs_in.get("reranking_model"), dict) else {}
+    rerank = {"reranking_provider_name": str(rerank_in.get("reranking_provider_name") or ""),
+              "reranking_model_name": str(rerank_in.get("reranking_model_name") or "")}
+    if rerank["reranking_model_name"]:
+        usable = {(m.provider, m.model) for m in model_selectors.available_models(ModelType.RERANK)}
+        if (rerank["reranking_provider_name"], rerank["reranking_model_name"]) not in usable:
+            errors.append(_("The rerank model %(model)s is not available in this workspace.")
+                          % {"model": rerank["reranking_model_name"]})
+            rerank = {"reranking_provider_name": "", "reranking_model_name": ""}
+    threshold = configs_in.get("score_threshold") if configs_in.get("score_threshold_enabled") else None
+    configs = config_for(ids, mode=str(configs_in.get("retrieval_model") or "multiple"),
+                         top_k=configs_in.get("top_k", 4), score_threshold=threshold, reranking_model=rerank,
+                         current=current.get("dataset_configs") or {})
+    query_variable = submitted.get("dataset_query_variable")
+    query_variable = query_variable if isinstance(query_variable, str) and query_variable in variables else ""
+    return configs, query_variable

@@ -69,6 +69,13 @@
     cfg.model.completion_params.stop = cfg.model.completion_params.stop || [];
     cfg.suggested_questions = cfg.suggested_questions || [];
     cfg.memory_window = cfg.memory_window || 10;
+    var dc = cfg.dataset_configs = cfg.dataset_configs || {};
+    dc.retrieval_model = dc.retrieval_model === "single" ? "single" : "multiple";
+    dc.top_k = dc.top_k || 4;
+    dc.datasets = dc.datasets || {};
+    dc.datasets.datasets = dc.datasets.datasets || [];
+    cfg.retriever_resource = cfg.retriever_resource || { enabled: false };
+    cfg.dataset_query_variable = cfg.dataset_query_variable || "";
     return cfg;
   }
 
@@ -92,6 +99,11 @@
       tts: data.tts,
       expertLocked: data.expert_locked,
       cfg: cfg,
+      knowledge: data.knowledge || { datasets: [], rerank_models: [] },
+      rerankKey: (cfg.dataset_configs.reranking_model || {}).reranking_model_name ?
+        cfg.dataset_configs.reranking_model.reranking_provider_name + ":" + cfg.dataset_configs.reranking_model.reranking_model_name : "",
+      ctxThreshold: cfg.dataset_configs.score_threshold_enabled && cfg.dataset_configs.score_threshold !== null ?
+        String(cfg.dataset_configs.score_threshold) : "",
       vars: toVars(data.config.user_input_form),
       modelKey: cfg.model.provider ? cfg.model.provider + ":" + cfg.model.name : "",
       savedJson: JSON.stringify(serialize(editable(data.saved), toVars(data.saved.user_input_form))),
@@ -118,6 +130,17 @@
         var self = this;
         this.resetInputs();
         this.$watch("cfg", function () { self.scheduleValidate(); }, { deep: true });
+        this.$watch("rerankKey", function (key) {
+          var at = key.indexOf(":");
+          self.cfg.dataset_configs.reranking_model = key ?
+            { reranking_provider_name: key.slice(0, at), reranking_model_name: key.slice(at + 1) } :
+            { reranking_provider_name: "", reranking_model_name: "" };
+        });
+        this.$watch("ctxThreshold", function (value) {
+          var number = parseFloat(value);
+          self.cfg.dataset_configs.score_threshold_enabled = !isNaN(number);
+          self.cfg.dataset_configs.score_threshold = isNaN(number) ? null : number;
+        });
         this.$watch("vars", function () { self.resetInputs(); }, { deep: true });
       },
 
@@ -380,6 +403,16 @@
         }
         return pump();
       },
+      /** Knowledge as context: the attached dataset ids, in the DSL's {dataset: {enabled, id}} entries. */
+      contextIds: function () {
+        return this.cfg.dataset_configs.datasets.datasets.map(function (e) { return (e.dataset || {}).id; });
+      },
+      hasDataset: function (id) { return this.contextIds().indexOf(id) >= 0; },
+      toggleDataset: function (id) {
+        var list = this.cfg.dataset_configs.datasets.datasets;
+        var at = this.contextIds().indexOf(id);
+        if (at >= 0) list.splice(at, 1); else list.push({ dataset: { enabled: true, id: id } });
+      },
       handleEvent: function (block, answer) {
         var line = block.split("\n").filter(function (l) { return l.indexOf("data: ") === 0; })[0];
         if (!line) return;
@@ -398,6 +431,7 @@
           if (event.conversation_id) this.conversationId = event.conversation_id;
           var usage = event.metadata && event.metadata.usage;
           answer.tokens = usage ? usage.total_tokens : null;
+          answer.citations = (event.metadata && event.metadata.retriever_resources) || [];
           answer.done = true;
           if (this.isChat && !answer.stopped && this.cfg.suggested_questions_after_answer.enabled) {
             this.loadSuggestions(answer);

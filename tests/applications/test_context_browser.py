@@ -1,0 +1,64 @@
+"""Orchestrate → Context in a real browser: attach two knowledge bases, preview a turn, and see the
+citations (retriever_resources of message_end) under the answer, with the context in the prompt log."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from apps.applications.models import App
+from apps.datasets import context
+from tests.applications.test_orchestrate import _setup
+from tests.applications.test_orchestrate_browser import _login
+from tests.browser import SHOTS
+from tests.datasets.conftest import add_text, make_dataset
+from tests.fakes.base import Reply
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+RULE = {"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
+    "separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0}}}
+
+
+def _datasets(world):  # type: ignore[no-untyped-def]
+    try:
+        with schema_context("ws_alpha"):
+            pets = make_dataset(world, name="Pets", permission="all_team_members")
+            add_text(world, pets, "Our office cat is called Miso.\n\nThe office dog is called Rex.", name="pets.txt",
+                     process_rule=RULE)
+            hr = make_dataset(world, name="HR", permission="all_team_members")
+            add_text(world, hr, "Employees get 25 days of paid leave.", name="leave.txt", process_rule=RULE)
+        return pets, hr
+    finally:
+        connection.close()
+
+
+def test_attach_knowledge_and_see_citations_in_the_preview(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _setup(world_tx, fake_openai)
+    # Indexing embeds through async_to_sync, which cannot run beside Playwright's event loop here.
+    with ThreadPoolExecutor(1) as pool:
+        pets, hr = pool.submit(_datasets, world_tx).result()
+    fake_openai.script("chat", Reply("The cat is Miso."))
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    _login(page, live_url)
+    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+    card = page.locator("[data-testid=context-card]")
+    card.locator(f"#ctx-{pets.pk}").check()
+    card.locator(f"#ctx-{hr.pk}").check()
+    page.locator("input[name=retriever_resource]").check(force=True)
+    assert card.locator("#ctx-mode-multiple").is_checked()
+
+    page.fill("#debug-query", "What is the office cat called?")
+    page.click(".orch-composer button[type=submit]")
+    citations = page.locator("[data-testid=citations]").last
+    citations.wait_for()
+    assert "pets.txt" in citations.inner_text()
+    citations.locator("summary").first.click()
+    assert "Miso" in citations.inner_text()
+    page.click("button:has-text('Prompt log')")
+    assert "Our office cat is called Miso." in page.locator("[data-testid=prompt-log]").last.inner_text()
+    page.screenshot(path=str(SHOTS / "orchestrate-context-citations.png"), full_page=True)
+    with schema_context("ws_alpha"):
+        draft = App.objects.get(pk=app.pk).draft_config
+        assert context.dataset_ids(draft) == [str(pets.pk), str(hr.pk)]
+        assert draft["retriever_resource"]["enabled"] is True
