@@ -29,12 +29,30 @@ def ensure_template_schema() -> None:
     call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=0)
 
 
+_expected_migrations: set[tuple[str, str]] | None = None
+
+
+def template_is_current() -> bool:
+    """Whether the template has every migration this code knows. Cloning fakes all migration
+    records, so a clone of a template that missed a new migration would lack its tables forever
+    (a workspace created between deploying new code and running migrate)."""
+    global _expected_migrations
+    if _expected_migrations is None:
+        from django.db.migrations.loader import MigrationLoader
+
+        _expected_migrations = set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app, name FROM "{settings.TENANT_BASE_SCHEMA}".django_migrations')
+        applied = set(cursor.fetchall())
+    return _expected_migrations <= applied
+
+
 def provision_schema(*, workspace: Workspace) -> Workspace:
     """Create (or finish creating) the workspace's schema and mark it ready. Idempotent."""
     if workspace.is_ready and schema_exists(workspace.schema_name):
         return workspace
     started = time.perf_counter()
-    if not schema_exists(settings.TENANT_BASE_SCHEMA):
+    if not schema_exists(settings.TENANT_BASE_SCHEMA) or not template_is_current():
         ensure_template_schema()
     connection.set_schema_to_public()
     if schema_exists(workspace.schema_name):

@@ -229,3 +229,29 @@ def test_workspace_being_prepared_shows_the_waiting_page(world) -> None:  # type
     provision_schema(workspace=workspace)
     polled = client.get(f"/console/{workspace.slug}/preparing/", HTTP_HX_REQUEST="true")
     assert polled["HX-Redirect"] == f"/console/{workspace.slug}/"
+
+
+def test_a_stale_template_is_migrated_before_it_is_cloned(world) -> None:  # type: ignore[no-untyped-def]
+    """Cloning fakes every migration record: a template that missed the newest migration (new code,
+    migrate not yet run) must be brought up to date first, or the clone lacks that migration's tables."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from apps.workspaces import provisioning
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    app, name = next(node for node in sorted(loader.graph.leaf_nodes()) if node[0] == "applications")
+    previous = next(parent for parent in loader.graph.node_map[(app, name)].parents if parent.key[0] == app).key[1]
+    template = settings.TENANT_BASE_SCHEMA
+    call_command("migrate_schemas", app, previous, schema_name=template, tenant=True, interactive=False, verbosity=0)
+    assert not provisioning.template_is_current()
+    workspace = Workspace.objects.create(name="Fresh", slug="fresh", schema_name="ws_fresh")
+    provisioning.provision_schema(workspace=workspace)
+    assert provisioning.template_is_current()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", [template])
+        template_tables = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'ws_fresh'")
+        assert cursor.fetchone()[0] == template_tables

@@ -4,6 +4,7 @@ and Celery beat together until Ctrl-C, which stops all of them (and the embedded
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-demo", action="store_true", help="do not create the demo workspace")
+        parser.add_argument("--web-processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")),
+                            help="Daphne processes sharing the port (one per core; more than one needs REDIS_URL)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.perf_counter()
@@ -42,12 +45,24 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "warning",
                        "-Q", ",".join(settings.CELERY_TASK_QUEUES_NAMES), "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "warning"],
-            "web": [python, "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]), "config.asgi:application"],
         }
+        web = max(1, opts["web_processes"])
+        if web > 1 and not settings.REDIS_URL:
+            self.stderr.write("--web-processes > 1 needs REDIS_URL (the in-memory channel layer and stop "
+                              "signals do not cross processes); running one.")
+            web = 1
+        # The web processes accept on one listening socket that we open: the kernel spreads the
+        # connections over them, one process per core.
+        listener = socket.create_server((opts["host"], opts["port"]), backlog=4096)
+        fd = listener.fileno()
+        for i in range(web):
+            children[f"web{i + 1}" if web > 1 else "web"] = [
+                python, "-m", "daphne", "--fd", str(fd), "config.asgi:application"]
         procs: dict[str, subprocess.Popen] = {}
         for name, cmd in children.items():
             # Own process groups: Ctrl-C reaches us once, and we stop the children in order.
-            procs[name] = subprocess.Popen(cmd, start_new_session=True)
+            procs[name] = subprocess.Popen(cmd, start_new_session=True, pass_fds=(fd,) if name.startswith("web") else ())
+        listener.close()  # the children hold it now
 
         def stop(*_: Any) -> None:
             raise KeyboardInterrupt
