@@ -21,6 +21,20 @@ from apps.core.checks import ensure_pgvector
 DEMO_EMAIL = "demo@tessera.local"
 
 
+def _other_database_clients() -> int:
+    """Client connections to the embedded server other than this process's own: stopping the
+    server would cut them off (a test run or a second checkout's process sharing var/pgdata)."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                           "AND pid <> pg_backend_pid()")
+            return int(cursor.fetchone()[0])
+    except Exception:  # the server is already gone: nothing to protect
+        return 0
+
+
 class Command(BaseCommand):
     help = "Run Tessera locally: migrations, demo workspace, Daphne, Celery worker and beat."
 
@@ -133,6 +147,11 @@ class Command(BaseCommand):
 
             from apps.core.embedded import stop_embedded_server
 
+            others = _other_database_clients()
             connections.close_all()
-            stop_embedded_server(settings.VAR_DIR / "pgdata")
+            if others:
+                self.stdout.write(f"The embedded Postgres keeps running: {others} other connection(s) use it "
+                                  f"(tests, another process).")
+            else:
+                stop_embedded_server(settings.VAR_DIR / "pgdata")
         self.stdout.write("Stopped.")
