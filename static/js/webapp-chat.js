@@ -1,10 +1,7 @@
 /* The chat WebApp (/chat/<code>): an Alpine component over /webapp/<code>/api/.
  *
  * Answers stream as Server-Sent Events from a fetch() body (the same events as /v1/chat-messages).
- * Model output is Markdown: marked turns it into HTML and DOMPurify strips everything executable
- * before it reaches the page, so an answer containing <script> shows as text, never runs.
- * Every write carries the X-Tessera-WebApp header, which the server requires instead of a CSRF
- * token (see apps/applications/webapp/api.py).
+ * API calls, SSE, safe Markdown and the variables form come from webapp-common.js.
  */
 (function () {
   "use strict";
@@ -13,91 +10,9 @@
   const API = boot.api;
   const S = boot.strings;
 
-  function sanitize(html) {
-    return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input"] });
-  }
-
-  // Raw HTML in model output is shown as the text it is (an answer that says "<script>" shows
-  // "<script>"), not interpreted; DOMPurify below is the second line of defence.
-  if (window.marked) {
-    window.marked.use({ renderer: { html(token) { return escapeHtml(token.text != null ? token.text : token); } } });
-  }
-
-  if (window.DOMPurify) {
-    // Links from model output open in a new tab and carry no referrer or opener.
-    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-      if (node.tagName === "A" && node.getAttribute("href")) {
-        node.setAttribute("target", "_blank");
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-      }
-    });
-  }
-
-  function escapeHtml(text) {
-    const div = document.createElement("div");
-    div.textContent = text == null ? "" : String(text);
-    return div.innerHTML;
-  }
-
-  async function api(path, { method = "GET", json, form } = {}) {
-    const headers = { "X-Tessera-WebApp": "1" };
-    let body;
-    if (json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(json);
-    } else if (form) {
-      body = form;
-    }
-    const response = await fetch(API + "/" + path, { method, headers, body, credentials: "same-origin" });
-    return response;
-  }
-
-  async function apiJson(path, options) {
-    const response = await api(path, options);
-    let data = null;
-    const text = await response.text();
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-    if (!response.ok) {
-      const error = new Error((data && data.message) || S.error);
-      error.status = response.status;
-      error.code = data && data.code;
-      throw error;
-    }
-    return data;
-  }
-
-  /* Split a fetch() body into SSE events and hand each parsed `data:` payload to onEvent. */
-  async function readSSE(response, onEvent) {
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
-        if (data) {
-          try { onEvent(JSON.parse(data)); } catch (e) { /* a malformed block is skipped */ }
-        }
-      }
-    }
-  }
-
-  function formFields(parameters) {
-    const fields = [];
-    for (const entry of parameters.user_input_form || []) {
-      const type = Object.keys(entry)[0];
-      const spec = entry[type] || {};
-      if (!spec.variable || type === "external_data_tool") continue;
-      fields.push({ type, variable: spec.variable, label: spec.label || spec.variable, required: !!spec.required,
-        options: spec.options || [], max_length: spec.max_length, default: spec.default });
-    }
-    return fields;
-  }
+  const W = window.TesseraWebApp;  // webapp-common.js
+  const { escapeHtml, readSSE, formFields } = W;
+  const { call: api, callJson: apiJson } = W.client(API, S.error);
 
   let keySeq = 0;
 
@@ -132,9 +47,7 @@
       },
 
       init() {
-        for (const f of this.fields) {
-          this.inputs[f.variable] = f.type === "checkbox" ? !!f.default : (f.default == null ? "" : String(f.default));
-        }
+        this.inputs = W.initialInputs(this.fields);
         this.started = this.fields.length === 0;
         this.loadConversations();
       },
@@ -151,23 +64,13 @@
 
       get starters() { return this.parameters.suggested_questions || []; },
 
-      md(text) {
-        if (!window.marked || !window.DOMPurify) return escapeHtml(text);
-        return sanitize(window.marked.parse(text || "", { gfm: true, breaks: true }));
-      },
+      md: W.md,
 
       escape: escapeHtml,
 
       validate() {
-        const errors = {};
-        for (const f of this.fields) {
-          const value = this.inputs[f.variable];
-          if (f.required && f.type !== "checkbox" && (value == null || String(value).trim() === "")) {
-            errors[f.variable] = S.required.replace("%(label)s", f.label);
-          }
-        }
-        this.errors = errors;
-        return Object.keys(errors).length === 0;
+        this.errors = W.missingFields(this.fields, this.inputs, S.required);
+        return Object.keys(this.errors).length === 0;
       },
 
       startChat() {
@@ -181,14 +84,7 @@
       },
 
       cleanInputs() {
-        const out = {};
-        for (const f of this.fields) {
-          let value = this.inputs[f.variable];
-          if (f.type === "number" && value !== "" && value != null) value = Number(value);
-          if (f.type === "number" && value === "") value = null;
-          out[f.variable] = value;
-        }
-        return out;
+        return W.cleanInputs(this.fields, this.inputs);
       },
 
       async loadConversations() {

@@ -1,11 +1,9 @@
-/* The text-generation WebApp (/completion/<code>): an Alpine component over /webapp/<code>/api/.
+/* The text-generation WebApp (/completion/<code>): an Alpine component over /webapp/<code>/api/,
+ * with the helpers of webapp-common.js (API calls, SSE, safe Markdown, the variables form).
  *
  * Run once streams the result as Server-Sent Events from a fetch() body (the events of
- * /v1/completion-messages); Markdown goes through marked and then DOMPurify, and raw HTML in the
- * model's output is shown as text. Saved results and batches live on the server, per browser
- * (the end-user cookie); a running batch is polled once a second until it finishes.
- * Every write carries the X-Tessera-WebApp header, which the server requires instead of a CSRF
- * token (see apps/applications/webapp/api.py).
+ * /v1/completion-messages). Saved results and batches live on the server, per browser (the
+ * end-user cookie); a running batch is polled once a second until it finishes.
  */
 (function () {
   "use strict";
@@ -15,76 +13,8 @@
   const S = Object.assign({}, boot.strings, document.getElementById("wa-completion-strings").dataset);
   const POLL_MS = 1000;
 
-  function escapeHtml(text) {
-    const div = document.createElement("div");
-    div.textContent = text == null ? "" : String(text);
-    return div.innerHTML;
-  }
-
-  if (window.marked) {
-    window.marked.use({ renderer: { html(token) { return escapeHtml(token.text != null ? token.text : token); } } });
-  }
-  if (window.DOMPurify) {
-    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-      if (node.tagName === "A" && node.getAttribute("href")) {
-        node.setAttribute("target", "_blank");
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-      }
-    });
-  }
-
-  function md(text) {
-    if (!window.marked || !window.DOMPurify) return escapeHtml(text);
-    const html = window.marked.parse(text || "", { gfm: true, breaks: true });
-    return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input"] });
-  }
-
-  async function call(path, { method = "GET", json, form } = {}) {
-    const headers = { "X-Tessera-WebApp": "1" };
-    let body = form;
-    if (json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(json);
-    }
-    return fetch(API + "/" + path, { method, headers, body, credentials: "same-origin" });
-  }
-
-  async function callJson(path, options) {
-    const response = await call(path, options);
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-    if (!response.ok) throw new Error((data && data.message) || S.error);
-    return data;
-  }
-
-  /* Hand each `data:` payload of an SSE body to onEvent. */
-  async function eachEvent(response, onEvent) {
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let pending = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      pending += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = pending.indexOf("\n\n")) >= 0) {
-        const lines = pending.slice(0, end).split("\n").filter((l) => l.startsWith("data:"));
-        pending = pending.slice(end + 2);
-        if (!lines.length) continue;
-        try { onEvent(JSON.parse(lines.map((l) => l.slice(5).trim()).join("\n"))); } catch (e) { /* skipped */ }
-      }
-    }
-  }
-
-  function fieldsOf(parameters) {
-    return (parameters.user_input_form || []).map((entry) => {
-      const type = Object.keys(entry)[0];
-      const spec = entry[type] || {};
-      return { type, variable: spec.variable, label: spec.label || spec.variable, required: !!spec.required,
-        options: spec.options || [], max_length: spec.max_length, default: spec.default };
-    }).filter((f) => f.variable && f.type !== "external_data_tool");
-  }
+  const W = window.TesseraWebApp;
+  const { call, callJson } = W.client(API, S.error);
 
   let seq = 0;
 
@@ -92,7 +22,7 @@
     window.Alpine.data("waCompletion", () => ({
       api: API,
       strings: S,
-      fields: fieldsOf(boot.parameters),
+      fields: W.formFields(boot.parameters),
       moreLikeThis: !!(boot.parameters.more_like_this || {}).enabled,
       tab: "once",
       inputs: {},
@@ -111,15 +41,13 @@
         this.loadLatestBatch();
       },
 
-      md,
-      escape: escapeHtml,
+      md: W.md,
+      escape: W.escapeHtml,
 
       get batchRunning() { return !!this.batch && this.batch.status !== "finished"; },
 
       clearForm() {
-        for (const f of this.fields) {
-          this.inputs[f.variable] = f.type === "checkbox" ? !!f.default : (f.default == null ? "" : String(f.default));
-        }
+        this.inputs = W.initialInputs(this.fields);
         this.errors = {};
       },
 
@@ -129,25 +57,8 @@
       },
 
       validate() {
-        const errors = {};
-        for (const f of this.fields) {
-          const value = this.inputs[f.variable];
-          if (f.required && f.type !== "checkbox" && (value == null || String(value).trim() === "")) {
-            errors[f.variable] = S.required.replace("%(label)s", f.label);
-          }
-        }
-        this.errors = errors;
-        return !Object.keys(errors).length;
-      },
-
-      cleanInputs() {
-        const out = {};
-        for (const f of this.fields) {
-          let value = this.inputs[f.variable];
-          if (f.type === "number") value = value === "" || value == null ? null : Number(value);
-          out[f.variable] = value;
-        }
-        return out;
+        this.errors = W.missingFields(this.fields, this.inputs, S.required);
+        return !Object.keys(this.errors).length;
       },
 
       run() {
@@ -157,7 +68,7 @@
           if (first) document.getElementById("var-" + first.variable)?.focus();
           return;
         }
-        this.stream("completion-messages", { inputs: this.cleanInputs(), response_mode: "streaming" }, false);
+        this.stream("completion-messages", { inputs: W.cleanInputs(this.fields, this.inputs), response_mode: "streaming" }, false);
       },
 
       more(result) {
@@ -180,7 +91,7 @@
             live.error = (data && data.message) || S.error;
             return;
           }
-          await eachEvent(response, (event) => {
+          await W.readSSE(response, (event) => {
             if (event.task_id) this.taskId = event.task_id;
             if (event.message_id) live.id = event.message_id;
             if (event.event === "message") live.answer += event.answer || "";

@@ -118,7 +118,8 @@ def test_more_like_this_and_stop(live_url, browser, world_tx, fake_openai) -> No
     page.locator("[data-testid=result]").nth(1).wait_for()
     newest = page.locator("[data-testid=result]").first
     newest.get_by_text("Second take.").wait_for()
-    assert "More like this" in newest.inner_text()
+    assert newest.locator(".wa-result__label").is_visible()
+    assert "More like this" in newest.locator(".wa-result__label").text_content()
     assert fake_openai.requests[-1].json["temperature"] == 0.9
     shot(page, "webapp-completion-more-like-this")
 

@@ -1,0 +1,137 @@
+/* What the WebApp pages share (webapp-chat.js, webapp-completion.js): talking to
+ * /webapp/<code>/api/, reading an SSE body, the variables form, and safe Markdown.
+ *
+ * Model output is Markdown: marked turns it into HTML and DOMPurify strips everything executable
+ * before it reaches the page, so an answer containing <script> shows as text, never runs.
+ * Every write carries the X-Tessera-WebApp header, which the server requires instead of a CSRF
+ * token (see apps/applications/webapp/api.py).
+ * Load after vendor/marked.umd.js and vendor/purify.min.js (all `defer`, in order).
+ */
+window.TesseraWebApp = (function () {
+  "use strict";
+
+  function escapeHtml(text) {
+    const div = document.createElement("div");
+    div.textContent = text == null ? "" : String(text);
+    return div.innerHTML;
+  }
+
+  // Raw HTML in model output is shown as the text it is (an answer that says "<script>" shows
+  // "<script>"), not interpreted; DOMPurify below is the second line of defence.
+  if (window.marked) {
+    window.marked.use({ renderer: { html(token) { return escapeHtml(token.text != null ? token.text : token); } } });
+  }
+  if (window.DOMPurify) {
+    // Links from model output open in a new tab and carry no referrer or opener.
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A" && node.getAttribute("href")) {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer nofollow");
+      }
+    });
+  }
+
+  function md(text) {
+    if (!window.marked || !window.DOMPurify) return escapeHtml(text);
+    const html = window.marked.parse(text || "", { gfm: true, breaks: true });
+    return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input"] });
+  }
+
+  /* fetch() under the page's API base: {call, callJson}. callJson throws an Error carrying the
+   * API's message, status and code. */
+  function client(base, fallbackMessage) {
+    async function call(path, { method = "GET", json, form } = {}) {
+      const headers = { "X-Tessera-WebApp": "1" };
+      let body = form;
+      if (json !== undefined) {
+        headers["Content-Type"] = "application/json";
+        body = JSON.stringify(json);
+      }
+      return fetch(base + "/" + path, { method, headers, body, credentials: "same-origin" });
+    }
+
+    async function callJson(path, options) {
+      const response = await call(path, options);
+      const text = await response.text();
+      let data = null;
+      try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+      if (!response.ok) {
+        const error = new Error((data && data.message) || fallbackMessage);
+        error.status = response.status;
+        error.code = data && data.code;
+        throw error;
+      }
+      return data;
+    }
+
+    return { call, callJson };
+  }
+
+  /* Split a fetch() body into SSE events and hand each parsed `data:` payload to onEvent. */
+  async function readSSE(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const data = buffer.slice(0, cut).split("\n").filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).trim()).join("\n");
+        buffer = buffer.slice(cut + 2);
+        if (data) {
+          try { onEvent(JSON.parse(data)); } catch (e) { /* a malformed block is skipped */ }
+        }
+      }
+    }
+  }
+
+  /* The app's user_input_form (the parameters endpoint's shape) as flat field descriptions. */
+  function formFields(parameters) {
+    const fields = [];
+    for (const entry of parameters.user_input_form || []) {
+      const type = Object.keys(entry)[0];
+      const spec = entry[type] || {};
+      if (!spec.variable || type === "external_data_tool") continue;
+      fields.push({ type, variable: spec.variable, label: spec.label || spec.variable, required: !!spec.required,
+        options: spec.options || [], max_length: spec.max_length, default: spec.default });
+    }
+    return fields;
+  }
+
+  /* Required fields left empty: {variable: message}; `requiredText` has a %(label)s slot. */
+  function missingFields(fields, inputs, requiredText) {
+    const errors = {};
+    for (const f of fields) {
+      const value = inputs[f.variable];
+      if (f.required && f.type !== "checkbox" && (value == null || String(value).trim() === "")) {
+        errors[f.variable] = requiredText.replace("%(label)s", f.label);
+      }
+    }
+    return errors;
+  }
+
+  /* The form's values as the API wants them (numbers as numbers, empty numbers as null). */
+  function cleanInputs(fields, inputs) {
+    const out = {};
+    for (const f of fields) {
+      let value = inputs[f.variable];
+      if (f.type === "number") value = value === "" || value == null ? null : Number(value);
+      out[f.variable] = value;
+    }
+    return out;
+  }
+
+  /* Each field's starting value: its default, or empty. */
+  function initialInputs(fields) {
+    const inputs = {};
+    for (const f of fields) {
+      inputs[f.variable] = f.type === "checkbox" ? !!f.default : (f.default == null ? "" : String(f.default));
+    }
+    return inputs;
+  }
+
+  return { escapeHtml, md, client, readSSE, formFields, missingFields, cleanInputs, initialInputs };
+})();
