@@ -160,31 +160,46 @@ def _advance(document: Document, status: str, **fields: Any) -> None:
         setattr(document, key, value)
 
 
-def sync_segments(document: Document, chunks: list[Chunk], counter: split.Counter) -> int:
-    """Upsert the document's segments by position; returns how many are already indexed (their
-    content unchanged since a previous run)."""
-    existing = {p: (h, s) for p, h, s in
-                Segment.objects.filter(document=document).values_list("position", "index_node_hash", "status")}
-    now = timezone.now()
-    rows, done = [], 0
-    for position, chunk in enumerate(chunks, start=1):
-        if existing.get(position) == (chunk.hash, Segment.Status.COMPLETED):
-            done += 1
-            continue
-        sid = segment_id(document.pk, position)
-        rows.append(Segment(
-            id=sid, dataset_id=document.dataset_id, document=document, position=position,
-            content=chunk.content, answer=chunk.answer, word_count=len(chunk.content) + len(chunk.answer),
-            tokens=counter(chunk.content + chunk.answer), status=Segment.Status.WAITING,
-            index_node_id=str(sid), index_node_hash=chunk.hash, embedding=None, embedding_dim=None,
-            search_vector=None, created_by_id=document.created_by_id, created_at=now, updated_at=now))
-    if rows:
-        Segment.objects.bulk_create(
-            rows, batch_size=1000, update_conflicts=True, unique_fields=["document", "position"],
-            update_fields=["content", "answer", "word_count", "tokens", "status", "index_node_id",
-                           "index_node_hash", "embedding", "embedding_dim", "search_vector", "updated_at"])
+def pending_chunks(document: Document, chunks: list[Chunk]) -> list[tuple[int, Chunk]]:
+    """(position, chunk) still to index: a segment already indexed with the same content is kept.
+    Segments past the new end are deleted."""
+    existing = dict(Segment.objects.filter(document=document, status=Segment.Status.COMPLETED)
+                    .values_list("position", "index_node_hash"))
     Segment.objects.filter(document=document, position__gt=len(chunks)).delete()
-    return done
+    return [(p, c) for p, c in enumerate(chunks, start=1) if existing.get(p) != c.hash]
+
+
+_UPSERT_COLUMNS = ("id, dataset_id, document_id, position, content, answer, keywords, word_count, tokens, enabled, "
+                   "status, index_node_id, index_node_hash, hit_count, embedding, embedding_dim, search_vector, "
+                   "created_by_id, created_at, updated_at, indexing_at, completed_at")
+_UPSERT_ROW = ("(%s, %s, %s, %s, %s, %s, '[]'::jsonb, %s, %s, true, 'completed', %s, %s, 0, %s::vector, %s, "
+               f"to_tsvector('{TS_CONFIG}', %s), %s, now(), now(), now(), now())")
+
+
+def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: split.Counter,
+                   vectors_: list[list[float]] | None) -> None:
+    """Write a batch of finished segments (content, vector, keyword vector) in one statement, keyed
+    by (document, position): a second run overwrites the same rows instead of adding new ones."""
+    rows, params = [], []
+    for i, (position, chunk) in enumerate(items):
+        sid = str(segment_id(document.pk, position))
+        vector = vectors_[i] if vectors_ is not None else None
+        rows.append(_UPSERT_ROW)
+        params += [sid, str(document.dataset_id), str(document.pk), position, chunk.content, chunk.answer,
+                   len(chunk.content) + len(chunk.answer), counter(chunk.content + chunk.answer), sid, chunk.hash,
+                   vectors.vector_literal(vector) if vector is not None else None,
+                   len(vector) if vector is not None else None,
+                   cjk.tokenize(f"{chunk.content}\n{chunk.answer}" if chunk.answer else chunk.content),
+                   document.created_by_id]
+    sql = (f"INSERT INTO datasets_segment ({_UPSERT_COLUMNS}) VALUES {', '.join(rows)} "
+           "ON CONFLICT (document_id, position) DO UPDATE SET content = EXCLUDED.content, answer = EXCLUDED.answer, "
+           "keywords = EXCLUDED.keywords, word_count = EXCLUDED.word_count, tokens = EXCLUDED.tokens, "
+           "status = EXCLUDED.status, index_node_id = EXCLUDED.index_node_id, "
+           "index_node_hash = EXCLUDED.index_node_hash, embedding = EXCLUDED.embedding, "
+           "embedding_dim = EXCLUDED.embedding_dim, search_vector = EXCLUDED.search_vector, error = NULL, "
+           "updated_at = now(), indexing_at = now(), completed_at = now()")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def index_text(segment: Segment) -> str:
@@ -240,7 +255,7 @@ def refresh_vector_usage() -> VectorUsage:
     return usage
 
 
-def _run(document: Document) -> None:
+def _run(document: Document, model: ModelInstance | None = None) -> None:
     dataset = document.dataset
     _advance(document, Document.Status.PARSING,
              processing_started_at=document.processing_started_at or timezone.now(), error=None)
@@ -254,20 +269,23 @@ def _run(document: Document) -> None:
         chunks = qa_chunks(chunks, document.doc_language)
     if not chunks:
         raise ExtractionError("The document has no text to index.")
-    done = sync_segments(document, chunks, counter)
+    pending = pending_chunks(document, chunks)
+    done = len(chunks) - len(pending)
     _advance(document, Document.Status.INDEXING, splitting_completed_at=timezone.now(),
              indexing_started_at=timezone.now(), total_segments=len(chunks), completed_segments=done)
-    model = embedding_model(dataset) if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY else None
+    high_quality = dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY
+    if high_quality:
+        model = model or embedding_model(dataset)
     batch = settings.DATASET_INDEXING_BATCH
-    pending = Segment.objects.filter(document=document).exclude(status=Segment.Status.COMPLETED).order_by("position")
-    while True:
-        segments = list(pending[:batch])
-        if not segments:
-            break
+    for start in range(0, len(pending), batch):
+        items = pending[start:start + batch]
         if not Document.objects.filter(pk=document.pk, is_paused=False).exists():
             raise Paused
-        index_segments(dataset, segments, model)
-        done += len(segments)
+        vectors_ = embed(model, [c.content for _, c in items]) if high_quality else None
+        if vectors_:
+            _remember_dimension(dataset, len(vectors_[0]))
+        upsert_indexed(document, items, counter, vectors_)
+        done += len(items)
         Document.objects.filter(pk=document.pk).update(completed_segments=done, updated_at=timezone.now())
     totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
@@ -281,8 +299,9 @@ def _fail(document: Document, reason: str) -> None:
         updated_at=timezone.now())
 
 
-def index_document(*, document_id: Any) -> str:
-    """Run (or finish) a document's indexing; returns the status it ended in. Never raises."""
+def index_document(*, document_id: Any, model: ModelInstance | None = None) -> str:
+    """Run (or finish) a document's indexing; returns the status it ended in. Never raises.
+    `model` replaces the dataset's embedding model (bench/indexing.py passes an instant one)."""
     document = Document.objects.select_related("dataset").filter(pk=document_id).first()
     if document is None:
         return "gone"
@@ -294,7 +313,7 @@ def index_document(*, document_id: Any) -> str:
             return document.indexing_status
         started = time.perf_counter()
         try:
-            _run(document)
+            _run(document, model)
         except Paused:
             return Document.Status.PAUSED
         except ExtractionError as exc:

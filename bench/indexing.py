@@ -1,0 +1,193 @@
+"""Knowledge indexing throughput, measured on this machine in one run.
+
+    .venv/bin/python bench/indexing.py [--segments 2000] [--local 600]
+
+Prints segments per second through the whole pipeline (stored file → extract → clean → split →
+upsert segments → embed → write vectors and keyword vectors → progress updates → completed):
+1. economy (keyword index only, no embedding);
+2. high_quality with an instant embedder (unit vectors made in-process, 384 dims): the pipeline's
+   own cost; target ≥ 2,000 segments/s. Printed next to it: bare inserts of as many vectors into a
+   table with the same HNSW index, the floor under any pgvector pipeline on this machine;
+3. high_quality with the built-in local model (all-MiniLM-L6-v2), against that model's raw
+   throughput on the same segment texts (embed_sync, same batch size): target ≥ 80 %.
+Runs against its own database (bench_knowledge) on the embedded Postgres, migrated on first use.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+os.environ["DEBUG"] = "false"
+os.environ["DB_POOL_MAX_SIZE"] = "0"
+# Documents are queued into an in-process queue nobody reads: the bench indexes them itself, timed.
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+os.environ["CELERY_BROKER_URL"] = "memory://"
+
+
+def _own_database() -> None:
+    """Point Django at bench_knowledge on the embedded server (created if missing)."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    from urllib.parse import quote
+
+    import psycopg
+
+    from apps.core.embedded import embedded_database_settings
+
+    db = embedded_database_settings(ROOT / "var" / "pgdata")
+    with psycopg.connect(host=db["HOST"], user=db["USER"], dbname="postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_knowledge'").fetchone():
+            conn.execute('CREATE DATABASE "bench_knowledge"')
+    os.environ["DATABASE_URL"] = f"postgres://{db['USER']}@{quote(db['HOST'], safe='')}/bench_knowledge"
+
+
+_own_database()
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+
+from apps.datasets import indexing, services  # noqa: E402
+from apps.datasets.models import Dataset  # noqa: E402
+from apps.datasets.vectors import vector_literal  # noqa: E402
+from apps.providers.runtime.local_embedding import LocalEmbeddingModel  # noqa: E402
+from apps.workspaces import services as workspaces  # noqa: E402
+from apps.workspaces.models import Workspace  # noqa: E402
+
+RULE = {"mode": "custom", "rules": {"pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+                                    "segmentation": {"separator": "###", "max_tokens": 120, "chunk_overlap": 0}}}
+
+
+class InstantEmbedder:
+    """Stands in for a model instance: unit vectors at no cost, so only the pipeline is timed."""
+
+    provider, model = "bench", "instant"
+
+    def __init__(self, dims: int = 384) -> None:
+        self.rng = np.random.default_rng(1)
+        self.dims = dims
+
+    async def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        vectors = self.rng.standard_normal((len(texts), self.dims)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+        class Result:
+            pass
+
+        result = Result()
+        result.vectors = vectors.tolist()
+        return result
+
+
+def text(segments: int, seed: int) -> str:
+    words = ("tessera indexes documents with visible progress retrieval hybrid vector keyword segment "
+             "workspace pipeline embedding cosine score threshold rerank model").split()
+    rng = np.random.default_rng(seed)
+    parts = [" ".join(rng.choice(words, size=30)) + f". Section {seed}-{i}." for i in range(segments)]
+    return "###".join(parts)
+
+
+def workspace_schema() -> str:
+    call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+    User = get_user_model()
+    user = User.objects.filter(email="bench@tessera.local").first() or workspaces.user_create(
+        email="bench@tessera.local", password="bench-password-1")
+    workspace = Workspace.objects.filter(slug="bench-knowledge").first() or workspaces.workspace_create(
+        name="bench-knowledge", owner=user)
+    call_command("migrate_schemas", schema_name=workspace.schema_name, tenant=True, interactive=False, verbosity=0)
+    return workspace.schema_name
+
+
+def run(technique: str, segments: int, model=None, docs: int = 4) -> tuple[float, int, list[str]]:  # type: ignore[no-untyped-def]
+    """(seconds, segments indexed, their texts) for `docs` documents indexed one after another."""
+    clear()
+    kwargs = {"embedding_model_provider": "local", "embedding_model": "all-MiniLM-L6-v2"} \
+        if technique == "high_quality" else {}
+    dataset = services.dataset_create(name=f"bench {technique}", actor_id=None, indexing_technique=technique,
+                                      **kwargs)
+    documents = []
+    for seed in range(docs):
+        _, document = services.document_create_from_text(dataset=dataset, name=f"d{seed}.txt", actor_id=None,
+                                                         text=text(segments // docs, seed), process_rule=RULE)
+        documents.append(document)
+    started = time.perf_counter()
+    for document in documents:
+        status = indexing.index_document(document_id=document.pk, model=model)
+        assert status == "completed", (status, document.pk)
+    assert dataset.segments.count() == segments, "each part should be one segment"
+    elapsed = time.perf_counter() - started
+    contents = list(dataset.segments.order_by("document_id", "position").values_list("content", flat=True))
+    return elapsed, len(contents), contents
+
+
+def clear() -> None:
+    """Drop earlier bench datasets and vacuum, so dead vectors do not slow the HNSW inserts."""
+    Dataset.objects.filter(name__startswith="bench").delete()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM datasets_segment")
+
+
+def raw_hnsw_inserts(count: int, dims: int = 384, batch: int = 64) -> float:
+    """Seconds to insert `count` unit vectors into a bare table with the same HNSW index: the
+    floor under any pgvector pipeline on this machine."""
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((count, dims)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    literals = [vector_literal(v.tolist()) for v in vectors]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_vectors")
+        cursor.execute("CREATE TABLE bench_raw_vectors (id int, embedding vector, embedding_dim int)")
+        cursor.execute(f"CREATE INDEX ON bench_raw_vectors USING hnsw ((embedding::vector({dims})) "
+                       f"vector_cosine_ops) WHERE embedding_dim = {dims}")
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            rows = literals[start:start + batch]
+            cursor.execute("INSERT INTO bench_raw_vectors VALUES " + ", ".join(["(%s, %s::vector, %s)"] * len(rows)),
+                           [x for i, lit in enumerate(rows) for x in (start + i, lit, dims)])
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_raw_vectors")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--segments", type=int, default=2000)
+    parser.add_argument("--local", type=int, default=256, help="segments for the local-model comparison")
+    args = parser.parse_args()
+    schema = workspace_schema()
+    with schema_context(schema):
+        run("economy", 200)  # warm-up: imports, first queries, the HNSW index
+        seconds, count, _ = run("economy", args.segments)
+        print(f"economy (no embedding):          {count / seconds:8.0f} segments/s  ({count} in {seconds:.2f}s)")
+        seconds, count, _ = run("high_quality", args.segments, InstantEmbedder())
+        print(f"high_quality, instant embedder:  {count / seconds:8.0f} segments/s  ({count} in {seconds:.2f}s)"
+              "   target >= 2000")
+        clear()
+        raw = raw_hnsw_inserts(count)
+        print(f"bare HNSW inserts, same vectors: {count / raw:8.0f} vectors/s   pipeline at {raw / seconds:.0%} of it")
+        local = LocalEmbeddingModel()
+        local.embed_sync(["warm up"] * 8)
+        seconds, count, contents = run("high_quality", args.local)
+        started = time.perf_counter()
+        local.embed_sync(contents, batch_size=64)
+        raw = time.perf_counter() - started
+        print(f"high_quality, local model:       {count / seconds:8.0f} segments/s  ({count} in {seconds:.2f}s)")
+        print(f"local model alone (embed_sync):  {count / raw:8.0f} segments/s  ratio {raw / seconds:.0%}"
+              "   target >= 80%")
+        clear()
+        indexing.refresh_vector_usage()
+
+
+if __name__ == "__main__":
+    main()
