@@ -114,6 +114,30 @@ def clean_inputs(app: App, graph: dict[str, Any], inputs: Any) -> dict[str, Any]
     return clean
 
 
+def clean_files(app: App, features: dict[str, Any], raw_files: list[Any]) -> list[dict[str, Any]]:
+    """`files` (sys.files) checked against the file_upload feature (§2.21): ignored when uploads are
+    off, as in Dify; otherwise the number limit, the transfer methods and the file types apply."""
+    config = features.get("file_upload") or {}
+    image = config.get("image") or {}
+    if not raw_files or not (config.get("enabled") or image.get("enabled")):
+        return []
+    limit = int(config.get("number_limits") or image.get("number_limits") or 3)
+    if len(raw_files) > limit:
+        raise invalid_param(f"Number of files exceeds the maximum limit of {limit}")
+    built = [files.build(app.pk, f) for f in raw_files]
+    methods = config.get("allowed_file_upload_methods") or image.get("transfer_methods") or ["local_file",
+                                                                                              "remote_url"]
+    types = config.get("allowed_file_types") or ["image"]
+    extensions = [str(e).lower().lstrip(".") for e in config.get("allowed_file_extensions") or []]
+    for file in built:
+        if file["transfer_method"] not in methods:
+            raise invalid_param(f"File transfer method {file['transfer_method']} is not allowed")
+        extension = str(file.get("extension") or "").lower().lstrip(".")
+        if file["type"] not in types and not ("custom" in types and extension in extensions):
+            raise invalid_param(f"File type {file['type']} is not allowed")
+    return built
+
+
 def _created_by(end_user: EndUser | None, account: Any) -> dict[str, Any]:
     if end_user is not None:
         return {"id": str(end_user.pk), "user": end_user.session_id}
@@ -135,7 +159,7 @@ def prepare(*, tenant: Any, app: App, workflow: Workflow, inputs: Any, end_user:
     inputs = clean_inputs(app, graph, inputs)
     if raw_files is not None and not isinstance(raw_files, list):
         raise invalid_param("files must be a list")
-    sys_files = [files.build(app.pk, f) for f in raw_files or []]
+    sys_files = clean_files(app, workflow.features or {}, raw_files or [])
     chat = app.mode == App.Mode.ADVANCED_CHAT
     account_id = account.pk if account is not None else None
     conversation, message, history = None, None, []

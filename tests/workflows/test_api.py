@@ -359,7 +359,9 @@ async def test_files_reach_sys_files_and_a_vision_prompt(wf, fake_openai) -> Non
                    node("end", "end", outputs=[{"variable": "text", "value_selector": ["llm", "text"]},
                                                {"variable": "name", "value_selector": ["start", "doc", "name"]}])],
                   chain("start", "llm", "end"))
-        app = services.workflow_app_create(name="Vision", mode="workflow", graph=g)
+        app = services.workflow_app_create(name="Vision", mode="workflow", graph=g, features={"file_upload": {
+            "enabled": True, "allowed_file_types": ["image"], "allowed_file_upload_methods": ["remote_url"],
+            "number_limits": 2}})
         services.publish(app=app)
         return apps.api_key_create(app=app)[1]
 
@@ -376,6 +378,16 @@ async def test_files_reach_sys_files_and_a_vision_prompt(wf, fake_openai) -> Non
     foreign = await call("POST", "/v1/workflows/run", key, {"inputs": {}, "user": "u", "files": [
         {"type": "image", "transfer_method": "local_file", "upload_file_id": str(uuid.uuid4())}]})
     assert foreign.status_code == 400 and "not found" in foreign.json()["message"]
+    too_many = await call("POST", "/v1/workflows/run", key, {"inputs": {}, "user": "u", "files": [image] * 3})
+    assert too_many.json()["message"] == "Number of files exceeds the maximum limit of 2"
+    wrong_type = await call("POST", "/v1/workflows/run", key, {"inputs": {}, "user": "u", "files": [doc]})
+    assert wrong_type.json()["message"] == "File type document is not allowed"
+    # the plain workflow app has uploads off: its files are ignored, as in Dify
+    fake_openai.script("chat", Reply("fine"))
+    ignored = (await call("POST", "/v1/workflows/run", wf.key, {**RUN, "files": [image]})).json()
+    assert ignored["data"]["status"] == "succeeded"
+    run = await in_schema("ws_alpha", lambda: WorkflowRun.objects.get(pk=ignored["workflow_run_id"]))
+    assert run.inputs["sys.files"] == []
 
 
 async def test_chatflow_conversation_variables_api(wf, fake_openai) -> None:
