@@ -18,6 +18,8 @@ from config import urls_tenant
 from tests.conftest import client_for
 
 from apps.workflows import services as workflow_services  # noqa: E402
+from apps.datasets import services as dataset_services  # noqa: E402
+from apps.datasets.models import Dataset, Segment  # noqa: E402
 from apps.workflows.models import Workflow, WorkflowRun  # noqa: E402
 
 pytestmark = pytest.mark.django_db
@@ -43,10 +45,19 @@ def _console_urls(world, workspace_slug: str, source, ids_only: bool = False):  
             app=flow)
         run = WorkflowRun.objects.filter(app=flow).first() or WorkflowRun.objects.create(
             app=flow, workflow_version=version.version, mode="workflow", triggered_from="debugging")
+        dataset = Dataset.objects.first() or dataset_services.dataset_create(
+            name="Probe", actor_id=None, indexing_technique="economy", permission="all_team_members")
+        document = dataset.documents.first() or dataset_services.document_create_from_text(
+            dataset=dataset, name="probe", text="probe text", actor_id=None)[1]
+        segment = Segment.objects.filter(document=document).first() or Segment.objects.create(
+            dataset=dataset, document=document, position=1, content="probe")
+        field = dataset.metadata_fields.first() or dataset_services.metadata_field_create(
+            dataset=dataset, name="probe", type="string")
     ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
            "credential_id": credential.pk, "app_id": app.pk, "key_id": key.pk,
            "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id,
-           "workflow_id": version.pk, "run_id": run.pk, "node_id": "start"}
+           "workflow_id": version.pk, "run_id": run.pk, "node_id": "start", "dataset_id": dataset.pk,
+           "document_id": document.pk, "segment_id": segment.pk, "field_id": field.pk, "action": "disable"}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)
