@@ -72,3 +72,17 @@ def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def log_in(page, base: str, email: str = "edith@alpha.test") -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the real login form (default: Edith, an editor of alpha) and wait for the
+    console."""
+    import re
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/.*"))

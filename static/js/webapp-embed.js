@@ -110,9 +110,9 @@
     "@media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}}",
   ].join("");
 
-  var ICON_CHAT = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
-  var ICON_X = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg>';
-  var ICON_NEW = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 5v14M5 12h14"/></svg>';
+  var ICON_CHAT = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/></svg>';
+  var ICON_X = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M18 6 6 18M6 6l12 12"/></svg>';
+  var ICON_NEW = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 5v14M5 12h14"/></svg>';
 
   function svg(markup) {
     // Our own constant icons, parsed as SVG (never model or server text).
@@ -131,7 +131,7 @@
   launcher.appendChild(svg(ICON_CHAT));
   if (buttonText) launcher.appendChild(el("span", { text: buttonText }));
 
-  var icon = el("span", { class: "icon", "aria-hidden": "true", text: "💬" });
+  var icon = el("span", { class: "icon", "aria-hidden": "true", text: "💬", hidden: "" });
   var title = el("span", { class: "title", text: "" });
   var newButton = el("button", { type: "button", title: S.newChat, "aria-label": S.newChat });
   newButton.appendChild(svg(ICON_NEW));
@@ -326,6 +326,7 @@
         title.textContent = site.title || "";
         panel.setAttribute("aria-label", site.title || "Chat");
         if (site.icon) { icon.textContent = site.icon; icon.style.background = site.icon_background || ""; }
+        icon.hidden = false;
         var savedInputs = load().inputs || {};
         inputs = {};
         for (var k in savedInputs) inputs[k] = savedInputs[k];

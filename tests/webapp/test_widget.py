@@ -395,3 +395,14 @@ def test_console_embed_dialog_of_another_workspace_is_404(web, world_tx) -> None
     client = client_for(world_tx.other.user)  # a member of beta only
     assert client.get(f"/console/beta/apps/{web.chat.pk}/webapp/").status_code == 404
     assert client.get(f"/console/alpha/apps/{web.chat.pk}/webapp/").status_code in (403, 404)
+
+
+@pytest.mark.asyncio
+async def test_widget_texts_come_in_the_sites_language(web) -> None:  # type: ignore[no-untyped-def]
+    await sync_to_async(_set_site)(web.chat, default_language="ja")
+    socket, _, _ = await _socket(web.chat_code)
+    await socket.send_json_to({"type": "session"})
+    strings = (await socket.receive_json_from(timeout=10))["strings"]
+    assert strings["start"] == "チャットを開始"
+    assert strings["unavailable"] == "このチャットはこのサイトでは利用できません。"
+    await socket.disconnect()
