@@ -24,10 +24,14 @@ from apps.datasets import retrieval
 from apps.datasets.models import Dataset
 from apps.providers.runtime.entities import PromptMessage, ToolDefinition
 
-ROUTER_PROMPT = ("You route a question to the one knowledge base that can answer it. Call the tool of the "
-                 "best-matching knowledge base, judging by its description. Call no tool if none fits.")
-TEXT_ROUTER_PROMPT = ("You route a question to the one knowledge base that can answer it. The knowledge bases "
-                      "are listed as `id: description`. Reply with the id of the best match only, or `none`.")
+ROUTER_PROMPT = (
+    "You route a question to the one knowledge base that can answer it. Call the tool of the "
+    "best-matching knowledge base, judging by its description. Call no tool if none fits."
+)
+TEXT_ROUTER_PROMPT = (
+    "You route a question to the one knowledge base that can answer it. The knowledge bases "
+    "are listed as `id: description`. Reply with the id of the best match only, or `none`."
+)
 RETRIEVER_FROM = {"api": "api", "webapp": "web_app", "debugger": "dev"}
 TOOL_PREFIX = "dataset_"
 
@@ -43,7 +47,7 @@ class TurnContext:
 
 def dataset_ids(config: dict[str, Any]) -> list[str]:
     """The enabled dataset ids of a config's dataset_configs, in order, without duplicates."""
-    entries = (((config.get("dataset_configs") or {}).get("datasets") or {}).get("datasets") or [])
+    entries = ((config.get("dataset_configs") or {}).get("datasets") or {}).get("datasets") or []
     ids: list[str] = []
     for entry in entries:
         dataset = entry.get("dataset") if isinstance(entry, dict) else None
@@ -57,8 +61,15 @@ def has_datasets(config: dict[str, Any]) -> bool:
     return bool(dataset_ids(config))
 
 
-def config_for(dataset_ids_: list[str], *, mode: str, top_k: Any = 4, score_threshold: Any = None,
-               reranking_model: dict[str, str] | None = None, current: dict[str, Any] | None = None) -> dict[str, Any]:
+def config_for(
+    dataset_ids_: list[str],
+    *,
+    mode: str,
+    top_k: Any = 4,
+    score_threshold: Any = None,
+    reranking_model: dict[str, str] | None = None,
+    current: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """dataset_configs in the DSL's shape (dsl.md §4), from the orchestrate page's choices."""
     configs = dict(current or {})
     try:
@@ -72,26 +83,35 @@ def config_for(dataset_ids_: list[str], *, mode: str, top_k: Any = 4, score_thre
         except (TypeError, ValueError):
             threshold = None
     rerank = reranking_model or {}
-    configs.update({
-        "retrieval_model": "single" if mode == "single" else "multiple",
-        "top_k": top_k,
-        "score_threshold_enabled": threshold is not None,
-        "score_threshold": threshold,
-        "reranking_enabled": bool(rerank.get("reranking_model_name")),
-        "reranking_mode": "reranking_model" if rerank.get("reranking_model_name") else None,
-        "reranking_model": {"reranking_provider_name": str(rerank.get("reranking_provider_name") or ""),
-                            "reranking_model_name": str(rerank.get("reranking_model_name") or "")},
-        "datasets": {"strategy": "router",
-                     "datasets": [{"dataset": {"enabled": True, "id": i}} for i in dataset_ids_]},
-    })
+    configs.update(
+        {
+            "retrieval_model": "single" if mode == "single" else "multiple",
+            "top_k": top_k,
+            "score_threshold_enabled": threshold is not None,
+            "score_threshold": threshold,
+            "reranking_enabled": bool(rerank.get("reranking_model_name")),
+            "reranking_mode": "reranking_model" if rerank.get("reranking_model_name") else None,
+            "reranking_model": {
+                "reranking_provider_name": str(rerank.get("reranking_provider_name") or ""),
+                "reranking_model_name": str(rerank.get("reranking_model_name") or ""),
+            },
+            "datasets": {
+                "strategy": "router",
+                "datasets": [{"dataset": {"enabled": True, "id": i}} for i in dataset_ids_],
+            },
+        }
+    )
     return configs
 
 
 def multi_path_settings(configs: dict[str, Any]) -> dict[str, Any]:
     """The RetrievalModel a multi-path turn searches every dataset with."""
     rerank = configs.get("reranking_model") or {}
-    use_rerank = bool(configs.get("reranking_enabled", configs.get("reranking_enable"))) and \
-        bool(rerank.get("reranking_model_name")) and configs.get("reranking_mode") != "weighted_score"
+    use_rerank = (
+        bool(configs.get("reranking_enabled", configs.get("reranking_enable")))
+        and bool(rerank.get("reranking_model_name"))
+        and configs.get("reranking_mode") != "weighted_score"
+    )
     threshold = configs.get("score_threshold")
     settings: dict[str, Any] = {
         "search_method": "semantic_search",
@@ -102,7 +122,9 @@ def multi_path_settings(configs: dict[str, Any]) -> dict[str, Any]:
         "reranking_model": rerank if use_rerank else None,
     }
     if configs.get("reranking_mode") == "weighted_score" and configs.get("weights"):
-        settings.update(search_method="hybrid_search", reranking_mode="weighted_score", weights=configs["weights"])
+        settings.update(
+            search_method="hybrid_search", reranking_mode="weighted_score", weights=configs["weights"]
+        )
     return settings
 
 
@@ -134,8 +156,12 @@ def apps_using(dataset_id: Any) -> list[Any]:
     from apps.applications.models import App
 
     needle = [{"dataset": {"id": str(dataset_id)}}]
-    return list(App.objects.filter(Q(draft_config__dataset_configs__datasets__datasets__contains=needle) |
-                                   Q(published__config__dataset_configs__datasets__datasets__contains=needle)))
+    return list(
+        App.objects.filter(
+            Q(draft_config__dataset_configs__datasets__datasets__contains=needle)
+            | Q(published__config__dataset_configs__datasets__datasets__contains=needle)
+        )
+    )
 
 
 # --- One turn -----------------------------------------------------------------------------------------
@@ -146,7 +172,7 @@ def turn_query(config: dict[str, Any], query: str, inputs: dict[str, Any]) -> st
     if not query:
         variable = config.get("dataset_query_variable") or ""
         query = str(inputs.get(variable) or "") if variable else ""
-    return query.strip()[:retrieval.MAX_QUERY_CHARS]
+    return query.strip()[: retrieval.MAX_QUERY_CHARS]
 
 
 def route(datasets: list[Dataset], query: str, model: Any, user: str | None = None) -> Dataset | None:
@@ -156,16 +182,32 @@ def route(datasets: list[Dataset], query: str, model: Any, user: str | None = No
     by_name = {f"{TOOL_PREFIX}{d.pk.hex}": d for d in datasets}
     function_calling = model.resolved.spec.function_calling or model.provider != "openai_api_compatible"
     if function_calling:
-        tools = [ToolDefinition(name=name, description=(d.description or d.name)[:1000], parameters={
-            "type": "object", "properties": {"query": {"type": "string", "description": "The question."}},
-            "required": ["query"]}) for name, d in by_name.items()]
-        result = async_to_sync(model.invoke)([PromptMessage("system", ROUTER_PROMPT), PromptMessage("user", query)],
-                                             tools=tools, params={"temperature": 0}, user=user)
+        tools = [
+            ToolDefinition(
+                name=name,
+                description=(d.description or d.name)[:1000],
+                parameters={
+                    "type": "object",
+                    "properties": {"query": {"type": "string", "description": "The question."}},
+                    "required": ["query"],
+                },
+            )
+            for name, d in by_name.items()
+        ]
+        result = async_to_sync(model.invoke)(
+            [PromptMessage("system", ROUTER_PROMPT), PromptMessage("user", query)],
+            tools=tools,
+            params={"temperature": 0},
+            user=user,
+        )
         picked = [call.name for call in result.tool_calls]
     else:
         listing = "\n".join(f"{name}: {(d.description or d.name)[:1000]}" for name, d in by_name.items())
-        result = async_to_sync(model.invoke)([PromptMessage("system", f"{TEXT_ROUTER_PROMPT}\n\n{listing}"),
-                                              PromptMessage("user", query)], params={"temperature": 0}, user=user)
+        result = async_to_sync(model.invoke)(
+            [PromptMessage("system", f"{TEXT_ROUTER_PROMPT}\n\n{listing}"), PromptMessage("user", query)],
+            params={"temperature": 0},
+            user=user,
+        )
         picked = [name for name in by_name if name in result.text]
     return next((by_name[name] for name in picked if name in by_name), None)
 
@@ -192,21 +234,41 @@ def resources(hits: list[retrieval.Hit], datasets: list[Dataset], source: str) -
         if key in seen:
             continue
         seen.add(key)
-        out.append({
-            "position": len(out) + 1, "dataset_id": str(hit.dataset_id), "dataset_name": names.get(hit.dataset_id, ""),
-            "document_id": str(document.pk), "document_name": document.name,
-            "data_source_type": document.data_source_type, "segment_id": str(segment.pk),
-            "retriever_from": RETRIEVER_FROM.get(source, "api"), "score": round(float(hit.score), 6),
-            "hit_count": segment.hit_count, "word_count": segment.word_count, "segment_position": segment.position,
-            "index_node_hash": segment.index_node_hash, "content": segment_text(segment), "page": None,
-            "doc_metadata": {fields[k]: v for k, v in (document.metadata or {}).items() if k in fields},
-            "title": document.name, "files": None, "summary": None,
-        })
+        out.append(
+            {
+                "position": len(out) + 1,
+                "dataset_id": str(hit.dataset_id),
+                "dataset_name": names.get(hit.dataset_id, ""),
+                "document_id": str(document.pk),
+                "document_name": document.name,
+                "data_source_type": document.data_source_type,
+                "segment_id": str(segment.pk),
+                "retriever_from": RETRIEVER_FROM.get(source, "api"),
+                "score": round(float(hit.score), 6),
+                "hit_count": segment.hit_count,
+                "word_count": segment.word_count,
+                "segment_position": segment.position,
+                "index_node_hash": segment.index_node_hash,
+                "content": segment_text(segment),
+                "page": None,
+                "doc_metadata": {fields[k]: v for k, v in (document.metadata or {}).items() if k in fields},
+                "title": document.name,
+                "files": None,
+                "summary": None,
+            }
+        )
     return out
 
 
-def for_turn(*, config: dict[str, Any], query: str, inputs: dict[str, Any], model: Any, source: str,
-             user: str | None = None) -> TurnContext:
+def for_turn(
+    *,
+    config: dict[str, Any],
+    query: str,
+    inputs: dict[str, Any],
+    model: Any,
+    source: str,
+    user: str | None = None,
+) -> TurnContext:
     """Search the app's datasets for this turn (sync, in the workspace schema). Datasets of
     another workspace are simply not found here; unindexed ones are skipped."""
     search = turn_query(config, query, inputs)
@@ -228,7 +290,9 @@ def for_turn(*, config: dict[str, Any], query: str, inputs: dict[str, Any], mode
             return TurnContext()
         hits = retrieval.retrieve(datasets=[chosen], query=search)
     else:
-        hits = retrieval.retrieve(datasets=datasets, query=search, retrieval_model=multi_path_settings(configs))
+        hits = retrieval.retrieve(
+            datasets=datasets, query=search, retrieval_model=multi_path_settings(configs)
+        )
     text = "\n\n".join(segment_text(h.segment) for h in hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
     return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [])
@@ -244,15 +308,25 @@ def editor_options(membership: Any) -> dict[str, Any]:
     from apps.providers.runtime.entities import ModelType
 
     return {
-        "datasets": [{"id": str(d.pk), "name": d.name, "description": d.description,
-                      "indexed": bool(d.indexing_technique)} for d in datasets_visible_to(membership)],
-        "rerank_models": [{"provider": m.provider, "name": m.model, "label": f"{m.label} · {m.provider_label}"}
-                          for m in model_selectors.available_models(ModelType.RERANK)],
+        "datasets": [
+            {
+                "id": str(d.pk),
+                "name": d.name,
+                "description": d.description,
+                "indexed": bool(d.indexing_technique),
+            }
+            for d in datasets_visible_to(membership)
+        ],
+        "rerank_models": [
+            {"provider": m.provider, "name": m.model, "label": f"{m.label} · {m.provider_label}"}
+            for m in model_selectors.available_models(ModelType.RERANK)
+        ],
     }
 
 
-def clean_dataset_configs(submitted: Any, current: dict[str, Any], variables: list[str],
-                          errors: list[str]) -> tuple[dict[str, Any], str]:
+def clean_dataset_configs(
+    submitted: Any, current: dict[str, Any], variables: list[str], errors: list[str]
+) -> tuple[dict[str, Any], str]:
     """Check the orchestrate page's knowledge settings: (dataset_configs, dataset_query_variable).
     Ids must be datasets of this workspace (the schema holds no others); the rerank model must be one
     the workspace can call."""
@@ -261,7 +335,9 @@ def clean_dataset_configs(submitted: Any, current: dict[str, Any], variables: li
     from apps.providers import selectors as model_selectors
     from apps.providers.runtime.entities import ModelType
 
-    configs_in = submitted.get("dataset_configs") if isinstance(submitted.get("dataset_configs"), dict) else None
+    configs_in = (
+        submitted.get("dataset_configs") if isinstance(submitted.get("dataset_configs"), dict) else None
+    )
     if configs_in is None:
         return current.get("dataset_configs") or {}, current.get("dataset_query_variable") or ""
     wanted = []
@@ -274,19 +350,30 @@ def clean_dataset_configs(submitted: Any, current: dict[str, Any], variables: li
     if len(found) < len(dataset_ids({"dataset_configs": configs_in})):
         errors.append(_("A chosen knowledge base no longer exists and was removed."))
     ids = [str(i) for i in wanted if str(i) in found]
-    rerank_in = configs_in.get("reranking_model") if isinstance(configs_in.get("reranking_model"), dict) else {}
-    rerank = {"reranking_provider_name": str(rerank_in.get("reranking_provider_name") or ""),
-              "reranking_model_name": str(rerank_in.get("reranking_model_name") or "")}
+    rerank_in = (
+        configs_in.get("reranking_model") if isinstance(configs_in.get("reranking_model"), dict) else {}
+    )
+    rerank = {
+        "reranking_provider_name": str(rerank_in.get("reranking_provider_name") or ""),
+        "reranking_model_name": str(rerank_in.get("reranking_model_name") or ""),
+    }
     if rerank["reranking_model_name"]:
         usable = {(m.provider, m.model) for m in model_selectors.available_models(ModelType.RERANK)}
         if (rerank["reranking_provider_name"], rerank["reranking_model_name"]) not in usable:
-            errors.append(_("The rerank model %(model)s is not available in this workspace.")
-                          % {"model": rerank["reranking_model_name"]})
+            errors.append(
+                _("The rerank model %(model)s is not available in this workspace.")
+                % {"model": rerank["reranking_model_name"]}
+            )
             rerank = {"reranking_provider_name": "", "reranking_model_name": ""}
     threshold = configs_in.get("score_threshold") if configs_in.get("score_threshold_enabled") else None
-    configs = config_for(ids, mode=str(configs_in.get("retrieval_model") or "multiple"),
-                         top_k=configs_in.get("top_k", 4), score_threshold=threshold, reranking_model=rerank,
-                         current=current.get("dataset_configs") or {})
+    configs = config_for(
+        ids,
+        mode=str(configs_in.get("retrieval_model") or "multiple"),
+        top_k=configs_in.get("top_k", 4),
+        score_threshold=threshold,
+        reranking_model=rerank,
+        current=current.get("dataset_configs") or {},
+    )
     query_variable = submitted.get("dataset_query_variable")
     query_variable = query_variable if isinstance(query_variable, str) and query_variable in variables else ""
     return configs, query_variable

@@ -29,7 +29,9 @@ def _new_secret() -> str:
 
 
 @transaction.atomic
-def api_key_create(*, actor_id: int | None = None, dataset_ids: list[Any] | None = None) -> tuple[DatasetApiKey, str]:
+def api_key_create(
+    *, actor_id: int | None = None, dataset_ids: list[Any] | None = None
+) -> tuple[DatasetApiKey, str]:
     """A new key: the row and the raw key, which is shown once and never again. With
     `dataset_ids`, the key reaches only those datasets (they must exist in this workspace)."""
     if DatasetApiKey.objects.count() >= MAX_KEYS:
@@ -45,8 +47,9 @@ def api_key_create(*, actor_id: int | None = None, dataset_ids: list[Any] | None
             raise invalid_param(_("Unknown knowledge base."))
     raw = _new_secret()
     digest = hash_secret(raw)
-    key = DatasetApiKey.objects.create(prefix=raw[:12], key_hash=digest, limited=bool(datasets),
-                                       created_by_id=actor_id)
+    key = DatasetApiKey.objects.create(
+        prefix=raw[:12], key_hash=digest, limited=bool(datasets), created_by_id=actor_id
+    )
     if datasets:
         key.datasets.set(datasets)
     workspace = Workspace.objects.get(schema_name=connection.schema_name)

@@ -29,11 +29,34 @@ from tests.fakes.base import FakeToolCall, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RESOURCE_KEYS = {"position", "dataset_id", "dataset_name", "document_id", "document_name", "data_source_type",
-                 "segment_id", "retriever_from", "score", "hit_count", "word_count", "segment_position",
-                 "index_node_hash", "content", "page", "doc_metadata", "title", "files", "summary"}
-RULE = {"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
-    "separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0}}}
+RESOURCE_KEYS = {
+    "position",
+    "dataset_id",
+    "dataset_name",
+    "document_id",
+    "document_name",
+    "data_source_type",
+    "segment_id",
+    "retriever_from",
+    "score",
+    "hit_count",
+    "word_count",
+    "segment_position",
+    "index_node_hash",
+    "content",
+    "page",
+    "doc_metadata",
+    "title",
+    "files",
+    "summary",
+}
+RULE = {
+    "mode": "custom",
+    "rules": {
+        "pre_processing_rules": [],
+        "segmentation": {"separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0},
+    },
+}
 
 
 @dataclasses.dataclass
@@ -45,26 +68,66 @@ class Setup:
 
 def _setup(world, fake) -> Setup:  # type: ignore[no-untyped-def]
     with schema_context(world.alpha.schema_name):
-        providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
-            "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm", "function_calling": True})
-        pets = make_dataset(world, name="Pets", description="Useful only for questions about the office pets.")
-        add_text(world, pets, "Our office cat is called Miso.\n\nThe office dog is called Rex.", name="pets.txt",
-                 process_rule=RULE)
+        providers.credential_save(
+            provider_id="openai_api_compatible",
+            validate=False,
+            data={
+                "base_url": fake.base_url,
+                "model": "fake-chat",
+                "model_type": "llm",
+                "function_calling": True,
+            },
+        )
+        pets = make_dataset(
+            world, name="Pets", description="Useful only for questions about the office pets."
+        )
+        add_text(
+            world,
+            pets,
+            "Our office cat is called Miso.\n\nThe office dog is called Rex.",
+            name="pets.txt",
+            process_rule=RULE,
+        )
         hr = make_dataset(world, name="HR", description="Useful only for questions about leave and expenses.")
-        add_text(world, hr, "Employees get 25 days of paid leave.\n\nExpenses are refunded within 30 days.",
-                 name="hr.txt", process_rule=RULE)
-    model = {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat", "completion_params": {}}
+        add_text(
+            world,
+            hr,
+            "Employees get 25 days of paid leave.\n\nExpenses are refunded within 30 days.",
+            name="hr.txt",
+            process_rule=RULE,
+        )
+    model = {
+        "provider": "openai_api_compatible",
+        "name": "fake-chat",
+        "mode": "chat",
+        "completion_params": {},
+    }
     return Setup(pets, hr, model)
 
 
-def _app(world, setup: Setup, *, mode: str = "chat", retrieval: str = "multiple", cite: bool = True,  # type: ignore[no-untyped-def]
-         **config: Any) -> tuple[App, str]:
+def _app(
+    world,
+    setup: Setup,
+    *,
+    mode: str = "chat",
+    retrieval: str = "multiple",
+    cite: bool = True,  # type: ignore[no-untyped-def]
+    **config: Any,
+) -> tuple[App, str]:
     with schema_context(world.alpha.schema_name):
-        app = apps.app_create(name=f"Helper {uuid.uuid4().hex[:6]}", mode=mode, config={
-            "model": setup.model, "pre_prompt": "Answer from what you know.",
-            "retriever_resource": {"enabled": cite},
-            "dataset_configs": context.config_for([str(setup.pets.pk), str(setup.hr.pk)], mode=retrieval, top_k=4),
-            **config})
+        app = apps.app_create(
+            name=f"Helper {uuid.uuid4().hex[:6]}",
+            mode=mode,
+            config={
+                "model": setup.model,
+                "pre_prompt": "Answer from what you know.",
+                "retriever_resource": {"enabled": cite},
+                "dataset_configs": context.config_for(
+                    [str(setup.pets.pk), str(setup.hr.pk)], mode=retrieval, top_k=4
+                ),
+                **config,
+            },
+        )
         apps.app_publish(app=app)
         _, key = apps.api_key_create(app=app)
     return app, key
@@ -72,8 +135,12 @@ def _app(world, setup: Setup, *, mode: str = "chat", retrieval: str = "multiple"
 
 async def _post(path: str, key: str, body: dict):  # type: ignore[no-untyped-def]
     async with ThreadSensitiveContext():
-        return await AsyncClient().post(path, data=json.dumps(body), content_type="application/json",
-                                        headers={"Authorization": f"Bearer {key}"})
+        return await AsyncClient().post(
+            path,
+            data=json.dumps(body),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
 
 
 async def _get(path: str, key: str, **query: str):  # type: ignore[no-untyped-def]
@@ -113,8 +180,9 @@ async def test_multi_path_answers_with_context_and_retriever_resources(world_tx,
     assert history["data"][0]["retriever_resources"] == resources
 
     fake_openai.script("chat", Reply("Rex."))
-    stream = await _post("/v1/chat-messages", key, {**query, "query": "What is the dog called?",
-                                                   "response_mode": "streaming"})
+    stream = await _post(
+        "/v1/chat-messages", key, {**query, "query": "What is the dog called?", "response_mode": "streaming"}
+    )
     raw = b"".join([chunk async for chunk in stream.streaming_content]).decode()
     events = [json.loads(block[6:]) for block in raw.split("\n\n") if block.startswith("data: ")]
     end = events[-1]
@@ -133,17 +201,25 @@ async def test_n_to_1_searches_only_the_dataset_the_model_names(world_tx, fake_o
     setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
     _, key = await asyncio.to_thread(_app, world_tx, setup, retrieval="single")
     query = {"inputs": {}, "query": "How many days do I get?", "user": "u-1"}
-    for chosen, expected, absent in ((setup.hr, "25 days of paid leave", "Miso"), (setup.pets, "Miso", "paid leave")):
-        fake_openai.script("chat", Reply(tool_calls=[FakeToolCall(f"dataset_{chosen.pk.hex}", {"query": "days"})]),
-                           Reply("Here you go."))
+    for chosen, expected, absent in (
+        (setup.hr, "25 days of paid leave", "Miso"),
+        (setup.pets, "Miso", "paid leave"),
+    ):
+        fake_openai.script(
+            "chat",
+            Reply(tool_calls=[FakeToolCall(f"dataset_{chosen.pk.hex}", {"query": "days"})]),
+            Reply("Here you go."),
+        )
         response = await _post("/v1/chat-messages", key, query)
         assert response.status_code == 200, response.content
         resources = response.json()["metadata"]["retriever_resources"]
         assert resources and {r["dataset_id"] for r in resources} == {str(chosen.pk)}
         router, answer = fake_openai.requests_to("chat")[-2:]
         tools = {t["function"]["name"]: t["function"]["description"] for t in router.json["tools"]}
-        assert tools == {f"dataset_{setup.pets.pk.hex}": setup.pets.description,
-                         f"dataset_{setup.hr.pk.hex}": setup.hr.description}
+        assert tools == {
+            f"dataset_{setup.pets.pk.hex}": setup.pets.description,
+            f"dataset_{setup.hr.pk.hex}": setup.hr.description,
+        }
         assert router.json["messages"][-1]["content"] == "How many days do I get?"
         assert expected in _system(answer) and absent not in _system(answer)
 
@@ -154,13 +230,25 @@ async def test_n_to_1_searches_only_the_dataset_the_model_names(world_tx, fake_o
 
 
 @pytest.mark.asyncio
-async def test_completion_app_searches_its_query_variable_and_citations_can_be_off(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_completion_app_searches_its_query_variable_and_citations_can_be_off(
+    world_tx, fake_openai
+) -> None:  # type: ignore[no-untyped-def]
     setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
     form = [{"paragraph": {"variable": "topic", "label": "Topic", "required": True}}]
-    _, key = await asyncio.to_thread(_app, world_tx, setup, mode="completion", cite=False, user_input_form=form,
-                                     dataset_query_variable="topic", pre_prompt="Write about {{topic}}.")
+    _, key = await asyncio.to_thread(
+        _app,
+        world_tx,
+        setup,
+        mode="completion",
+        cite=False,
+        user_input_form=form,
+        dataset_query_variable="topic",
+        pre_prompt="Write about {{topic}}.",
+    )
     fake_openai.script("chat", Reply("An essay."))
-    response = await _post("/v1/completion-messages", key, {"inputs": {"topic": "expense refunds"}, "user": "u"})
+    response = await _post(
+        "/v1/completion-messages", key, {"inputs": {"topic": "expense refunds"}, "user": "u"}
+    )
     assert response.status_code == 200, response.content
     assert response.json()["metadata"]["retriever_resources"] == []  # the citations feature is off
     assert "refunded within 30 days" in _system(fake_openai.requests_to("chat")[-1])
@@ -169,8 +257,13 @@ async def test_completion_app_searches_its_query_variable_and_citations_can_be_o
 @pytest.mark.asyncio
 async def test_expert_mode_fills_the_context_block(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
-    _, key = await asyncio.to_thread(_app, world_tx, setup, prompt_type="advanced", chat_prompt_config={
-        "prompt": [{"role": "system", "text": "Facts: {{#context#}} End."}]})
+    _, key = await asyncio.to_thread(
+        _app,
+        world_tx,
+        setup,
+        prompt_type="advanced",
+        chat_prompt_config={"prompt": [{"role": "system", "text": "Facts: {{#context#}} End."}]},
+    )
     fake_openai.script("chat", Reply("Miso."))
     await _post("/v1/chat-messages", key, {"inputs": {}, "query": "the cat's name", "user": "u"})
     sent = _system(fake_openai.requests_to("chat")[-1])
@@ -182,9 +275,16 @@ def test_apps_without_datasets_run_no_knowledge_query(world_tx, fake_openai) -> 
     with schema_context(world_tx.alpha.schema_name):
         plain = apps.app_create(name="Plain", mode="chat", config={"model": setup.model})
         with CaptureQueriesContext(connection) as queries:
-            prepared = generation.prepare(tenant=world_tx.alpha, app=plain, query="hi", inputs={}, end_user=None,
-                                          source=Source.DEBUGGER, account_id=world_tx.owner.user_id,
-                                          config=plain.draft_config)
+            prepared = generation.prepare(
+                tenant=world_tx.alpha,
+                app=plain,
+                query="hi",
+                inputs={},
+                end_user=None,
+                source=Source.DEBUGGER,
+                account_id=world_tx.owner.user_id,
+                config=plain.draft_config,
+            )
         assert prepared.retriever_resources == []
         assert not [q["sql"] for q in queries.captured_queries if "datasets_" in q["sql"]]
 

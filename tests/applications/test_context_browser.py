@@ -16,16 +16,26 @@ from tests.datasets.conftest import add_text, make_dataset
 from tests.fakes.base import Reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-RULE = {"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
-    "separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0}}}
+RULE = {
+    "mode": "custom",
+    "rules": {
+        "pre_processing_rules": [],
+        "segmentation": {"separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0},
+    },
+}
 
 
 def _datasets(world):  # type: ignore[no-untyped-def]
     try:
         with schema_context("ws_alpha"):
             pets = make_dataset(world, name="Pets", permission="all_team_members")
-            add_text(world, pets, "Our office cat is called Miso.\n\nThe office dog is called Rex.", name="pets.txt",
-                     process_rule=RULE)
+            add_text(
+                world,
+                pets,
+                "Our office cat is called Miso.\n\nThe office dog is called Rex.",
+                name="pets.txt",
+                process_rule=RULE,
+            )
             hr = make_dataset(world, name="HR", permission="all_team_members")
             add_text(world, hr, "Employees get 25 days of paid leave.", name="leave.txt", process_rule=RULE)
         return pets, hr

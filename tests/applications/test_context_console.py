@@ -24,8 +24,9 @@ def _datasets(world):  # type: ignore[no-untyped-def]
 
 def _editor_data(html: str) -> dict:
     start = html.index('<script id="orchestrate-data" type="application/json">') + len(
-        '<script id="orchestrate-data" type="application/json">')
-    return json.loads(html[start:html.index("</script>", start)])
+        '<script id="orchestrate-data" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def test_attach_datasets_and_retrieval_settings(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
@@ -37,8 +38,15 @@ def test_attach_datasets_and_retrieval_settings(world, fake_openai) -> None:  # 
     assert offered == {"Pets", "HR"}  # not the owner's private one, not beta's
 
     configs = context.config_for([str(pets.pk), str(hr.pk)], mode="single", top_k=7, score_threshold=0.4)
-    response = _save(editor, app.pk, _basic(dataset_configs=configs, speech_to_text={"enabled": False},
-                                            file_upload={"image": {"enabled": False}}))
+    response = _save(
+        editor,
+        app.pk,
+        _basic(
+            dataset_configs=configs,
+            speech_to_text={"enabled": False},
+            file_upload={"image": {"enabled": False}},
+        ),
+    )
     assert response.status_code == 302
     draft = _app(app.pk).draft_config
     assert context.dataset_ids(draft) == [str(pets.pk), str(hr.pk)]
@@ -53,11 +61,21 @@ def test_attach_datasets_and_retrieval_settings(world, fake_openai) -> None:  # 
 def test_foreign_datasets_and_unusable_rerank_models_are_refused(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world, fake_openai)
     pets, _hr, _private, foreign = _datasets(world)
-    configs = context.config_for([str(pets.pk), str(foreign.pk)], mode="multiple", reranking_model={
-        "reranking_provider_name": "cohere", "reranking_model_name": "rerank-english-v3.0"})
-    response = _save(client_for(world.editor.user), app.pk,
-                     _basic(dataset_configs=configs, speech_to_text={"enabled": False},
-                            file_upload={"image": {"enabled": False}}), HTTP_ACCEPT="application/json")
+    configs = context.config_for(
+        [str(pets.pk), str(foreign.pk)],
+        mode="multiple",
+        reranking_model={"reranking_provider_name": "cohere", "reranking_model_name": "rerank-english-v3.0"},
+    )
+    response = _save(
+        client_for(world.editor.user),
+        app.pk,
+        _basic(
+            dataset_configs=configs,
+            speech_to_text={"enabled": False},
+            file_upload={"image": {"enabled": False}},
+        ),
+        HTTP_ACCEPT="application/json",
+    )
     assert response.status_code == 400
     errors = " ".join(response.json()["errors"])
     assert "no longer exists" in errors and "rerank-english-v3.0" in errors
@@ -68,10 +86,18 @@ def test_completion_query_variable_must_be_an_input(world, fake_openai) -> None:
     app = _setup(world, fake_openai, mode="completion")
     pets, *_ = _datasets(world)
     configs = context.config_for([str(pets.pk)], mode="multiple")
-    base = _basic(dataset_configs=configs, speech_to_text={"enabled": False}, file_upload={"image": {"enabled": False}},
-                  retriever_resource={"enabled": True})
-    assert _save(client_for(world.editor.user), app.pk, {**base, "dataset_query_variable": "language"}).status_code \
+    base = _basic(
+        dataset_configs=configs,
+        speech_to_text={"enabled": False},
+        file_upload={"image": {"enabled": False}},
+        retriever_resource={"enabled": True},
+    )
+    assert (
+        _save(
+            client_for(world.editor.user), app.pk, {**base, "dataset_query_variable": "language"}
+        ).status_code
         == 302
+    )
     draft = _app(app.pk).draft_config
     assert draft["dataset_query_variable"] == "language" and draft["retriever_resource"]["enabled"] is True
     _save(client_for(world.editor.user), app.pk, {**base, "dataset_query_variable": "nope"})

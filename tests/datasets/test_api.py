@@ -19,8 +19,10 @@ from tests.datasets.conftest import LOCAL, add_text, make_dataset
 
 pytestmark = pytest.mark.django_db
 
-TEXT = ("Tessera stores embeddings in pgvector.\n\nThe refund policy allows returns within 30 days.\n\n"
-        "Our office cat is called Miso.")
+TEXT = (
+    "Tessera stores embeddings in pgvector.\n\nThe refund policy allows returns within 30 days.\n\n"
+    "Our office cat is called Miso."
+)
 
 
 class Api:
@@ -36,11 +38,17 @@ class Api:
         return self.client.get(path, query, headers=self._headers())
 
     def post(self, path: str, body: Any = None):  # type: ignore[no-untyped-def]
-        return self.client.post(path, json.dumps(body if body is not None else {}), content_type="application/json",
-                                headers=self._headers())
+        return self.client.post(
+            path,
+            json.dumps(body if body is not None else {}),
+            content_type="application/json",
+            headers=self._headers(),
+        )
 
     def patch(self, path: str, body: Any):  # type: ignore[no-untyped-def]
-        return self.client.patch(path, json.dumps(body), content_type="application/json", headers=self._headers())
+        return self.client.patch(
+            path, json.dumps(body), content_type="application/json", headers=self._headers()
+        )
 
     def delete(self, path: str):  # type: ignore[no-untyped-def]
         return self.client.delete(path, headers=self._headers())
@@ -76,9 +84,18 @@ def kapi(world):  # type: ignore[no-untyped-def]
 def _dataset_with_doc(world, name: str = "Handbook", text: str = TEXT) -> tuple[Dataset, Document]:  # type: ignore[no-untyped-def]
     with schema_context(world.alpha.schema_name):
         dataset = make_dataset(world, name=name, description=f"About {name}")
-        document = add_text(world, dataset, text, process_rule={
-            "mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
-                "separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0}}})
+        document = add_text(
+            world,
+            dataset,
+            text,
+            process_rule={
+                "mode": "custom",
+                "rules": {
+                    "pre_processing_rules": [],
+                    "segmentation": {"separator": "\n\n", "max_tokens": 100, "chunk_overlap": 0},
+                },
+            },
+        )
     return dataset, document
 
 
@@ -89,7 +106,9 @@ def test_authentication_errors(world, kapi) -> None:  # type: ignore[no-untyped-
     client = Client()
     body = error(client.get("/v1/datasets"), "unauthorized", 401)
     assert body["message"] == "Authorization header must be provided and start with 'Bearer'"
-    body = error(client.get("/v1/datasets", headers={"Authorization": f"Basic {kapi.key}"}), "unauthorized", 401)
+    body = error(
+        client.get("/v1/datasets", headers={"Authorization": f"Basic {kapi.key}"}), "unauthorized", 401
+    )
     assert body["message"] == "Authorization scheme must be 'Bearer'"
     response = client.get("/v1/datasets", headers={"Authorization": "Bearer dataset-nope"})
     assert error(response, "unauthorized", 401)["message"] == "Access token is invalid"
@@ -117,15 +136,32 @@ def test_a_revoked_key_fails_at_once(world, kapi) -> None:  # type: ignore[no-un
 
 
 def test_dataset_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
-    response = kapi.post("/v1/datasets", {"name": "Manuals", "description": "Product manuals",
-                                          "indexing_technique": "high_quality", **LOCAL})
+    response = kapi.post(
+        "/v1/datasets",
+        {"name": "Manuals", "description": "Product manuals", "indexing_technique": "high_quality", **LOCAL},
+    )
     assert response.status_code == 200, response.content
     created = response.json()
-    assert created["name"] == "Manuals" and created["permission"] == "only_me" and created["provider"] == "vendor"
+    assert (
+        created["name"] == "Manuals"
+        and created["permission"] == "only_me"
+        and created["provider"] == "vendor"
+    )
     assert created["embedding_model"] == "all-MiniLM-L6-v2" and created["embedding_available"] is True
     assert created["retrieval_model_dict"]["search_method"] == "semantic_search"
-    for key in ("app_count", "document_count", "word_count", "created_by", "author_name", "doc_metadata",
-                "retrieval_model_dict", "external_knowledge_info", "icon_info", "enable_api", "total_documents"):
+    for key in (
+        "app_count",
+        "document_count",
+        "word_count",
+        "created_by",
+        "author_name",
+        "doc_metadata",
+        "retrieval_model_dict",
+        "external_knowledge_info",
+        "icon_info",
+        "enable_api",
+        "total_documents",
+    ):
         assert key in created
     assert created["created_by"] == str(world.owner.user_id)  # the API acts as the workspace owner
 
@@ -134,21 +170,41 @@ def test_dataset_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
     error(kapi.post("/v1/datasets", {"name": "x" * 41}), "invalid_param", 400)
     error(kapi.post("/v1/datasets", {"name": "Bad", "permission": "partial_members"}), "invalid_param", 400)
     error(kapi.post("/v1/datasets", {"name": "Bad", "indexing_technique": "magic"}), "invalid_param", 400)
-    error(kapi.post("/v1/datasets", {"name": "Bad", "indexing_technique": "high_quality",
-                                     "embedding_model_provider": "openai", "embedding_model": "nope"}),
-          "provider_not_initialize", 400)
+    error(
+        kapi.post(
+            "/v1/datasets",
+            {
+                "name": "Bad",
+                "indexing_technique": "high_quality",
+                "embedding_model_provider": "openai",
+                "embedding_model": "nope",
+            },
+        ),
+        "provider_not_initialize",
+        400,
+    )
     kapi.post("/v1/datasets", {"name": "Second"})
 
     listing = kapi.get("/v1/datasets", page=1, limit=1).json()
-    assert listing["total"] == 2 and listing["limit"] == 1 and listing["page"] == 1 and listing["has_more"] is True
+    assert (
+        listing["total"] == 2
+        and listing["limit"] == 1
+        and listing["page"] == 1
+        and listing["has_more"] is True
+    )
     assert [d["name"] for d in kapi.get("/v1/datasets", keyword="manu").json()["data"]] == ["Manuals"]
     error(kapi.get("/v1/datasets", limit="many"), "invalid_param", 400)
 
     dataset_id = created["id"]
     assert kapi.get(f"/v1/datasets/{dataset_id}").json()["description"] == "Product manuals"
-    patched = kapi.patch(f"/v1/datasets/{dataset_id}", {"name": "Manuals v2", "permission": "all_team_members",
-                                                       "retrieval_model": {"search_method": "full_text_search",
-                                                                           "top_k": 5}})
+    patched = kapi.patch(
+        f"/v1/datasets/{dataset_id}",
+        {
+            "name": "Manuals v2",
+            "permission": "all_team_members",
+            "retrieval_model": {"search_method": "full_text_search", "top_k": 5},
+        },
+    )
     assert patched.status_code == 200, patched.content
     assert patched.json()["name"] == "Manuals v2" and patched.json()["partial_member_list"] == []
     assert patched.json()["retrieval_model_dict"]["top_k"] == 5
@@ -162,9 +218,16 @@ def test_dataset_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
 def test_delete_refused_while_an_app_uses_the_dataset(world, kapi) -> None:  # type: ignore[no-untyped-def]
     dataset, _ = _dataset_with_doc(world)
     with schema_context(world.alpha.schema_name):
-        app_services.app_create(name="Uses it", mode="chat", config={"dataset_configs": {
-            "retrieval_model": "multiple", "datasets": {"datasets": [{"dataset": {"enabled": True,
-                                                                                  "id": str(dataset.pk)}}]}}})
+        app_services.app_create(
+            name="Uses it",
+            mode="chat",
+            config={
+                "dataset_configs": {
+                    "retrieval_model": "multiple",
+                    "datasets": {"datasets": [{"dataset": {"enabled": True, "id": str(dataset.pk)}}]},
+                }
+            },
+        )
     assert kapi.get(f"/v1/datasets/{dataset.pk}").json()["app_count"] == 1
     error(kapi.delete(f"/v1/datasets/{dataset.pk}"), "dataset_in_use", 409)
 
@@ -188,15 +251,31 @@ def _index(world, document_id: str) -> None:  # type: ignore[no-untyped-def]
 def test_create_by_text_then_indexing_status_list_detail_and_delete(world, kapi) -> None:  # type: ignore[no-untyped-def]
     dataset = kapi.post("/v1/datasets", {"name": "Empty"}).json()
     base = f"/v1/datasets/{dataset['id']}"
-    body = error(kapi.post(f"{base}/document/create_by_text", {"name": "n", "text": "t"}), "invalid_param", 400)
+    body = error(
+        kapi.post(f"{base}/document/create_by_text", {"name": "n", "text": "t"}), "invalid_param", 400
+    )
     assert body["message"] == "indexing_technique is required."
-    error(kapi.post(f"{base}/document/create_by_text", {"text": "t", "indexing_technique": "economy"}),
-          "invalid_param", 400)
-    response = kapi.post(f"{base}/document/create-by-text", {
-        "name": "Policies", "text": TEXT, "indexing_technique": "high_quality", **LOCAL,
-        "process_rule": {"mode": "custom", "rules": {
-            "pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
-            "segmentation": {"separator": "\n\n", "max_tokens": 100}}}})
+    error(
+        kapi.post(f"{base}/document/create_by_text", {"text": "t", "indexing_technique": "economy"}),
+        "invalid_param",
+        400,
+    )
+    response = kapi.post(
+        f"{base}/document/create-by-text",
+        {
+            "name": "Policies",
+            "text": TEXT,
+            "indexing_technique": "high_quality",
+            **LOCAL,
+            "process_rule": {
+                "mode": "custom",
+                "rules": {
+                    "pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+                    "segmentation": {"separator": "\n\n", "max_tokens": 100},
+                },
+            },
+        },
+    )
     assert response.status_code == 200, response.content
     created = response.json()
     document, batch = created["document"], created["batch"]
@@ -208,7 +287,10 @@ def test_create_by_text_then_indexing_status_list_detail_and_delete(world, kapi)
     assert [s["id"] for s in status] == [document["id"]] and status[0]["indexing_status"] == "waiting"
     _index(world, document["id"])
     status = kapi.get(f"{base}/documents/{batch}/indexing-status").json()["data"][0]
-    assert status["indexing_status"] == "completed" and status["completed_segments"] == status["total_segments"] == 3
+    assert (
+        status["indexing_status"] == "completed"
+        and status["completed_segments"] == status["total_segments"] == 3
+    )
     assert isinstance(status["completed_at"], int)
     error(kapi.get(f"{base}/documents/nobatch/indexing-status"), "not_found", 404)
 
@@ -220,7 +302,10 @@ def test_create_by_text_then_indexing_status_list_detail_and_delete(world, kapi)
     detail = kapi.get(f"{base}/documents/{document['id']}").json()
     assert detail["segment_count"] == 3 and detail["doc_language"] == "English" and "doc_metadata" in detail
     assert set(kapi.get(f"{base}/documents/{document['id']}", metadata="only").json()) == {
-        "id", "doc_type", "doc_metadata"}
+        "id",
+        "doc_type",
+        "doc_metadata",
+    }
     assert "doc_metadata" not in kapi.get(f"{base}/documents/{document['id']}", metadata="without").json()
     error(kapi.get(f"{base}/documents/{document['id']}", metadata="some"), "invalid_metadata", 400)
     error(kapi.get(f"{base}/documents/{uuid.uuid4()}"), "not_found", 404)
@@ -239,7 +324,11 @@ def test_create_by_file_and_its_errors(world, kapi, settings) -> None:  # type: 
     response = kapi.upload(url, [("notes.md", b"# Notes\n\nThe launch is in May.")], rule)
     assert response.status_code == 200, response.content
     assert response.json()["document"]["name"] == "notes.md" and response.json()["batch"]
-    error(kapi.upload(url.replace("_", "-"), [("tool.exe", b"MZ\x90\x00binary")], rule), "unsupported_file_type", 415)
+    error(
+        kapi.upload(url.replace("_", "-"), [("tool.exe", b"MZ\x90\x00binary")], rule),
+        "unsupported_file_type",
+        415,
+    )
     error(kapi.upload(url, [("fake.pdf", b"not a pdf at all")], rule), "unsupported_file_type", 415)
     error(kapi.upload(url, [("a.txt", b"one"), ("b.txt", b"two")], rule), "too_many_files", 400)
     error(kapi.upload(url, [], rule), "no_file_uploaded", 400)
@@ -251,7 +340,9 @@ def test_update_by_text_and_by_file_reindex_the_same_document(world, kapi) -> No
     dataset, document = _dataset_with_doc(world)
     base = f"/v1/datasets/{dataset.pk}/documents/{document.pk}"
     error(kapi.post(f"{base}/update_by_text", {"text": "new"}), "invalid_param", 400)
-    response = kapi.post(f"{base}/update-by-text", {"name": "Renamed", "text": "Penguins live in Antarctica."})
+    response = kapi.post(
+        f"{base}/update-by-text", {"name": "Renamed", "text": "Penguins live in Antarctica."}
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["document"]["id"] == str(document.pk) and body["document"]["name"] == "Renamed"
@@ -259,8 +350,11 @@ def test_update_by_text_and_by_file_reindex_the_same_document(world, kapi) -> No
     _index(world, str(document.pk))
     with schema_context(world.alpha.schema_name):
         assert list(Segment.objects.filter(document_id=document.pk).values_list("content", flat=True)) == [
-            "Penguins live in Antarctica."]
-    response = kapi.upload(f"{base}/update_by_file", [("facts.txt", b"Owls hunt at night.")], {"name": "Owls"})
+            "Penguins live in Antarctica."
+        ]
+    response = kapi.upload(
+        f"{base}/update_by_file", [("facts.txt", b"Owls hunt at night.")], {"name": "Owls"}
+    )
     assert response.status_code == 200, response.content
     _index(world, str(document.pk))
     with schema_context(world.alpha.schema_name):
@@ -279,11 +373,16 @@ def test_document_status_actions_and_archived_documents(world, kapi) -> None:  #
     assert kapi.patch(f"{base}/documents/status/disable", ids).json() == {"result": "success"}
     assert kapi.get(f"{base}/documents/{document.pk}").json()["display_status"] == "disabled"
     error(kapi.patch(f"{base}/documents/status/explode", ids), "invalid_action", 400)
-    error(kapi.patch(f"{base}/documents/status/enable", {"document_ids": [str(uuid.uuid4())]}), "not_found", 404)
+    error(
+        kapi.patch(f"{base}/documents/status/enable", {"document_ids": [str(uuid.uuid4())]}), "not_found", 404
+    )
     kapi.patch(f"{base}/documents/status/archive", ids)
     error(kapi.patch(f"{base}/documents/status/enable", ids), "archived_document_immutable", 403)
-    error(kapi.post(f"{base}/documents/{document.pk}/update_by_text", {"name": "n", "text": "t"}),
-          "archived_document_immutable", 403)
+    error(
+        kapi.post(f"{base}/documents/{document.pk}/update_by_text", {"name": "n", "text": "t"}),
+        "archived_document_immutable",
+        403,
+    )
     error(kapi.delete(f"{base}/documents/{document.pk}"), "archived_document_immutable", 403)
 
 
@@ -294,22 +393,35 @@ def test_segments_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
     dataset, document = _dataset_with_doc(world)
     base = f"/v1/datasets/{dataset.pk}/documents/{document.pk}/segments"
     listing = kapi.get(base).json()
-    assert listing["total"] == 3 and listing["doc_form"] == "text_model" and listing["data"][0]["position"] == 1
+    assert (
+        listing["total"] == 3 and listing["doc_form"] == "text_model" and listing["data"][0]["position"] == 1
+    )
     assert kapi.get(base, keyword="Miso").json()["total"] == 1
     assert kapi.get(base, status="completed").json()["total"] == 3
 
-    created = kapi.post(base.replace("segments", "segment"), {"segments": [
-        {"content": "Dify means Do it for you", "keywords": ["Dify", "Do"]}]})
+    created = kapi.post(
+        base.replace("segments", "segment"),
+        {"segments": [{"content": "Dify means Do it for you", "keywords": ["Dify", "Do"]}]},
+    )
     assert created.status_code == 200, created.content
     segment = created.json()["data"][0]
-    assert segment["keywords"] == ["Dify", "Do"] and segment["status"] == "completed" and segment["position"] == 4
+    assert (
+        segment["keywords"] == ["Dify", "Do"]
+        and segment["status"] == "completed"
+        and segment["position"] == 4
+    )
     error(kapi.post(base, {}), "invalid_param", 400)
     error(kapi.post(base, {"segments": [{"content": "  "}]}), "invalid_param", 400)
 
     one = kapi.get(f"{base}/{segment['id']}").json()
     assert one["data"]["content"] == "Dify means Do it for you" and one["doc_form"] == "text_model"
-    updated = kapi.post(f"{base}/{segment['id']}", {"segment": {"content": "Dify: do it for you", "enabled": False}})
-    assert updated.json()["data"]["content"] == "Dify: do it for you" and updated.json()["data"]["enabled"] is False
+    updated = kapi.post(
+        f"{base}/{segment['id']}", {"segment": {"content": "Dify: do it for you", "enabled": False}}
+    )
+    assert (
+        updated.json()["data"]["content"] == "Dify: do it for you"
+        and updated.json()["data"]["enabled"] is False
+    )
     error(kapi.post(f"{base}/{segment['id']}", {"segment": "x"}), "invalid_param", 400)
     error(kapi.get(f"{base}/{uuid.uuid4()}"), "not_found", 404)
     assert kapi.delete(f"{base}/{segment['id']}").status_code == 204
@@ -317,12 +429,16 @@ def test_segments_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
 
     with schema_context(world.alpha.schema_name):
         Document.objects.filter(pk=document.pk).update(enabled=False)
-    assert error(kapi.post(base, {"segments": [{"content": "x"}]}), "not_found", 404)["message"] == \
-        "Document is disabled."
+    assert (
+        error(kapi.post(base, {"segments": [{"content": "x"}]}), "not_found", 404)["message"]
+        == "Document is disabled."
+    )
     with schema_context(world.alpha.schema_name):
         Document.objects.filter(pk=document.pk).update(enabled=True, indexing_status="indexing")
-    assert error(kapi.post(base, {"segments": [{"content": "x"}]}), "not_found", 404)["message"] == \
-        "Document is not completed."
+    assert (
+        error(kapi.post(base, {"segments": [{"content": "x"}]}), "not_found", 404)["message"]
+        == "Document is not completed."
+    )
 
 
 # --- Retrieval -----------------------------------------------------------------------------------------
@@ -340,20 +456,57 @@ def test_retrieve_modes_threshold_and_metadata_filters(world, kapi) -> None:  # 
     assert top["segment"]["document"]["id"] == str(document.pk) and top["tsne_position"] is None
     assert len(body["records"]) <= 3
 
-    full_text = kapi.post(url.replace("retrieve", "hit-testing"), {
-        "query": "Miso", "retrieval_model": {"search_method": "full_text_search", "top_k": 1}}).json()
+    full_text = kapi.post(
+        url.replace("retrieve", "hit-testing"),
+        {"query": "Miso", "retrieval_model": {"search_method": "full_text_search", "top_k": 1}},
+    ).json()
     assert [r["segment"]["content"] for r in full_text["records"]] == ["Our office cat is called Miso."]
-    strict = kapi.post(url, {"query": "refund", "retrieval_model": {
-        "search_method": "semantic_search", "top_k": 3, "score_threshold_enabled": True, "score_threshold": 0.99}})
+    strict = kapi.post(
+        url,
+        {
+            "query": "refund",
+            "retrieval_model": {
+                "search_method": "semantic_search",
+                "top_k": 3,
+                "score_threshold_enabled": True,
+                "score_threshold": 0.99,
+            },
+        },
+    )
     assert strict.json()["records"] == []
 
-    filtered = kapi.post(url, {"query": "refund", "retrieval_model": {
-        "search_method": "semantic_search", "top_k": 3, "metadata_filtering_conditions": {
-            "logical_operator": "and", "conditions": [
-                {"name": "document_name", "comparison_operator": "is", "value": "other.txt"}]}}})
+    filtered = kapi.post(
+        url,
+        {
+            "query": "refund",
+            "retrieval_model": {
+                "search_method": "semantic_search",
+                "top_k": 3,
+                "metadata_filtering_conditions": {
+                    "logical_operator": "and",
+                    "conditions": [
+                        {"name": "document_name", "comparison_operator": "is", "value": "other.txt"}
+                    ],
+                },
+            },
+        },
+    )
     assert filtered.status_code == 200 and filtered.json()["records"] == []
-    error(kapi.post(url, {"query": "refund", "retrieval_model": {"metadata_filtering_conditions": {
-        "conditions": [{"name": "nope", "comparison_operator": "is", "value": "x"}]}}}), "invalid_metadata", 400)
+    error(
+        kapi.post(
+            url,
+            {
+                "query": "refund",
+                "retrieval_model": {
+                    "metadata_filtering_conditions": {
+                        "conditions": [{"name": "nope", "comparison_operator": "is", "value": "x"}]
+                    }
+                },
+            },
+        ),
+        "invalid_metadata",
+        400,
+    )
     error(kapi.post(url, {}), "invalid_param", 400)
     error(kapi.post(url, {"query": "q", "retrieval_model": {"top_k": 50}}), "invalid_param", 400)
 
@@ -374,24 +527,45 @@ def test_metadata_endpoints(world, kapi) -> None:  # type: ignore[no-untyped-def
     error(kapi.post(f"{base}/metadata", {"type": "colour", "name": "x"}), "invalid_metadata", 400)
     error(kapi.post(f"{base}/metadata", {"type": "string", "name": "team"}), "invalid_param", 400)
 
-    ops = {"operation_data": [{"document_id": str(document.pk), "partial_update": False,
-                               "metadata_list": [{"id": field["id"], "name": "team", "value": "sales"}]}]}
+    ops = {
+        "operation_data": [
+            {
+                "document_id": str(document.pk),
+                "partial_update": False,
+                "metadata_list": [{"id": field["id"], "name": "team", "value": "sales"}],
+            }
+        ]
+    }
     assert kapi.post(f"{base}/documents/metadata", ops).json() == {"result": "success"}
     listing = kapi.get(f"{base}/metadata").json()
-    assert listing == {"doc_metadata": [{"id": field["id"], "name": "team", "type": "string", "count": 1}],
-                       "built_in_field_enabled": False}
+    assert listing == {
+        "doc_metadata": [{"id": field["id"], "name": "team", "type": "string", "count": 1}],
+        "built_in_field_enabled": False,
+    }
     doc = kapi.get(f"{base}/documents/{document.pk}", metadata="only").json()
     assert doc["doc_metadata"] == [{"id": field["id"], "name": "team", "type": "string", "value": "sales"}]
-    hits = kapi.post(f"{base}/retrieve", {"query": "refund", "retrieval_model": {"metadata_filtering_conditions": {
-        "conditions": [{"name": "team", "comparison_operator": "is", "value": "sales"}]}}}).json()["records"]
+    hits = kapi.post(
+        f"{base}/retrieve",
+        {
+            "query": "refund",
+            "retrieval_model": {
+                "metadata_filtering_conditions": {
+                    "conditions": [{"name": "team", "comparison_operator": "is", "value": "sales"}]
+                }
+            },
+        },
+    ).json()["records"]
     assert hits and hits[0]["segment"]["document"]["doc_metadata"][0]["value"] == "sales"
 
     renamed = kapi.patch(f"{base}/metadata/{field['id']}", {"name": "department"})
     assert renamed.json() == {"id": field["id"], "type": "string", "name": "department"}
     bad_doc = {"operation_data": [{"document_id": str(uuid.uuid4()), "metadata_list": []}]}
     error(kapi.post(f"{base}/documents/metadata", bad_doc), "not_found", 404)
-    bad_field = {"operation_data": [{"document_id": str(document.pk),
-                                     "metadata_list": [{"id": str(uuid.uuid4()), "value": "x"}]}]}
+    bad_field = {
+        "operation_data": [
+            {"document_id": str(document.pk), "metadata_list": [{"id": str(uuid.uuid4()), "value": "x"}]}
+        ]
+    }
     error(kapi.post(f"{base}/documents/metadata", bad_field), "invalid_metadata", 400)
 
     builtin = kapi.get(f"{base}/metadata/built-in").json()["fields"]
@@ -415,12 +589,20 @@ def test_a_key_cannot_reach_another_workspaces_datasets(world, kapi) -> None:  #
     beta = Api(beta_raw)
     assert beta.get("/v1/datasets").json()["data"] == []
     base = f"/v1/datasets/{dataset.pk}"
-    for response in (beta.get(base), beta.get(f"{base}/documents"), beta.post(f"{base}/retrieve", {"query": "x"}),
-                     beta.delete(f"{base}/documents/{document.pk}"), beta.delete(base),
-                     beta.post(f"{base}/document/create_by_text", {"name": "n", "text": "t"})):
+    for response in (
+        beta.get(base),
+        beta.get(f"{base}/documents"),
+        beta.post(f"{base}/retrieve", {"query": "x"}),
+        beta.delete(f"{base}/documents/{document.pk}"),
+        beta.delete(base),
+        beta.post(f"{base}/document/create_by_text", {"name": "n", "text": "t"}),
+    ):
         error(response, "not_found", 404)
     with schema_context(world.alpha.schema_name):
-        assert Document.objects.filter(pk=document.pk).exists() and Dataset.objects.filter(pk=dataset.pk).exists()
+        assert (
+            Document.objects.filter(pk=document.pk).exists()
+            and Dataset.objects.filter(pk=dataset.pk).exists()
+        )
 
 
 def test_a_limited_key_reaches_only_its_datasets(world) -> None:  # type: ignore[no-untyped-def]
@@ -432,9 +614,12 @@ def test_a_limited_key_reaches_only_its_datasets(world) -> None:  # type: ignore
     assert [d["name"] for d in limited.get("/v1/datasets").json()["data"]] == ["X"]
     assert limited.get(f"/v1/datasets/{x.pk}").status_code == 200
     assert limited.post(f"/v1/datasets/{x.pk}/retrieve", {"query": "refund"}).status_code == 200
-    for response in (limited.get(f"/v1/datasets/{y.pk}"), limited.post(f"/v1/datasets/{y.pk}/retrieve", {"query": "q"}),
-                     limited.delete(f"/v1/datasets/{y.pk}/documents/{y_doc.pk}"),
-                     limited.patch(f"/v1/datasets/{y.pk}", {"name": "Mine"})):
+    for response in (
+        limited.get(f"/v1/datasets/{y.pk}"),
+        limited.post(f"/v1/datasets/{y.pk}/retrieve", {"query": "q"}),
+        limited.delete(f"/v1/datasets/{y.pk}/documents/{y_doc.pk}"),
+        limited.patch(f"/v1/datasets/{y.pk}", {"name": "Mine"}),
+    ):
         error(response, "not_found", 404)
     error(limited.post("/v1/datasets", {"name": "New"}), "forbidden", 403)
     with schema_context(world.alpha.schema_name):  # deleting its only dataset never widens the key

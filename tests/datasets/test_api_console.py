@@ -62,7 +62,10 @@ def test_a_limited_key_from_the_page(world) -> None:  # type: ignore[no-untyped-
     owner = client_for(world.owner.user)
     html = owner.post(PAGE + "keys/", {"limited": "1", "datasets": [str(x.pk)]}).content.decode()
     raw = _raw_key(html)
-    names = [d["name"] for d in Client().get("/v1/datasets", headers={"Authorization": f"Bearer {raw}"}).json()["data"]]
+    names = [
+        d["name"]
+        for d in Client().get("/v1/datasets", headers={"Authorization": f"Bearer {raw}"}).json()["data"]
+    ]
     assert names == ["X"]
     assert '<span class="badge badge--info">X</span>' in owner.get(PAGE).content.decode()
     # Limited with nothing chosen, or with an unknown id: refused, no key made.
@@ -96,8 +99,9 @@ def test_keys_and_datasets_stay_in_their_workspace(world) -> None:  # type: igno
     beta_page = bruno.get("/console/beta/datasets/api/").content.decode()
     assert alpha_key.prefix not in beta_page and "Alpha secret" not in beta_page
     # A beta key limited to an alpha dataset id cannot be made.
-    response = bruno.post("/console/beta/datasets/api/keys/", {"limited": "1", "datasets": [str(alpha_ds.pk)]},
-                          follow=True)
+    response = bruno.post(
+        "/console/beta/datasets/api/keys/", {"limited": "1", "datasets": [str(alpha_ds.pk)]}, follow=True
+    )
     assert "Choose at least one knowledge base" in response.content.decode()
     with schema_context(world.alpha.schema_name):
         assert DatasetApiKey.objects.filter(pk=alpha_key.pk).exists()

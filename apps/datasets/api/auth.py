@@ -36,8 +36,12 @@ def authenticate_dataset(header: str | None) -> DatasetCaller:
     route = route_for_api_key(token, kind="dataset")  # in the public schema
     if route is None:
         raise ServiceError("unauthorized", "Access token is invalid", 401)
-    owner_id = (Membership.objects.filter(workspace=route.workspace, role=Role.OWNER)
-                .order_by("created_at").values_list("user_id", flat=True).first())
+    owner_id = (
+        Membership.objects.filter(workspace=route.workspace, role=Role.OWNER)
+        .order_by("created_at")
+        .values_list("user_id", flat=True)
+        .first()
+    )
     use_schema(route.workspace.schema_name)
     key_hash = hash_secret(token)
     key = DatasetApiKey.objects.filter(key_hash=key_hash).first()

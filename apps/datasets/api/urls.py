@@ -28,7 +28,11 @@ urlpatterns = [
     *_both(_DOC + "update_by_file", v.DocumentUpdateByFileView.as_view(), "kapi_update_by_file"),
     path(_D + "documents", v.DocumentListView.as_view(), name="kapi_documents"),
     path(_D + "documents/metadata", v.DocumentMetadataView.as_view(), name="kapi_documents_metadata"),
-    path(_D + "documents/<str:batch>/indexing-status", v.IndexingStatusView.as_view(), name="kapi_indexing_status"),
+    path(
+        _D + "documents/<str:batch>/indexing-status",
+        v.IndexingStatusView.as_view(),
+        name="kapi_indexing_status",
+    ),
     path(_DOC[:-1], v.DocumentDetailView.as_view(), name="kapi_document"),
     path(_DOC + "segments", v.SegmentListView.as_view(), name="kapi_segments"),
     path(_DOC + "segment", v.SegmentListView.as_view()),
@@ -37,6 +41,10 @@ urlpatterns = [
     path(_D + "hit-testing", v.RetrieveView.as_view()),
     path(_D + "metadata", v.MetadataListView.as_view(), name="kapi_metadata"),
     path(_D + "metadata/built-in", v.BuiltInFieldsView.as_view(), name="kapi_metadata_built_in"),
-    path(_D + "metadata/built-in/<str:action>", v.BuiltInToggleView.as_view(), name="kapi_metadata_built_in_toggle"),
+    path(
+        _D + "metadata/built-in/<str:action>",
+        v.BuiltInToggleView.as_view(),
+        name="kapi_metadata_built_in_toggle",
+    ),
     path(_D + "metadata/<uuid:metadata_id>", v.MetadataDetailView.as_view(), name="kapi_metadata_field"),
 ]

@@ -52,8 +52,11 @@ def exception_handler(exc: Exception, context_: dict[str, Any]) -> Response:
         body = {"code": _snake(type(exc).__name__), "message": str(exc.detail), "status": exc.status_code}
     else:
         logger.exception("Knowledge API error")
-        body = {"code": "internal_server_error", "message": "Internal Server Error, please contact support.",
-                "status": 500}
+        body = {
+            "code": "internal_server_error",
+            "message": "Internal Server Error, please contact support.",
+            "status": 500,
+        }
     response = Response(body, status=body["status"])
     if body["status"] == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -98,7 +101,9 @@ class KnowledgeView(APIView):
             uuid.UUID(str(document_id))
         except ValueError:
             raise not_found("Document Not Exists.") from None
-        found = Document.objects.select_related("dataset").filter(pk=document_id, dataset=self.dataset).first()
+        found = (
+            Document.objects.select_related("dataset").filter(pk=document_id, dataset=self.dataset).first()
+        )
         if found is None:
             raise not_found("Document Not Exists.")
         return found
@@ -148,7 +153,7 @@ def _page(queryset: Any, query: Any, *, limit_max: int = 100) -> tuple[list[Any]
     page = _int(query, "page", 1, 1, 100_000)
     limit = _int(query, "limit", 20, 1, limit_max)
     total = queryset.count()
-    items = list(queryset[(page - 1) * limit: page * limit])
+    items = list(queryset[(page - 1) * limit : page * limit])
     return items, {"has_more": len(items) == limit, "limit": limit, "total": total, "page": page}
 
 
@@ -161,9 +166,13 @@ def _document_options(body: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
         if not technique:
             raise invalid_param("indexing_technique is required.", params="indexing_technique")
         _initialise(dataset, technique, body)
-    return {"process_rule": process_rule, "indexing_technique": technique or dataset.indexing_technique,
-            "doc_form": doc_form, "doc_language": _opt_str(body, "doc_language") or "English",
-            "created_from": "api"}
+    return {
+        "process_rule": process_rule,
+        "indexing_technique": technique or dataset.indexing_technique,
+        "doc_form": doc_form,
+        "doc_language": _opt_str(body, "doc_language") or "English",
+        "created_from": "api",
+    }
 
 
 def _initialise(dataset: Dataset, technique: str, body: dict[str, Any]) -> None:
@@ -224,21 +233,28 @@ class DatasetListView(KnowledgeView):
 
     def post(self, request: Request) -> Response:
         if self.caller.key.limited:
-            raise ServiceError("forbidden", "This API key is limited to chosen knowledge bases and cannot "
-                               "create new ones.", 403)
+            raise ServiceError(
+                "forbidden",
+                "This API key is limited to chosen knowledge bases and cannot create new ones.",
+                403,
+            )
         body = self.body()
         if body.get("provider") not in (None, "vendor"):
             raise invalid_param("External knowledge bases are not supported.", params="provider")
         if body.get("permission") == "partial_members":
-            raise invalid_param("partial_members is not supported; use only_me or all_team_members.",
-                                params="permission")
+            raise invalid_param(
+                "partial_members is not supported; use only_me or all_team_members.", params="permission"
+            )
         ds = services.dataset_create(
-            name=body.get("name"), actor_id=self.actor, description=_opt_str(body, "description") or "",
+            name=body.get("name"),
+            actor_id=self.actor,
+            description=_opt_str(body, "description") or "",
             permission=_opt_str(body, "permission") or Dataset.Permission.ONLY_ME,
             indexing_technique=_opt_str(body, "indexing_technique"),
             embedding_model_provider=_opt_str(body, "embedding_model_provider") or "",
             embedding_model=_opt_str(body, "embedding_model") or "",
-            retrieval_model=_opt_dict(body, "retrieval_model"))
+            retrieval_model=_opt_dict(body, "retrieval_model"),
+        )
         return Response(shapes.dataset(ds))
 
 
@@ -249,18 +265,30 @@ class DatasetDetailView(KnowledgeView):
     def patch(self, request: Request, dataset_id: Any) -> Response:
         body = self.body()
         if body.get("permission") == "partial_members" or body.get("partial_member_list"):
-            raise invalid_param("partial_members is not supported; use only_me or all_team_members.",
-                                params="permission")
-        allowed = ("name", "description", "indexing_technique", "permission", "embedding_model",
-                   "embedding_model_provider", "retrieval_model")
+            raise invalid_param(
+                "partial_members is not supported; use only_me or all_team_members.", params="permission"
+            )
+        allowed = (
+            "name",
+            "description",
+            "indexing_technique",
+            "permission",
+            "embedding_model",
+            "embedding_model_provider",
+            "retrieval_model",
+        )
         fields = {k: body[k] for k in allowed if k in body}
         services.dataset_update(dataset=self.dataset, actor_id=self.actor, **fields)
         return Response({**shapes.dataset(self.dataset), "partial_member_list": []})
 
     def delete(self, request: Request, dataset_id: Any) -> Response:
         if context.apps_using(self.dataset.pk):
-            raise ServiceError("dataset_in_use", "The dataset is being used by some apps. Please remove the "
-                               "dataset from the apps before deleting it.", 409)
+            raise ServiceError(
+                "dataset_in_use",
+                "The dataset is being used by some apps. Please remove the "
+                "dataset from the apps before deleting it.",
+                409,
+            )
         services.dataset_delete(dataset=self.dataset)
         return Response(status=NO_CONTENT)
 
@@ -290,8 +318,9 @@ class DocumentCreateByTextView(KnowledgeView):
         if text is None:
             raise invalid_param("text is required.", params="text")
         options = _document_options(body, self.dataset)
-        batch, document = services.document_create_from_text(dataset=self.dataset, name=name, text=text,
-                                                             actor_id=self.actor, **options)
+        batch, document = services.document_create_from_text(
+            dataset=self.dataset, name=name, text=text, actor_id=self.actor, **options
+        )
         return _document_response(batch, document)
 
 
@@ -299,12 +328,17 @@ class DocumentCreateByFileView(KnowledgeView):
     def post(self, request: Request, dataset_id: Any) -> Response:
         upload = _upload_file(request, required=True)
         data = _data_part(request)
-        if not self.dataset.process_rule and not data.get("process_rule") and not data.get("original_document_id"):
+        if (
+            not self.dataset.process_rule
+            and not data.get("process_rule")
+            and not data.get("original_document_id")
+        ):
             raise invalid_param("process_rule is required.", params="process_rule")
         options = _document_options(data, self.dataset)
         assert upload is not None
-        batch, documents = services.documents_create(dataset=self.dataset, uploads=[upload], actor_id=self.actor,
-                                                     batch_limit=1, **options)
+        batch, documents = services.documents_create(
+            dataset=self.dataset, uploads=[upload], actor_id=self.actor, batch_limit=1, **options
+        )
         return _document_response(batch, documents[0])
 
 
@@ -319,12 +353,18 @@ class DocumentUpdateByTextView(KnowledgeView):
         if text is not None:
             if not text.strip():
                 raise invalid_param("text is required.", params="text")
-            upload = services.Upload(name if name.endswith((".txt", ".md", ".markdown")) else f"{name}.txt",
-                                     text.encode())
+            upload = services.Upload(
+                name if name.endswith((".txt", ".md", ".markdown")) else f"{name}.txt", text.encode()
+            )
         batch, document = services.document_update(
-            document=document, actor_id=self.actor, upload=upload, name=name,
-            process_rule=_opt_dict(body, "process_rule"), doc_form=_opt_str(body, "doc_form"),
-            doc_language=_opt_str(body, "doc_language"))
+            document=document,
+            actor_id=self.actor,
+            upload=upload,
+            name=name,
+            process_rule=_opt_dict(body, "process_rule"),
+            doc_form=_opt_str(body, "doc_form"),
+            doc_language=_opt_str(body, "doc_language"),
+        )
         return _document_response(batch, document)
 
 
@@ -334,10 +374,14 @@ class DocumentUpdateByFileView(KnowledgeView):
         upload = _upload_file(request, required=False)
         data = _data_part(request)
         batch, document = services.document_update(
-            document=document, actor_id=self.actor, upload=upload, name=_opt_str(data, "name") or (
-                upload.name if upload else None),
-            process_rule=_opt_dict(data, "process_rule"), doc_form=_opt_str(data, "doc_form"),
-            doc_language=_opt_str(data, "doc_language"))
+            document=document,
+            actor_id=self.actor,
+            upload=upload,
+            name=_opt_str(data, "name") or (upload.name if upload else None),
+            process_rule=_opt_dict(data, "process_rule"),
+            doc_form=_opt_str(data, "doc_form"),
+            doc_language=_opt_str(data, "doc_language"),
+        )
         return _document_response(batch, document)
 
 
@@ -368,7 +412,9 @@ class DocumentDetailView(KnowledgeView):
     def get(self, request: Request, dataset_id: Any, document_id: Any) -> Response:
         metadata = request.query_params.get("metadata", "all")
         if metadata not in ("all", "only", "without"):
-            raise ServiceError("invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400)
+            raise ServiceError(
+                "invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400
+            )
         return Response(shapes.document_detail(self._document(document_id), metadata))
 
     def delete(self, request: Request, dataset_id: Any, document_id: Any) -> Response:
@@ -406,8 +452,11 @@ class SegmentListView(KnowledgeView):
         if not document.enabled:
             raise not_found("Document is disabled.")
         if not self.dataset.indexing_technique:
-            raise ServiceError("dataset_not_initialized",
-                               "The dataset is still being initialized or indexing. Please wait a moment.", 400)
+            raise ServiceError(
+                "dataset_not_initialized",
+                "The dataset is still being initialized or indexing. Please wait a moment.",
+                400,
+            )
         created = services.segments_add(document=document, items=items, actor_id=self.actor)
         return Response({"data": [shapes.segment(s) for s in created], "doc_form": document.doc_form})
 
@@ -415,8 +464,11 @@ class SegmentListView(KnowledgeView):
 class SegmentDetailView(KnowledgeView):
     def _segment(self, document_id: Any, segment_id: Any) -> Segment:
         document = self._document(document_id)
-        found = Segment.objects.select_related("document", "document__dataset").filter(
-            pk=segment_id, document=document).first()
+        found = (
+            Segment.objects.select_related("document", "document__dataset")
+            .filter(pk=segment_id, document=document)
+            .first()
+        )
         if found is None:
             raise not_found("Segment not found.")
         return found
@@ -433,9 +485,13 @@ class SegmentDetailView(KnowledgeView):
         enabled = args.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise invalid_param("enabled must be a boolean.", params="enabled")
-        seg = services.segment_update(segment=seg, content=_opt_str(args, "content"),
-                                      answer=_opt_str(args, "answer"), keywords=args.get("keywords"),
-                                      enabled=enabled)
+        seg = services.segment_update(
+            segment=seg,
+            content=_opt_str(args, "content"),
+            answer=_opt_str(args, "answer"),
+            keywords=args.get("keywords"),
+            enabled=enabled,
+        )
         return Response({"data": shapes.segment(seg), "doc_form": seg.document.doc_form})
 
     def delete(self, request: Request, dataset_id: Any, document_id: Any, segment_id: Any) -> Response:
@@ -457,11 +513,18 @@ class RetrieveView(KnowledgeView):
         if settings:
             settings = dict(settings)
             filters = settings.pop("metadata_filtering_conditions", None)
-        result = retrieval.hit_test(dataset=self.dataset, query=query, actor_id=self.actor, source="api",
-                                    retrieval_model=settings or None, metadata_filtering_conditions=filters)
+        result = retrieval.hit_test(
+            dataset=self.dataset,
+            query=query,
+            actor_id=self.actor,
+            source="api",
+            retrieval_model=settings or None,
+            metadata_filtering_conditions=filters,
+        )
         fields = list(self.dataset.metadata_fields.all())
-        return Response({"query": {"content": query},
-                         "records": [shapes.record(hit, fields) for hit in result.hits]})
+        return Response(
+            {"query": {"content": query}, "records": [shapes.record(hit, fields) for hit in result.hits]}
+        )
 
 
 # --- Metadata ------------------------------------------------------------------------------------------
@@ -475,14 +538,26 @@ class MetadataListView(KnowledgeView):
     def get(self, request: Request, dataset_id: Any) -> Response:
         fields = list(self.dataset.metadata_fields.all())
         documents = list(self.dataset.documents.values_list("metadata", flat=True))
-        return Response({
-            "doc_metadata": [{"id": str(f.pk), "name": f.name, "type": f.type,
-                              "count": sum(1 for m in documents if str(f.pk) in (m or {}))} for f in fields],
-            "built_in_field_enabled": self.dataset.built_in_field_enabled})
+        return Response(
+            {
+                "doc_metadata": [
+                    {
+                        "id": str(f.pk),
+                        "name": f.name,
+                        "type": f.type,
+                        "count": sum(1 for m in documents if str(f.pk) in (m or {})),
+                    }
+                    for f in fields
+                ],
+                "built_in_field_enabled": self.dataset.built_in_field_enabled,
+            }
+        )
 
     def post(self, request: Request, dataset_id: Any) -> Response:
         body = self.body()
-        field = services.metadata_field_create(dataset=self.dataset, name=body.get("name"), type=body.get("type"))
+        field = services.metadata_field_create(
+            dataset=self.dataset, name=body.get("name"), type=body.get("type")
+        )
         return Response(_field_body(field), status=201)
 
 
@@ -504,7 +579,9 @@ class MetadataDetailView(KnowledgeView):
 
 class BuiltInFieldsView(KnowledgeView):
     def get(self, request: Request, dataset_id: Any) -> Response:
-        return Response({"fields": [{"name": name, "type": kind} for name, kind in retrieval.BUILT_IN_FIELDS.items()]})
+        return Response(
+            {"fields": [{"name": name, "type": kind} for name, kind in retrieval.BUILT_IN_FIELDS.items()]}
+        )
 
 
 class BuiltInToggleView(KnowledgeView):
@@ -524,8 +601,9 @@ class DocumentMetadataView(KnowledgeView):
             document = self._document(operation.get("document_id"))
             items = operation.get("metadata_list")
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise ServiceError("invalid_metadata", "The metadata content is incorrect. Please check and verify.",
-                                   400)
+                raise ServiceError(
+                    "invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400
+                )
             if not operation.get("partial_update"):
                 document.metadata = {}
             values = {str(item.get("id") or item.get("name")): item.get("value") for item in items}

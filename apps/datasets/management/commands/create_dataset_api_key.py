@@ -11,13 +11,20 @@ from apps.providers.management.commands._workspace import workspace_by_slug
 
 
 class Command(BaseCommand):
-    help = ("Create a Knowledge API key (dataset-…) for a workspace and print it (it is never shown again). "
-            "With --dataset, the key reaches only those knowledge bases.")
+    help = (
+        "Create a Knowledge API key (dataset-…) for a workspace and print it (it is never shown again). "
+        "With --dataset, the key reaches only those knowledge bases."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--workspace", required=True, help="the workspace slug")
-        parser.add_argument("--dataset", action="append", dest="datasets", default=[],
-                            help="limit the key to this knowledge base id (repeatable)")
+        parser.add_argument(
+            "--dataset",
+            action="append",
+            dest="datasets",
+            default=[],
+            help="limit the key to this knowledge base id (repeatable)",
+        )
 
     def handle(self, *args: Any, workspace: str, datasets: list[str], **options: Any) -> None:
         found = workspace_by_slug(workspace)
