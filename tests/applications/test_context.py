@@ -25,7 +25,7 @@ from apps.datasets.models import Dataset
 from apps.logs.models import Message, Source
 from apps.providers import services as providers
 from tests.datasets.conftest import add_text, make_dataset
-from tests.fakes.base import FakeToolCall, Reply
+from tests.fakes.base import FakeToolCall, Reply, rank_documents
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -300,3 +300,38 @@ def test_dsl_export_and_import_keep_the_datasets(world_tx, fake_openai) -> None:
         configs = imported.draft_config["dataset_configs"]
         assert configs["retrieval_model"] == "single"
         assert context.dataset_ids(imported.draft_config) == [str(setup.pets.pk), str(setup.hr.pk)]
+
+
+@pytest.mark.asyncio
+async def test_multi_path_merges_both_datasets_then_reranks(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+
+    def rerank_model() -> None:
+        with schema_context(world_tx.alpha.schema_name):
+            providers.credential_save(
+                provider_id="openai_api_compatible",
+                validate=False,
+                data={"base_url": fake_openai.base_url, "model": "fake-rerank", "model_type": "rerank"},
+            )
+
+    await asyncio.to_thread(rerank_model)
+    configs = context.config_for(
+        [str(setup.pets.pk), str(setup.hr.pk)],
+        mode="multiple",
+        top_k=2,
+        reranking_model={"reranking_provider_name": "openai_api_compatible", "reranking_model_name": "fake-rerank"},
+    )
+    _, key = await asyncio.to_thread(_app, world_tx, setup, dataset_configs=configs)
+    fake_openai.script("chat", Reply("Rex."))
+    response = await _post("/v1/chat-messages", key, {"inputs": {}, "query": "office dog called", "user": "u"})
+    assert response.status_code == 200, response.content
+    [rerank] = fake_openai.requests_to("rerank")
+    documents = [d if isinstance(d, str) else d["text"] for d in rerank.json["documents"]]
+    # Candidates of both datasets went to the rerank model together.
+    assert any("Miso" in d for d in documents) and any("paid leave" in d for d in documents)
+    assert rerank.json["query"] == "office dog called"
+    resources = response.json()["metadata"]["retriever_resources"]
+    # The rerank model's order and scores (word overlap in the fake): the dog segment first.
+    best, score = rank_documents("office dog called", documents, None)[0]
+    assert "Rex" in documents[best] and "Rex" in resources[0]["content"] and resources[0]["dataset_name"] == "Pets"
+    assert resources[0]["score"] == round(score, 6)
