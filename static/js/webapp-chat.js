@@ -12,7 +12,7 @@
 
   const W = window.TesseraWebApp;  // webapp-common.js
   const { escapeHtml, readSSE, formFields } = W;
-  const { call: api, callJson: apiJson } = W.client(API, S.error);
+  const { call: api, callJson: apiJson, rate: rateAnswer } = W.client(API, S.error);
 
   let keySeq = 0;
 
@@ -199,10 +199,8 @@
       },
 
       async rate(message, rating) {
-        const next = message.rating === rating ? null : rating;
         try {
-          await apiJson("messages/" + message.id + "/feedbacks", { method: "POST", json: { rating: next } });
-          message.rating = next;
+          await rateAnswer(message, rating);
         } catch (e) {
           this.notice = e.message;
         }

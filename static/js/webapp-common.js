@@ -64,7 +64,14 @@ window.TesseraWebApp = (function () {
       return data;
     }
 
-    return { call, callJson };
+    /* Like, dislike, or (the same again) take it back, on an answer {id, rating}. */
+    async function rate(item, rating) {
+      const next = item.rating === rating ? null : rating;
+      await callJson("messages/" + item.id + "/feedbacks", { method: "POST", json: { rating: next } });
+      item.rating = next;
+    }
+
+    return { call, callJson, rate };
   }
 
   /* Split a fetch() body into SSE events and hand each parsed `data:` payload to onEvent. */

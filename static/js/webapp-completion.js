@@ -14,7 +14,7 @@
   const POLL_MS = 1000;
 
   const W = window.TesseraWebApp;
-  const { call, callJson } = W.client(API, S.error);
+  const { call, callJson, rate: rateAnswer } = W.client(API, S.error);
 
   let seq = 0;
 
@@ -117,10 +117,8 @@
       },
 
       async rate(result, rating) {
-        const next = result.rating === rating ? null : rating;
         try {
-          await callJson("messages/" + result.id + "/feedbacks", { method: "POST", json: { rating: next } });
-          result.rating = next;
+          await rateAnswer(result, rating);
         } catch (e) {
           this.notice = e.message;
         }
