@@ -212,3 +212,22 @@ def test_chatflow_answers_stream_in_graph_order() -> None:
     messages = [d["answer"] for e, d in result.events if e == "message"]
     assert "".join(messages) == "Hello you said hi."
     assert [d.get("from_variable_selector") for e, d in result.events if e == "message"][-2] == ["t", "output"]
+
+
+@override_settings(WORKFLOW_MAX_EXECUTION_STEPS=4)
+def test_the_step_limit_applies_per_graph_so_iterations_over_many_items_run() -> None:
+    raw = graph([START, node("it", "iteration", iterator_selector=["sys", "items"], output_selector=["it_t", "output"],
+                             start_node_id="it_s"),
+                 node("it_s", "iteration-start", parent="it"),
+                 node("it_t", "template-transform", parent="it", template="x", variables=[]),
+                 end(("r", ["it", "output"]))],
+                [edge("start", "it"), edge("it", "end"), edge("it_s", "it_t")])
+    result = run(raw, {}, system={"items": list(range(10))})
+    assert result.status == "succeeded" and result.outputs == {"r": ["x"] * 10}
+    assert result.ctx.steps == 3 + 10 * 2  # every node run is counted in total_steps
+
+
+def test_heavy_templates_hit_the_sandbox_range_limit() -> None:
+    heavy = node("t", "template-transform", template="{% for i in range(10**9) %}x{% endfor %}", variables=[])
+    result = run(graph([START, heavy, end(("r", ["t", "output"]))], chain("start", "t", "end")), {})
+    assert result.status == "failed" and "range" in result.error.lower()

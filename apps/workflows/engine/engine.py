@@ -147,6 +147,7 @@ class GraphEngine:
         self.state: dict[str, str] = {}
         self.tasks: set[asyncio.Task] = set()
         self.break_loop = False  # a loop-end node ran
+        self.steps = 0
         if self.scope == Scope() and not ctx.streams:
             ctx.streams = plan_streams(graph, ctx.mode)
 
@@ -205,8 +206,9 @@ class GraphEngine:
 
         ctx = self.ctx
         ctx.check_stop()
-        ctx.steps += 1
-        if ctx.steps > ctx.max_steps:
+        ctx.steps += 1  # every node run, for the run's total_steps
+        self.steps += 1  # the limit applies per graph: the top level, and each iteration/loop round
+        if self.steps > ctx.max_steps:
             raise WorkflowFailed(f"Max steps {ctx.max_steps} reached.", spec.id)
         exec_id, index, started = str(uuid.uuid4()), ctx.next_index(), time.time()
         base = self._node_base(spec, exec_id, index, predecessor, started)

@@ -1,10 +1,10 @@
 """Nodes that need nothing outside the run: Start, End, Answer, IF/ELSE, Template, Variable
 Aggregator, Variable Assigner, List Operator and Document Extractor (dsl.md §3)."""
 
+import asyncio
 import copy
 import csv
 import io
-import json
 from typing import Any
 
 import jinja2
@@ -101,7 +101,8 @@ class TemplateNode(Node):
 
     async def run(self) -> NodeResult:
         variables = self.named_variables()
-        text = render_jinja(str(self.data.get("template") or ""), variables)
+        # Off the event loop: a heavy template must not stall other runs, and the node timeout holds.
+        text = await asyncio.to_thread(render_jinja, str(self.data.get("template") or ""), variables)
         if len(text) > TEMPLATE_MAX_LENGTH:
             raise NodeError(f"Output length exceeds {TEMPLATE_MAX_LENGTH} characters", "OutputTooLong")
         return NodeResult(inputs=variables, outputs={"output": text})
@@ -304,4 +305,4 @@ class DocumentExtractorNode(Node):
                           outputs={"text": output})
 
 
-__all__ = ["json"]
+
