@@ -319,11 +319,16 @@ async def test_multi_path_merges_both_datasets_then_reranks(world_tx, fake_opena
         [str(setup.pets.pk), str(setup.hr.pk)],
         mode="multiple",
         top_k=2,
-        reranking_model={"reranking_provider_name": "openai_api_compatible", "reranking_model_name": "fake-rerank"},
+        reranking_model={
+            "reranking_provider_name": "openai_api_compatible",
+            "reranking_model_name": "fake-rerank",
+        },
     )
     _, key = await asyncio.to_thread(_app, world_tx, setup, dataset_configs=configs)
     fake_openai.script("chat", Reply("Rex."))
-    response = await _post("/v1/chat-messages", key, {"inputs": {}, "query": "office dog called", "user": "u"})
+    response = await _post(
+        "/v1/chat-messages", key, {"inputs": {}, "query": "office dog called", "user": "u"}
+    )
     assert response.status_code == 200, response.content
     [rerank] = fake_openai.requests_to("rerank")
     documents = [d if isinstance(d, str) else d["text"] for d in rerank.json["documents"]]
@@ -333,5 +338,9 @@ async def test_multi_path_merges_both_datasets_then_reranks(world_tx, fake_opena
     resources = response.json()["metadata"]["retriever_resources"]
     # The rerank model's order and scores (word overlap in the fake): the dog segment first.
     best, score = rank_documents("office dog called", documents, None)[0]
-    assert "Rex" in documents[best] and "Rex" in resources[0]["content"] and resources[0]["dataset_name"] == "Pets"
+    assert (
+        "Rex" in documents[best]
+        and "Rex" in resources[0]["content"]
+        and resources[0]["dataset_name"] == "Pets"
+    )
     assert resources[0]["score"] == round(score, 6)
