@@ -182,6 +182,10 @@ async def test_run_detail_and_logs(wf, fake_openai) -> None:
     assert [d["id"] for d in only_ok["data"]] == [ok["workflow_run_id"]]
     by_user = (await call("GET", "/v1/workflows/logs", wf.key, {"created_by_end_user_session_id": "u-2"})).json()
     assert [d["id"] for d in by_user["data"]] == [failed["workflow_run_id"]]
+    keyword = (await call("GET", "/v1/workflows/logs", wf.key, {"keyword": "FIRST"})).json()
+    assert [d["id"] for d in keyword["data"]] == [ok["workflow_run_id"]]  # found in the outputs, any case
+    after = (await call("GET", "/v1/workflows/logs", wf.key, {"created_at__after": "2999-01-01T00:00:00Z"})).json()
+    assert after["total"] == 0
     paged = (await call("GET", "/v1/workflows/logs", wf.key, {"limit": 1})).json()
     assert paged["has_more"] is True and len(paged["data"]) == 1
     bad = await call("GET", "/v1/workflows/logs", wf.key, {"status": "exploded"})
