@@ -24,6 +24,10 @@ def not_found(message: str) -> ServiceError:
     return ServiceError("not_found", message, 404)
 
 
+def method_not_allowed() -> ServiceError:
+    return ServiceError("method_not_allowed", "The method is not allowed for the requested URL.", 405)
+
+
 def error_response(error: Any) -> JsonResponse:
     """A JSON error response for a ServiceError or a model-runtime error (both carry code/status)."""
     response = JsonResponse(error.as_body(), status=error.status)

@@ -257,3 +257,11 @@ async def test_keys_never_cross_apps_or_workspaces(api, fake_openai) -> None:  #
         return in_alpha, in_beta
 
     assert await asyncio.to_thread(where) == (0, 1)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat-messages", "/v1/completion-messages", "/v1/chat-messages/abc/stop"])
+async def test_generation_endpoints_answer_405_in_the_api_format(api, path) -> None:  # type: ignore[no-untyped-def]
+    response = await AsyncClient().get(path, headers=_auth(api.chat_key))
+    assert response.status_code == 405
+    assert response.json() == {"code": "method_not_allowed", "status": 405,
+                               "message": "The method is not allowed for the requested URL."}

@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
 
 from apps.applications.api.auth import AppCaller, authenticate_app
-from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
 from apps.providers.runtime.errors import RuntimeModelError
 
 View = Callable[..., HttpResponse]
@@ -28,9 +28,7 @@ def api_view(*methods: str, chat_only: bool = False) -> Callable[[View], View]:
         @functools.wraps(fn)
         def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
-                return JsonResponse({"code": "method_not_allowed", "status": 405,
-                                     "message": "The method is not allowed for the requested URL."},
-                                    status=405)
+                return error_response(method_not_allowed())
             try:
                 caller = authenticate_app(request.headers.get("Authorization"))
                 with schema_context(caller.workspace.schema_name):

@@ -13,7 +13,7 @@ from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, timestamp
 from apps.applications.message_files import check_upload, file_response, signed_url, store_upload, verify
 from apps.applications.models import MessageFile, UploadFile
-from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
 from apps.workspaces.models import Workspace
 
 
@@ -87,8 +87,7 @@ def signed_file(request: HttpRequest, file_id: str) -> HttpResponse:
     signature (403 file_access_denied otherwise) for the workspace and file it names."""
     try:
         if request.method != "GET":
-            return JsonResponse({"code": "method_not_allowed", "status": 405,
-                                 "message": "The method is not allowed for the requested URL."}, status=405)
+            return error_response(method_not_allowed())
         args = request.GET
         tenant = args.get("tenant", "")
         if not verify(tenant, file_id, args.get("timestamp", ""), args.get("nonce", ""), args.get("sign", "")):

@@ -5,17 +5,18 @@ threads that keep their connections), and the generation itself runs in its own 
 (apps.applications.generation), so a client that goes away does not lose its message.
 """
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from apps.applications import generation, message_files
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
 from apps.applications.models import App
-from apps.core.errors import ServiceError, error_response, invalid_param
+from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.workspaces.sync import run_hot, use_schema
 
@@ -119,20 +120,30 @@ async def _respond(prepared: generation.Prepared, *, streaming: bool) -> HttpRes
     return JsonResponse(run.blocking_body(), json_dumps_params={"ensure_ascii": False})
 
 
-@csrf_exempt
-@require_POST
+def _post_only(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+    """POST or the API's 405 body (Django's require_POST answers with an empty HTML page)."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return error_response(method_not_allowed())
+        return await view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_post_only
 async def chat_messages(request: HttpRequest) -> HttpResponse:
     return await _generate(request, chat=True)
 
 
-@csrf_exempt
-@require_POST
+@_post_only
 async def completion_messages(request: HttpRequest) -> HttpResponse:
     return await _generate(request, chat=False)
 
 
-@csrf_exempt
-@require_POST
+@_post_only
 async def stop(request: HttpRequest, task_id: str) -> HttpResponse:
     """Always "success", even for an unknown task; only the task's own end user can stop it."""
     try:
