@@ -152,6 +152,7 @@
   // --- State ---------------------------------------------------------------------------------------
   var socket = null;
   var ready = false; // a session event arrived on this socket
+  var drawn = false; // the conversation was drawn once (reconnects do not redraw it)
   var refused = false; // the server would not open the socket (origin or code): stop trying
   var queue = []; // messages waiting for the socket
   var params = null;
@@ -304,7 +305,11 @@
       var wasReady = ready;
       socket = null;
       ready = false;
-      if (running) finish();
+      if (running) {
+        if (!running.node.textContent) running.node.remove();
+        finish();
+        if (wasReady) showError(S.error); // the answer is still stored; the next message reconnects
+      }
       if (!wasReady) {
         // Closed before the session: the server refused this page (origin, code or switched off).
         refused = true;
@@ -333,7 +338,7 @@
         for (var p in preset) inputs[p] = preset[p];
         conversationId = data.conversation_id || null;
         save({ conversation_id: conversationId });
-        if (!log.hasChildNodes() || data.messages.length) startConversation(data.messages);
+        if (!drawn) { drawn = true; startConversation(data.messages); } // a reconnect keeps what is shown
         var waiting = queue;
         queue = [];
         waiting.forEach(send);

@@ -221,3 +221,34 @@ def test_console_embed_dialog_snippet_works_on_another_site(live_url, browser, w
         visitor.locator(".msg.bot").filter(has_text="Welcome to the shop.").wait_for()
         shot(visitor, "widget-from-console-snippet")
     context.close()
+
+
+def test_widget_stop_keeps_the_partial_answer(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    web = build_web_setup(world_tx, fake_openai)
+    words = " ".join(f"word{i}" for i in range(300))
+    fake_openai.script("chat", Reply(words, chunk_size=2, delay_between_chunks=0.05))
+    snippet = (f'<script src="{live_url}/webapp/embed.js" data-code="{web.chat_code}" '
+               'data-inputs=\'{"name": "Ada"}\' data-open="true" defer></script>')
+    with host_page(_shop(snippet)) as shop:
+        _allow(web, shop)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(shop)
+        # Open at load, and the variables came with the snippet: no start form.
+        page.locator(".msg.bot").filter(has_text="Hi Ada!").wait_for()
+        assert page.locator("form.inputs").count() == 0
+        page.fill(".composer textarea", "Count")
+        page.keyboard.press("Enter")
+        answer = page.locator(".msg.bot").nth(1)
+        answer.filter(has_text="word3").wait_for()
+        stop = page.locator(".composer button.btn.ghost")
+        assert stop.inner_text() == "Stop"
+        stop.click()
+        page.locator(".composer button.btn:not(.ghost)").wait_for()
+        shown = answer.inner_text()
+        shot(page, "widget-stopped")
+        context.close()
+    with schema_context("ws_alpha"):
+        message = Message.objects.get(app=web.chat)
+    assert message.status == "stopped" and message.answer.strip() == shown.strip()
+    assert "word3" in message.answer and message.answer != words
