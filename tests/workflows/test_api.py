@@ -207,6 +207,14 @@ async def test_stop_a_streaming_run(wf, fake_openai) -> None:
     task_id = events[0]["task_id"]
     other_user = await call("POST", f"/v1/workflows/tasks/{task_id}/stop", wf.key, {"user": "someone-else"})
     assert other_user.json() == {"result": "success"}
+    other_workspace = await call("POST", f"/v1/workflows/tasks/{task_id}/stop", wf.beta_key, {"user": "u-1"})
+    assert other_workspace.json() == {"result": "success"}
+    # neither stopped it: more text keeps coming
+    seen = len([e for e in events if e["event"] == "text_chunk"])
+    while len([e for e in events if e["event"] == "text_chunk"]) < seen + 30:
+        raw = await stream.__anext__()
+        events += [json.loads(b[6:]) for b in raw.decode().split("\n\n") if b.startswith("data: ")]
+    assert events[-1]["event"] != "workflow_finished"
     stopped = await call("POST", f"/v1/workflows/tasks/{task_id}/stop", wf.key, {"user": "u-1"})
     assert stopped.json() == {"result": "success"}
     async for raw in stream:
