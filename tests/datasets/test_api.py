@@ -653,3 +653,28 @@ def test_openapi_schema_at_v1_docs(world) -> None:  # type: ignore[no-untyped-de
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert "/v1/datasets" in schema["paths"] and "/v1/datasets/{dataset_id}/retrieve" in schema["paths"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_knowledge_api_through_daphne(live_url, world_tx) -> None:  # type: ignore[no-untyped-def]
+    """The real ASGI stack: /v1 is served by the middleware-less handler (config/asgi.py)."""
+    import httpx
+
+    dataset, _document = _dataset_with_doc(world_tx)
+    with schema_context(world_tx.alpha.schema_name):
+        _, raw = keys.api_key_create()
+    headers = {"Authorization": f"Bearer {raw}"}
+    with httpx.Client(base_url=live_url, headers=headers, timeout=60) as client:
+        listing = client.get("/v1/datasets")
+        assert listing.status_code == 200 and listing.json()["data"][0]["name"] == "Handbook"
+        hits = client.post(f"/v1/datasets/{dataset.pk}/retrieve", json={"query": "office cat"})
+        assert hits.status_code == 200 and "Miso" in hits.json()["records"][0]["segment"]["content"]
+        upload = client.post(
+            f"/v1/datasets/{dataset.pk}/document/create_by_file",
+            files={"file": ("more.txt", b"Penguins live in Antarctica.", "text/plain")},
+            data={"data": json.dumps({"process_rule": {"mode": "automatic"}})},
+        )
+        assert upload.status_code == 200, upload.text
+        assert upload.json()["document"]["name"] == "more.txt"
+        refused = client.get("/v1/datasets", headers={"Authorization": "Bearer dataset-wrong"})
+        assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
