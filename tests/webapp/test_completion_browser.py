@@ -32,11 +32,16 @@ def _page(browser, live_url: str):  # type: ignore[no-untyped-def]
 def test_run_once_copy_like_save_and_saved_after_reload(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     web = build_web_setup(world_tx, fake_openai)
     with schema_context("ws_alpha"):
-        services.site_update(site=Site.objects.get(app=web.completion), description="Short texts on any topic.",
-                             copyright="Alpha Inc.", custom_disclaimer="Texts may be wrong.",
-                             privacy_policy="https://alpha.test/privacy")
-    fake_openai.script("chat", Reply("# The sea\n\nWaves **roll** in.\n\n<script>window.pwned = 1</script>",
-                                     chunk_size=2))
+        services.site_update(
+            site=Site.objects.get(app=web.completion),
+            description="Short texts on any topic.",
+            copyright="Alpha Inc.",
+            custom_disclaimer="Texts may be wrong.",
+            privacy_policy="https://alpha.test/privacy",
+        )
+    fake_openai.script(
+        "chat", Reply("# The sea\n\nWaves **roll** in.\n\n<script>window.pwned = 1</script>", chunk_size=2)
+    )
     context, page = _page(browser, live_url)
     page.goto(f"{live_url}/completion/{web.completion_code}")
     assert page.title() == "Writer"
@@ -102,12 +107,19 @@ def test_run_once_copy_like_save_and_saved_after_reload(live_url, browser, world
 def test_more_like_this_and_stop(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     web = build_web_setup(world_tx, fake_openai)
     with schema_context("ws_alpha"):
-        app = services.app_create(name="Writer plus", mode="completion", config={
-            **web.completion.live_config, "more_like_this": {"enabled": True}})
+        app = services.app_create(
+            name="Writer plus",
+            mode="completion",
+            config={**web.completion.live_config, "more_like_this": {"enabled": True}},
+        )
         services.app_publish(app=app)
         code = services.site_get_or_create(app=app).code
-    fake_openai.script("chat", Reply("First take."), Reply("Second take."),
-                       Reply(" ".join(f"word{i}" for i in range(400)), delay_between_chunks=0.05))
+    fake_openai.script(
+        "chat",
+        Reply("First take."),
+        Reply("Second take."),
+        Reply(" ".join(f"word{i}" for i in range(400)), delay_between_chunks=0.05),
+    )
     context, page = _page(browser, live_url)
     page.goto(f"{live_url}/completion/{code}")
     page.fill("#var-topic", "autumn")
@@ -136,7 +148,7 @@ def test_more_like_this_and_stop(live_url, browser, world_tx, fake_openai) -> No
 
 @pytest.mark.worker
 @pytest.mark.redis
-def test_batch_from_a_three_row_csv(live_async_url, browser, world_tx, fake_openai, redis_url, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_batch_from_a_three_row_csv(live_async_url, browser, world_tx, fake_openai, redis_url, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811, E501
     """WEB-09: template → 3-row CSV → 3 results watched live → exported CSV with 3 rows."""
     web = build_web_setup(world_tx, fake_openai)
     fake_openai.responder = _responder
@@ -173,9 +185,11 @@ def test_batch_from_a_three_row_csv(live_async_url, browser, world_tx, fake_open
         page.click("[data-testid=download-results]")
     rows = list(csv.reader(io.StringIO(Path(results.value.path()).read_bytes().decode("utf-8-sig"))))
     assert rows[0] == ["Topic", "Output", "Status", "Error"]
-    assert rows[1:] == [["the sea", "A text about the sea", "succeeded", ""],
-                        ["the hills", "A text about the hills", "succeeded", ""],
-                        ["どこかの森", "A text about どこかの森", "succeeded", ""]]
+    assert rows[1:] == [
+        ["the sea", "A text about the sea", "succeeded", ""],
+        ["the hills", "A text about the hills", "succeeded", ""],
+        ["どこかの森", "A text about どこかの森", "succeeded", ""],
+    ]
     with schema_context("ws_alpha"):
         assert CompletionBatch.objects.get().status == "finished"
     context.close()

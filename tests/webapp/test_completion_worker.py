@@ -24,7 +24,9 @@ def test_worker_runs_the_batch_and_reports_the_failing_row(web, fake_openai, rea
     end_user, client = _browser("ws_alpha", web.completion)
     upload = io.BytesIO("Topic\nthe sea\nBROKEN\nthe hills\n".encode())
     upload.name = "rows.csv"
-    created = client.post(f"/webapp/{web.completion_code}/api/completion-batches", {"file": upload}, headers=HEADERS)
+    created = client.post(
+        f"/webapp/{web.completion_code}/api/completion-batches", {"file": upload}, headers=HEADERS
+    )
     assert created.status_code == 201, created.content
     batch_id = created.json()["id"]
     # Queued, not run: every row waits for the worker.
@@ -42,7 +44,10 @@ def test_worker_runs_the_batch_and_reports_the_failing_row(web, fake_openai, rea
     detail = client.get(f"/webapp/{web.completion_code}/api/completion-batches/{batch_id}")
     rows = detail.json()["rows"]
     assert [(r["status"], r["answer"]) for r in rows] == [
-        ("succeeded", "A text about the sea"), ("failed", ""), ("succeeded", "A text about the hills")]
+        ("succeeded", "A text about the sea"),
+        ("failed", ""),
+        ("succeeded", "A text about the hills"),
+    ]
     assert "The model refused this row." in rows[1]["error"]
     assert len(fake_openai.requests_to("chat")) == 3
     with schema_context("ws_alpha"):

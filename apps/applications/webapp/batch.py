@@ -16,6 +16,7 @@ a BOM so that Excel opens non-ASCII text correctly.
 
 import asyncio
 import csv
+import datetime
 import io
 from typing import Any
 
@@ -33,6 +34,7 @@ from apps.logs.models import CompletionBatch, CompletionBatchRow, EndUser, Sourc
 from apps.workspaces.sync import run_hot
 
 BOM = "\ufeff"
+STALE_AFTER = datetime.timedelta(hours=1)
 
 
 def columns(app: App) -> list[tuple[str, str]]:
@@ -111,8 +113,11 @@ def batch_create(*, app: App, end_user: EndUser, file_name: str, raw: bytes) -> 
         raise ServiceError("app_unavailable", "App unavailable, please check your app configurations.")
     if len(raw) > settings.WEBAPP_BATCH_MAX_BYTES:
         raise ServiceError("file_too_large", _("The CSV file is too large."), 413)
+    # One batch at a time per browser; one that has run for an hour (its task lost with a broker)
+    # no longer blocks the next.
     if CompletionBatch.objects.filter(
-        app=app, end_user=end_user, status__in=[CompletionBatch.Status.QUEUED, CompletionBatch.Status.RUNNING]
+        app=app, end_user=end_user, created_at__gte=timezone.now() - STALE_AFTER,
+        status__in=[CompletionBatch.Status.QUEUED, CompletionBatch.Status.RUNNING],
     ).exists():
         raise ServiceError("batch_running", _("A batch is still running. Wait for it to finish."), 409)
     variables, parsed = parse_csv(app, raw)
