@@ -66,6 +66,47 @@ async def stream_runtime(model: ModelInstance, messages: list[PromptMessage]) ->
     return first or 0.0, time.perf_counter() - started
 
 
+async def transports(fake: FakeOpenAI, runs: int) -> None:
+    """CPU of this process per streamed answer: the SDK's typed stream vs the raw response the
+    runtime reads (parsed with orjson), over the SDK's httpx and aiohttp transports. The fake
+    server shares the process, so every figure includes its cost alike."""
+    import httpx
+    import orjson
+
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say many words."}], "stream": True,
+            "stream_options": {"include_usage": True}}
+
+    async def raw_response(client: openai.AsyncOpenAI) -> None:
+        response = await client.post("/chat/completions", cast_to=httpx.Response, body=body, stream=True)
+        async for line in response.aiter_lines():
+            if line.startswith("data:") and "[DONE]" not in line:
+                orjson.loads(line[5:])
+        await response.aclose()
+
+    async def typed(client: openai.AsyncOpenAI) -> None:
+        async for _ in await client.chat.completions.create(**body):
+            pass
+
+    async def cpu(fn, client: openai.AsyncOpenAI) -> float:  # type: ignore[no-untyped-def]
+        for _ in range(3):
+            await fn(client)
+        started = time.process_time()
+        for _ in range(runs):
+            await fn(client)
+        return (time.process_time() - started) / runs * 1000
+
+    httpx_client = openai.AsyncOpenAI(api_key=KEY, base_url=fake.base_url, http_client=openai.DefaultAsyncHttpxClient())
+    aiohttp_client = openai.AsyncOpenAI(api_key=KEY, base_url=fake.base_url, http_client=openai.DefaultAioHttpClient())
+    sdk = await cpu(typed, httpx_client)
+    over_httpx = await cpu(raw_response, httpx_client)
+    over_aiohttp = await cpu(raw_response, aiohttp_client)
+    print("CPU per streamed answer in this process (the in-process fake server included in all three)")
+    print(f"  SDK typed stream (httpx): {sdk:6.2f} ms   raw + orjson (httpx): {over_httpx:6.2f} ms "
+          f"({over_httpx / sdk:.2f}x)   raw + orjson (aiohttp): {over_aiohttp:6.2f} ms ({over_aiohttp / sdk:.2f}x)")
+    await aiohttp_client.close()
+    await httpx_client.close()
+
+
 async def main(runs: int, chunks: int, texts: int) -> None:
     fake = FakeOpenAI()
     fake.start()
@@ -91,6 +132,8 @@ async def main(runs: int, chunks: int, texts: int) -> None:
     print(f"  raw SDK:  first token {med(raw, 0):7.2f} ms   total {med(raw, 1):7.2f} ms")
     print(f"  runtime:  first token {med(ours, 0):7.2f} ms   total {med(ours, 1):7.2f} ms")
     print(f"  runtime / raw: first token {med(ours, 0) / med(raw, 0):.2f}x   total {med(ours, 1) / med(raw, 1):.2f}x")
+
+    await transports(fake, runs)
 
     corpus = [f"document {i} about topic {i % 17} with some more words" for i in range(texts)]
     embedder = instance(fake, "text-embedding-3-small", ModelType.TEXT_EMBEDDING)

@@ -40,6 +40,18 @@ def pooled(m: ResolvedModel, factory: Callable[[ResolvedModel], C]) -> C:
     return client
 
 
+def in_server_loop() -> bool:
+    """Whether this runs in Daphne's event loop, which lives as long as the process (so clients
+    bound to it may hold resources that are never explicitly closed)."""
+    import sys
+
+    server = sys.modules.get("daphne.server")
+    try:
+        return server is not None and asyncio.get_running_loop() is getattr(server, "twisted_loop", None)
+    except RuntimeError:
+        return False
+
+
 def pool_size() -> int:
     """Clients alive in the current loop (tests and the bench read it)."""
     try:
