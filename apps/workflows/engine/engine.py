@@ -156,7 +156,12 @@ class GraphEngine:
         self._schedule(self.graph.root_id, None)
         try:
             while self.tasks:
-                done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+                if len(self.tasks) == 1:  # a chain: await the one task without asyncio.wait's machinery
+                    task = next(iter(self.tasks))
+                    await task
+                    done = {task}
+                else:
+                    done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     self.tasks.discard(task)
                     node_id, result = task.result()
@@ -244,7 +249,8 @@ class GraphEngine:
 
     async def _attempt(self, node: Any, timeout: float) -> NodeResult:
         try:
-            return await asyncio.wait_for(node.run(), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per node, unlike wait_for
+                return await node.run()
         except WorkflowStopped:
             return NodeResult(status=STOPPED, error="Stopped by user.")
         except TimeoutError:
