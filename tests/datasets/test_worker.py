@@ -102,3 +102,33 @@ def test_a_killed_worker_leaves_the_document_to_the_next_one(world_tx, redis_bro
     assert _embedding_calls(fake_openai) == 4  # only the unfinished batch was embedded again
     assert "re-queued 1 orphaned documents" in output
     assert settings.CELERY_TASK_ROUTES["apps.datasets.tasks.index_document"] == {"queue": "dataset"}
+
+
+def test_pausing_mid_document_stops_after_the_current_batch_and_resume_finishes(world_tx, redis_broker, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The second batch's embedding request is held long enough for the test to pause meanwhile.
+    fake_openai.script("embeddings", Hang(0), Hang(8))
+    with schema_context(world_tx.alpha.schema_name):
+        fake_models(fake_openai)
+        dataset = services.dataset_create(name=f"P {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="high_quality", **FAKE_EMBED)
+        _, document = services.document_create_from_text(
+            dataset=dataset, name="long.txt", actor_id=None, process_rule=CUSTOM,
+            text="###".join(f"Chapter {i} tells part {i} of the story." for i in range(12)))
+    worker = _start_worker(tmp_path, {"REDIS_URL": redis_broker, "DATASET_INDEXING_BATCH": "4"})
+    try:
+        held = _wait_for(lambda: _embedding_calls(fake_openai) == 2, 60)
+        with schema_context("ws_alpha"):
+            services.document_pause(document=Document.objects.get(pk=document.pk))
+        stopped = _wait_for(lambda: _status(document.pk)[1] == 8, 60)  # the held batch still lands
+        paused_state = _status(document.pk)
+        with schema_context("ws_alpha"):
+            services.document_resume(document=Document.objects.get(pk=document.pk))
+        finished = _wait_for(lambda: _status(document.pk)[0] == "completed", 60)
+    finally:
+        output = _stop(worker, tmp_path)
+    assert held and stopped and finished, output
+    assert paused_state[:3] == ("paused", 8, 12)
+    assert _status(document.pk)[:3] == ("completed", 12, 12)
+    assert _embedding_calls(fake_openai) == 3  # nothing embedded twice
+    with schema_context("ws_alpha"):
+        assert Segment.objects.filter(document_id=document.pk).count() == 12
