@@ -510,3 +510,23 @@ def test_a_switched_off_webapp_answers_404_everywhere(gen) -> None:  # type: ign
         _upload(client, code, _csv_file("Topic\nsea\n")),
     ):
         assert response.status_code == 404 and response.json()["code"] == "site_unavailable"
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_batch_rows_run_at_the_same_time_up_to_the_setting(gen, fake_openai, settings, concurrency) -> None:  # type: ignore[no-untyped-def]
+    """With room for 3, every row's message is stored (prepared) before the first one finishes;
+    with room for 1, each row starts only after the previous one finished."""
+    settings.WEBAPP_BATCH_CONCURRENCY = concurrency
+    fake_openai.script("chat", *[Reply(f"Text {i}", first_chunk_delay=0.3) for i in range(3)])
+    end_user, client = _browser("ws_alpha", gen.completion)
+    created = _upload(client, gen.completion_code, _csv_file("Topic\na\nb\nc\n"))
+    assert created.status_code == 201
+    with schema_context("ws_alpha"):
+        runs = list(Message.objects.filter(end_user=end_user).order_by("created_at")
+                    .values_list("created_at", "updated_at", "status"))
+    assert [status for _c, _u, status in runs] == ["normal"] * 3
+    first_finished = min(updated for _c, updated, _s in runs)
+    if concurrency == 3:
+        assert all(created_at < first_finished for created_at, _u, _s in runs)
+    else:
+        assert all(runs[i][1] <= runs[i + 1][0] for i in range(2))
