@@ -81,7 +81,8 @@ WIDGET_PREFIX = "/ws/chat/"
 console_websocket_app = AllowedHostsOriginValidator(
     AuthMiddlewareStack(TenantASGIMiddleware(URLRouter(websocket_urlpatterns)))
 )
-widget_websocket_app = CookieMiddleware(TenantASGIMiddleware(URLRouter(widget_urlpatterns)))
+# (The consumer resolves the site code itself, with every check of the WebApp pages.)
+widget_websocket_app = CookieMiddleware(URLRouter(widget_urlpatterns))
 
 
 async def websocket_app(scope: dict, receive: object, send: object) -> None:

@@ -406,3 +406,31 @@ async def test_widget_texts_come_in_the_sites_language(web) -> None:  # type: ig
     assert strings["start"] == "チャットを開始"
     assert strings["unavailable"] == "このチャットはこのサイトでは利用できません。"
     await socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_chatflow_streams_its_workflow_events_too(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.webapp.conftest import site_of
+    from tests.workflows.conftest import build
+
+    def setup() -> str:
+        return site_of("ws_alpha", build(world_tx, fake_openai).chatflow).code
+
+    code = await sync_to_async(setup)()
+    fake_openai.script("chat", Reply("Flow answer.", chunk_size=1), Reply("Again."))
+    socket, connected, _ = await _socket(code)
+    assert connected
+    await socket.send_json_to({"type": "session"})
+    session = await socket.receive_json_from(timeout=10)
+    assert session["parameters"]["opening_statement"] == "Hello!"
+    await socket.send_json_to({"type": "chat", "query": "Hi", "inputs": {}, "auto_generate_name": False})
+    events = await _until_end(socket)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "workflow_started" and "node_finished" in kinds and kinds[-1] == "message_end"
+    assert "".join(e["answer"] for e in events if e["event"] == "message") == "Flow answer."
+    await socket.send_json_to({"type": "chat", "query": "More", "inputs": {}, "auto_generate_name": False,
+                               "conversation_id": events[-1]["conversation_id"]})
+    again = await _until_end(socket)
+    conversation_id = events[-1]["conversation_id"]
+    assert (again[-1]["event"], again[-1]["conversation_id"]) == ("message_end", conversation_id)
+    await socket.disconnect()
