@@ -34,10 +34,42 @@ def pooled(m: ResolvedModel, factory: Callable[[ResolvedModel], C]) -> C:
     client = pool.get(key)
     if client is None:
         stale = [k for k in pool if k[:3] == key[:3]]
-        for k in stale:  # an older version of the same credential
-            pool.pop(k, None)
+        for k in stale:  # an older version of the same credential: close its connections
+            _close_soon(pool.pop(k, None))
         client = pool[key] = factory(m)
+        if in_server_loop():
+            _close_at_shutdown()
     return client
+
+
+def _close_soon(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if close is not None:
+        asyncio.get_running_loop().create_task(close())
+
+
+_shutdown_hooked = False
+
+
+def _close_at_shutdown() -> None:
+    """Close the server loop's clients before Daphne stops (their connection pools would otherwise
+    be garbage-collected open, and aiohttp reports each one)."""
+    global _shutdown_hooked
+    if _shutdown_hooked:
+        return
+    _shutdown_hooked = True
+    from twisted.internet import defer, reactor
+
+    async def close_all() -> None:
+        for pool in list(_pools.values()):
+            for client in list(pool.values()):
+                close = getattr(client, "close", None)
+                if close is not None:
+                    await close()
+            pool.clear()
+
+    reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
+        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(close_all())))
 
 
 def in_server_loop() -> bool:
