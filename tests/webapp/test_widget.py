@@ -378,6 +378,8 @@ def test_console_embed_dialog_gives_both_snippets(web, world_tx) -> None:  # typ
     assert "http://testserver/webapp/embed.js" in page and f'data-code="{web.chat_code}"' in page.replace(
         "&quot;", '"')
     assert "&lt;iframe" in page and "&lt;script" in page
+    # Tag names in the help texts are shown, not parsed.
+    assert "&lt;head&gt; or &lt;body&gt;" in page and "&lt;div&gt; or &lt;section&gt;" in page
 
 
 def test_console_accepts_star_as_an_origin(web, world_tx) -> None:  # type: ignore[no-untyped-def]
