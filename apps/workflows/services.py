@@ -117,11 +117,13 @@ def publish(*, app: App, actor_id: int | None = None, name: str = "") -> Workflo
                                        conversation_variables=copy.deepcopy(draft.conversation_variables),
                                        marked_name=name[:255], created_by_id=actor_id)
     # The Studio's version numbers and "published" badge follow apps' AppVersion rows; for a
-    # workflow app the row points at the published graph.
+    # workflow app the row holds the published features (so code that reads app.live_config, like
+    # suggested questions and speech, sees them) and points at the published graph.
     locked = App.objects.select_for_update().get(pk=app.pk)
     number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     locked.published = AppVersion.objects.create(
-        app=locked, number=number, config={"workflow_id": str(workflow.pk), "workflow_version": version},
+        app=locked, number=number, config={**copy.deepcopy(workflow.features), "workflow_id": str(workflow.pk),
+                                            "workflow_version": version},
         note=name[:255], created_by_id=actor_id)
     locked.save(update_fields=["published", "updated_at"])
     app.published = locked.published

@@ -434,3 +434,23 @@ async def test_chatflow_conversation_variables_api(wf, fake_openai) -> None:
     assert (await call("GET", url, wf.plain_chat_key, {"user": "u-1"})).status_code == 404
     filtered = (await call("GET", url, wf.chat_key, {"user": "u-1", "variable_name": "nothing"})).json()
     assert filtered["data"] == []
+
+
+async def test_chatflow_features_reach_the_feature_endpoints(wf, fake_openai) -> None:
+    def enable():  # type: ignore[no-untyped-def]
+        draft = Workflow.objects.get(app=wf.chatflow, version="draft")
+        services.draft_sync(app=wf.chatflow, graph=draft.graph, features={
+            **draft.features, "suggested_questions_after_answer": {"enabled": True}},
+            conversation_variables=draft.conversation_variables)
+        services.publish(app=wf.chatflow)
+        from apps.providers import services as providers
+
+        providers.default_model_set(model_type="llm", provider_id="openai_api_compatible", model="fake-chat")
+
+    await in_schema("ws_alpha", enable)
+    fake_openai.script("chat", Reply("answer"), Reply('["One?", "Two?", "Three?"]'))
+    chat = (await call("POST", "/v1/chat-messages", wf.chat_key, {"query": "q", "inputs": {}, "user": "u-1",
+                                                                 "auto_generate_name": False})).json()
+    suggested = await call("GET", f"/v1/messages/{chat['message_id']}/suggested", wf.chat_key, {"user": "u-1"})
+    assert suggested.status_code == 200, suggested.content
+    assert suggested.json()["data"] == ["One?", "Two?", "Three?"]
