@@ -225,11 +225,15 @@ _BASE_WHERE = ("s.dataset_id = ANY(%s) AND s.enabled AND s.status = 'completed' 
 _FROM = "datasets_segment s JOIN datasets_document d ON d.id = s.document_id"
 
 
+def query_words(query: str) -> list[str]:
+    """The query's words (CJK as bigrams), lower-cased, each once."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(cjk.tokenize(query))))[:64]
+
+
 def tsquery_text(query: str) -> str:
-    """The query's words (CJK as bigrams) OR-ed together, for to_tsquery. Any word may match;
-    ranking rewards segments that match more of them, closer together."""
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(cjk.tokenize(query))))
-    return " | ".join(words[:64])
+    """The query's words OR-ed together, for to_tsquery: any word may match, and the rank rewards
+    segments that match more of them, closer together. Full-text scores always use this query."""
+    return " | ".join(query_words(query))
 
 
 def semantic_query(dataset_ids: list[Any], dim: int, vector: list[float], limit: int, where: str = "",
@@ -254,16 +258,27 @@ def semantic_search(dataset_ids: list[Any], dim: int, vector: list[float], limit
 
 def full_text_search(dataset_ids: list[Any], query: str, limit: int, where: str = "",
                      params: list[Any] | None = None) -> list[tuple[Any, float]]:
-    """(segment id, normalised rank) best first, through the GIN index."""
-    terms = tsquery_text(query)
-    if not terms:
+    """(segment id, normalised rank) best first, through the GIN index.
+
+    Candidates come first from segments holding every word (a selective GIN lookup), and only if
+    those are fewer than `limit` from segments holding any word; all are scored with the OR query,
+    so a score means the same whichever way a segment was found."""
+    words = query_words(query)
+    if not words:
         return []
-    sql = (f"SELECT s.id, ts_rank_cd(s.search_vector, q, 32) AS score FROM {_FROM}, "
-           f"to_tsquery('{indexing.TS_CONFIG}', %s) q WHERE s.search_vector @@ q AND {_BASE_WHERE}{where} "
-           "ORDER BY score DESC, s.position LIMIT %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [terms, dataset_ids, *(params or []), limit])
-        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+    scoring = " | ".join(words)
+    found: dict[Any, float] = {}
+    selections = [" & ".join(words), scoring] if len(words) > 1 else [scoring]
+    for selection in selections:
+        if len(found) >= limit:
+            break
+        sql = (f"SELECT s.id, ts_rank_cd(s.search_vector, to_tsquery('{indexing.TS_CONFIG}', %s), 32) AS score "
+               f"FROM {_FROM} WHERE s.search_vector @@ to_tsquery('{indexing.TS_CONFIG}', %s) AND {_BASE_WHERE}"
+               f"{where} AND NOT (s.id = ANY(%s)) ORDER BY score DESC, s.position LIMIT %s")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [scoring, selection, dataset_ids, *(params or []), list(found), limit - len(found)])
+            found.update((row[0], float(row[1])) for row in cursor.fetchall())
+    return sorted(found.items(), key=lambda item: -item[1])
 
 
 def _both_scores(ids: list[Any], dim: int | None, vector: list[float] | None, query: str) -> dict[Any, tuple[float, float]]:
