@@ -198,12 +198,13 @@ def test_batch_from_a_three_row_csv(live_async_url, browser, world_tx, fake_open
 def test_phone_layout_in_the_sites_language(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     web = build_web_setup(world_tx, fake_openai)
     with schema_context("ws_alpha"):
-        services.site_update(site=Site.objects.get(app=web.completion), default_language="ja")
+        services.site_update(site=Site.objects.get(app=web.completion), default_language="ja", show_prompt=True)
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     page.goto(f"{live_url}/completion/{web.completion_code}")
     assert page.get_attribute("html", "lang") == "ja"
     assert page.inner_text("[data-testid=tab-once]") == "1 回実行"
+    assert "Write about {{topic}}." in page.text_content(".wa-prompt pre")  # "show the prompt" is on
     page.click("[data-testid=run]")
     assert "Topic" in page.inner_text("[data-testid=variables-form] [role=alert]")
     shot(page, "webapp-completion-phone-ja")
