@@ -201,6 +201,7 @@ def test_step_test_runs_one_node_with_given_values(world) -> None:
 def test_every_studio_tab_of_a_workflow_app_renders(world, mode: str) -> None:
     with schema_context(world.alpha.schema_name):
         app = services.workflow_app_create(name="Tabs", mode=mode)
+        services.publish(app=app)  # the app's live config is then the published features
     client = client_for(world.owner.user)
     for suffix in ("", "edit/", "api/", "logs/", "webapp/", "workflow/", "export/"):
         response = client.get(f"{BASE}/{app.pk}/{suffix}")
