@@ -530,3 +530,17 @@ def test_batch_rows_run_at_the_same_time_up_to_the_setting(gen, fake_openai, set
         assert all(created_at < first_finished for created_at, _u, _s in runs)
     else:
         assert all(runs[i][1] <= runs[i + 1][0] for i in range(2))
+
+
+def test_batch_refusals_and_export_speak_the_pages_language(gen, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        services.site_update(site=services.site_get_or_create(app=gen.completion), default_language="ja")
+    _user, client = _browser("ws_alpha", gen.completion)
+    refused = _upload(client, gen.completion_code, _csv_file(""))
+    assert refused.json()["message"] == "CSV ファイルが空です。"
+    batch_id = _upload(client, gen.completion_code, _csv_file("Topic\nsea\n")).json()["id"]
+    export = client.get(_api(gen.completion_code, f"completion-batches/{batch_id}/export"))
+    assert _rows(export.content)[0] == ["Topic", "出力", "ステータス", "エラー"]
+    # The visitor's own language choice wins over the site's.
+    client.cookies["django_language"] = "zh-hans"
+    assert _upload(client, gen.completion_code, _csv_file("")).json()["message"] == "CSV 文件为空。"

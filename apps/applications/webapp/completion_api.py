@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.applications import generation
@@ -30,6 +31,7 @@ from apps.applications.webapp.api import (
     webapp_view,
 )
 from apps.applications.webapp.ratelimit import acheck_rate_limit, client_ip
+from apps.applications.webapp.views import page_language
 from apps.core.errors import ServiceError, error_response, invalid_param, not_found
 from apps.logs import selectors, services
 from apps.logs.models import CompletionBatch, Message, Source
@@ -189,12 +191,14 @@ def batch_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
             raise invalid_param("file is required")
         if upload.size and upload.size > settings.WEBAPP_BATCH_MAX_BYTES:
             raise ServiceError("file_too_large", "The CSV file is too large.", 413)
-        batch = batches.batch_create(
-            app=caller.app,
-            end_user=caller.end_user,
-            file_name=upload.name or "",
-            raw=upload.read(settings.WEBAPP_BATCH_MAX_BYTES + 1),
-        )
+        # Refusals (bad CSV) are read by the end user: in the page's language.
+        with translation.override(page_language(request, caller.app.site)):
+            batch = batches.batch_create(
+                app=caller.app,
+                end_user=caller.end_user,
+                file_name=upload.name or "",
+                raw=upload.read(settings.WEBAPP_BATCH_MAX_BYTES + 1),
+            )
         batch.refresh_from_db()
         return JsonResponse(batches.batch_body(batch), status=201, json_dumps_params={"ensure_ascii": False})
     rows = CompletionBatch.objects.filter(app=caller.app, end_user=caller.end_user).prefetch_related("rows")[
@@ -229,4 +233,6 @@ def batch_detail(request: HttpRequest, caller: AppCaller, batch_id: str) -> Json
 def batch_export(request: HttpRequest, caller: AppCaller, batch_id: str) -> HttpResponse:
     _completion_only(caller)
     batch = _own_batch(caller, batch_id)
-    return _csv_response(batches.export_csv(caller.app, batch), f"results-{str(batch.pk)[:8]}.csv")
+    with translation.override(page_language(request, caller.app.site)):  # the column titles
+        content = batches.export_csv(caller.app, batch)
+    return _csv_response(content, f"results-{str(batch.pk)[:8]}.csv")
