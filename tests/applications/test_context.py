@@ -344,3 +344,26 @@ async def test_multi_path_merges_both_datasets_then_reranks(world_tx, fake_opena
         and resources[0]["dataset_name"] == "Pets"
     )
     assert resources[0]["score"] == round(score, 6)
+
+
+@pytest.mark.asyncio
+async def test_n_to_1_without_function_calling_asks_in_plain_text(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+
+    def plain_model() -> None:  # the same model, set up without function calling
+        with schema_context(world_tx.alpha.schema_name):
+            providers.credential_save(
+                provider_id="openai_api_compatible",
+                validate=False,
+                data={"base_url": fake_openai.base_url, "model": "fake-chat", "model_type": "llm"},
+            )
+
+    await asyncio.to_thread(plain_model)
+    _, key = await asyncio.to_thread(_app, world_tx, setup, retrieval="single")
+    fake_openai.script("chat", Reply(f"dataset_{setup.pets.pk.hex}"), Reply("Miso."))
+    response = await _post("/v1/chat-messages", key, {"inputs": {}, "query": "Who is the cat?", "user": "u"})
+    assert response.status_code == 200, response.content
+    router, answer = fake_openai.requests_to("chat")[-2:]
+    assert "tools" not in router.json and setup.pets.description in _system(router)
+    resources = response.json()["metadata"]["retriever_resources"]
+    assert {r["dataset_name"] for r in resources} == {"Pets"} and "Miso" in _system(answer)
