@@ -3,10 +3,12 @@
 import uuid
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param, not_found
+from apps.core.hotcache import HotCache
 from apps.workflows.models import DRAFT, Workflow, WorkflowNodeExecution, WorkflowRun
 
 
@@ -22,10 +24,15 @@ def versions(app: App) -> QuerySet[Workflow]:
     return Workflow.objects.filter(app=app).exclude(version=DRAFT).order_by("-created_at")
 
 
+_published = HotCache("workflows.published")
+
+
 def workflow_for_run(app: App, workflow_id: str | None) -> Workflow:
-    """The published workflow the API runs: the newest, or the one asked for (§2.5, §2.6)."""
+    """The published workflow the API runs: the newest, or the one asked for (§2.5, §2.6). The
+    newest is kept per process (apps/core/hotcache.py); publishing writes an AppVersion, whose
+    signal clears it."""
     if not workflow_id:
-        workflow = published(app)
+        workflow = _published.get_or_load((connection.schema_name, app.pk), lambda: published(app))
         if workflow is None:
             raise invalid_param("Workflow not published")
         return workflow
