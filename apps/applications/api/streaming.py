@@ -48,7 +48,7 @@ def _prepare(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generati
     return prepared
 
 
-def _begin(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
+def begin_turn(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> generation.Prepared:
     """Take a concurrency slot and prepare the turn (sync, in the app's schema)."""
     use_schema(caller.workspace.schema_name)
     if chat and caller.app.mode == App.Mode.ADVANCED_CHAT:  # chatflows run the workflow engine
@@ -71,7 +71,7 @@ def _authenticate_and_begin(header: str | None, raw_body: bytes, *, chat: bool) 
     and whether the client asked for streaming."""
     caller = resolve_caller(header)
     body = _parse_body(raw_body)
-    return _begin(caller, body, chat=chat), body.get("response_mode") == "streaming"
+    return begin_turn(caller, body, chat=chat), body.get("response_mode") == "streaming"
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
@@ -97,7 +97,7 @@ async def generate(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> Ht
     """One chat or completion turn for an authenticated caller (Service API or WebApp): SSE when
     response_mode is "streaming", else one JSON body once the answer is complete."""
     try:
-        prepared = await run_hot(caller.workspace, _begin, caller, body, chat=chat)
+        prepared = await run_hot(caller.workspace, begin_turn, caller, body, chat=chat)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
     return await _respond(prepared, streaming=body.get("response_mode") == "streaming")

@@ -142,7 +142,7 @@ class WidgetChatConsumer(AsyncJsonWebsocketConsumer):
         body.setdefault("inputs", {})
         caller = AppCaller(self.ctx.workspace, self.ctx.app, source=Source.WEBAPP, end_user=self.end_user)
         # The Service API's own turn set-up: validation, concurrency slot, conversation ownership.
-        prepared = await run_hot(self.ctx.workspace, streaming._begin, caller, body, chat=True)
+        prepared = await run_hot(self.ctx.workspace, streaming.begin_turn, caller, body, chat=True)
         run = _start(prepared)
         relay = asyncio.get_running_loop().create_task(self._relay(run))
         self.relays.add(relay)
