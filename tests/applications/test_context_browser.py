@@ -72,3 +72,34 @@ def test_attach_knowledge_and_see_citations_in_the_preview(live_url, browser, wo
         draft = App.objects.get(pk=app.pk).draft_config
         assert context.dataset_ids(draft) == [str(pets.pk), str(hr.pk)]
         assert draft["retriever_resource"]["enabled"] is True
+
+
+def test_the_chat_webapp_shows_the_citations(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from apps.applications import services as app_services
+
+    _setup(world_tx, fake_openai)
+    with ThreadPoolExecutor(1) as pool:
+        pets, hr = pool.submit(_datasets, world_tx).result()
+    with schema_context("ws_alpha"):
+        app = app_services.app_create(
+            name="Office bot",
+            mode="chat",
+            config={
+                "model": App.objects.get(name="Helper").draft_config["model"],
+                "retriever_resource": {"enabled": True},
+                "dataset_configs": context.config_for([str(pets.pk), str(hr.pk)], mode="multiple", top_k=2),
+            },
+        )
+        app_services.app_publish(app=app)
+        code = app_services.site_get_or_create(app=app).code
+    fake_openai.script("chat", Reply("The cat is called Miso."))
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{live_url}/chat/{code}")
+    page.fill("[data-testid=query]", "What is the office cat called?")
+    page.click("[data-testid=send]")
+    citations = page.locator("[data-testid=citations]").last
+    citations.wait_for()
+    citations.locator("summary").click()
+    text = citations.inner_text()
+    assert "pets.txt" in text and "Miso" in text
+    page.screenshot(path=str(SHOTS / "webapp-context-citations.png"), full_page=True)
