@@ -101,6 +101,7 @@ urlpatterns += [
     path("datasets/api/keys/", knowledge_api.dataset_api_key_create, name="dataset_api_key_create"),
     path("datasets/api/keys/<uuid:key_id>/revoke/", knowledge_api.dataset_api_key_revoke,
          name="dataset_api_key_revoke"),
+    path("datasets/api/<uuid:dataset_id>/access/", knowledge_api.dataset_api_access, name="dataset_api_access"),
     path(_DS + "documents/", knowledge.dataset_documents, name="dataset_documents"),
     path(_DS + "documents/preview/", knowledge.dataset_preview, name="dataset_preview"),
     path(_DS + "documents/upload/", knowledge.dataset_upload, name="dataset_upload"),

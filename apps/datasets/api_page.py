@@ -176,6 +176,18 @@ def dataset_api_key_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @require_perm(Perm.WORKSPACE_SETTINGS)
+def dataset_api_access(request: HttpRequest, dataset_id: Any) -> HttpResponse:
+    """Switch one knowledge base's API access on or off (service-api.md §0: 403 while off)."""
+    dataset = selectors.dataset_for(request.membership, dataset_id)  # type: ignore[attr-defined]
+    enabled = request.POST.get("enable_api") == "on"
+    keys.api_access_set(dataset=dataset, enabled=enabled)
+    text = _("API access to %(name)s is on.") if enabled else _("API access to %(name)s is off.")
+    messages.success(request, text % {"name": dataset.name})
+    return redirect(ws_reverse(request, "console:dataset_api") + "#api-access")
+
+
+@require_POST
+@require_perm(Perm.WORKSPACE_SETTINGS)
 def dataset_api_key_revoke(request: HttpRequest, key_id: Any) -> HttpResponse:
     key = get_object_or_404(DatasetApiKey, pk=key_id)
     prefix = key.prefix

@@ -74,3 +74,10 @@ def reachable(key: DatasetApiKey, datasets: QuerySet[Dataset] | None = None) -> 
     """The datasets `key` may use: all of the workspace's, or only its chosen ones."""
     datasets = Dataset.objects.all() if datasets is None else datasets
     return datasets.filter(api_keys=key) if key.limited else datasets
+
+
+def api_access_set(*, dataset: Dataset, enabled: bool) -> Dataset:
+    """Switch a dataset's Knowledge API access; while off, every key gets 403 for it."""
+    dataset.enable_api = enabled
+    dataset.save(update_fields=["enable_api", "updated_at"])
+    return dataset

@@ -10,7 +10,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.datasets import keys
-from apps.datasets.models import DatasetApiKey
+from apps.datasets.models import Dataset, DatasetApiKey
 from apps.workspaces.models import ApiKeyRoute
 from tests.conftest import client_for
 from tests.datasets.conftest import make_dataset
@@ -107,3 +107,27 @@ def test_keys_and_datasets_stay_in_their_workspace(world) -> None:  # type: igno
         assert DatasetApiKey.objects.filter(pk=alpha_key.pk).exists()
     with schema_context(world.beta.schema_name):
         assert not DatasetApiKey.objects.exists()
+
+
+def test_api_access_per_dataset_can_be_switched_off(world) -> None:  # type: ignore[no-untyped-def]
+    with schema_context(world.alpha.schema_name):
+        x = make_dataset(world, name="X", technique="economy", permission="all_team_members")
+        _, raw = keys.api_key_create()
+    headers = {"Authorization": f"Bearer {raw}"}
+    owner = client_for(world.owner.user)
+    assert f'data-testid="api-access-{x.pk}"' in owner.get(PAGE).content.decode()
+    response = owner.post(PAGE + f"{x.pk}/access/", {"enable_api": "off"}, follow=True)
+    assert "API access to X is off." in response.content.decode()
+    refused = Client().get(f"/v1/datasets/{x.pk}", headers=headers)
+    assert refused.status_code == 403 and refused.json()["message"] == "Dataset api access is not enabled."
+    owner.post(PAGE + f"{x.pk}/access/", {"enable_api": "on"})
+    assert Client().get(f"/v1/datasets/{x.pk}", headers=headers).status_code == 200
+    # Editors may not switch it; another workspace's owner cannot reach it.
+    assert (
+        client_for(world.editor.user).post(PAGE + f"{x.pk}/access/", {"enable_api": "off"}).status_code == 403
+    )
+    bruno = client_for(world.other.user)
+    assert bruno.post(f"/console/beta/datasets/api/{x.pk}/access/", {"enable_api": "off"}).status_code == 404
+    assert bruno.post(PAGE + f"{x.pk}/access/", {"enable_api": "off"}).status_code in (403, 404)
+    with schema_context(world.alpha.schema_name):
+        assert Dataset.objects.get(pk=x.pk).enable_api is True
