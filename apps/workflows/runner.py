@@ -32,7 +32,7 @@ from apps.workflows.engine.entities import WorkflowFailed, WorkflowStopped, max_
 from apps.workflows.engine.graph import Graph, GraphError
 from apps.workflows.engine.variables import VariablePool
 from apps.workflows.models import ConversationVariable, Workflow, WorkflowNodeExecution, WorkflowRun
-from apps.workspaces.sync import run_hot, run_in_tenant_detached
+from apps.workspaces.sync import run_hot
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +360,8 @@ class WorkflowGeneration:
         answer = "".join(ctx.answer)
         usage = sum_usage(ctx.usages)
         try:
-            await run_in_tenant_detached(p.tenant, _store, p, ctx, self.status, self.error_text, elapsed, answer,
+            # On the hot-path threads: they keep their connection and schema between runs.
+            await run_hot(p.tenant, _store, p, ctx, self.status, self.error_text, elapsed, answer,
                                          usage)
         except Exception:
             logger.exception("storing workflow run %s failed", p.run_id)

@@ -13,7 +13,7 @@ from apps.workflows.engine.entities import NodeError, NodeResult
 from apps.workflows.engine.nodes.base import Node
 from apps.workflows.engine.nodes.basic import render_jinja
 from apps.workflows.engine.variables import to_text
-from apps.workspaces.sync import run_in_tenant_detached
+from apps.workspaces.sync import run_hot
 
 DEFAULT_HISTORY = 50
 
@@ -25,7 +25,7 @@ async def resolve_model(ctx: Any, config: dict[str, Any] | None) -> Any:
         raise NodeError("No model is selected.", "ModelNotConfigured")
     key = (provider, name)
     if key not in ctx.models:
-        ctx.models[key] = await run_in_tenant_detached(ctx.tenant, provider_selectors.resolve, "llm", provider, name)
+        ctx.models[key] = await run_hot(ctx.tenant, provider_selectors.resolve, "llm", provider, name)
     return ctx.models[key]
 
 
