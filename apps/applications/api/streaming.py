@@ -90,7 +90,7 @@ async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
                                             request.body, chat=chat)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
-    return await _respond(prepared, streaming=streaming)
+    return await respond(prepared, streaming=streaming)
 
 
 async def generate(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> HttpResponse:
@@ -100,10 +100,10 @@ async def generate(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> Ht
         prepared = await run_hot(caller.workspace, begin_turn, caller, body, chat=chat)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
-    return await _respond(prepared, streaming=body.get("response_mode") == "streaming")
+    return await respond(prepared, streaming=body.get("response_mode") == "streaming")
 
 
-async def _respond(prepared: generation.Prepared, *, streaming: bool) -> HttpResponse:
+async def respond(prepared: generation.Prepared, *, streaming: bool) -> HttpResponse:
     if not isinstance(prepared, generation.Prepared):  # a chatflow turn (apps.workflows.api.begin_chat)
         from apps.workflows.api import respond
 

@@ -153,7 +153,7 @@ async def more_like_this(request: HttpRequest, code: str, message_id: str) -> Ht
     except (ServiceError, RuntimeModelError) as exc:
         response: HttpResponse = error_response(exc)
     else:
-        response = await streaming._respond(prepared, streaming=True)
+        response = await streaming.respond(prepared, streaming=True)
     if token and ctx is not None:
         identity.set_cookie(response, request, ctx.app, token)
     return response
