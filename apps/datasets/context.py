@@ -15,6 +15,7 @@ datasets (`has_datasets` reads the config dict only, so other apps pay no query 
 """
 
 import dataclasses
+import time
 import uuid
 from typing import Any
 
@@ -260,6 +261,27 @@ def resources(hits: list[retrieval.Hit], datasets: list[Dataset], source: str) -
     return out
 
 
+def _record(datasets: list[Dataset], query: str, hits: list[retrieval.Hit], started: float) -> None:
+    """The turn's query in each searched dataset's query history (source "app"), in one insert."""
+    from apps.datasets.models import HitTestQuery
+
+    elapsed = round((time.perf_counter() - started) * 1000, 2)
+    found = retrieval.group_by_dataset(hits)
+    HitTestQuery.objects.bulk_create(
+        [
+            HitTestQuery(
+                dataset=d,
+                content=query,
+                source="app",
+                retrieval_model=d.retrieval_model,
+                result_count=len(found.get(d.pk, [])),
+                elapsed_ms=elapsed,
+            )
+            for d in datasets
+        ]
+    )
+
+
 def for_turn(
     *,
     config: dict[str, Any],
@@ -284,15 +306,18 @@ def for_turn(
     if not datasets:
         return TurnContext()
     configs = config.get("dataset_configs") or {}
+    started = time.perf_counter()
     if configs.get("retrieval_model") == "single":
         chosen = route(datasets, search, model, user)
         if chosen is None:
             return TurnContext()
-        hits = retrieval.retrieve(datasets=[chosen], query=search)
+        searched = [chosen]
+        hits = retrieval.retrieve(datasets=searched, query=search)
     else:
-        hits = retrieval.retrieve(
-            datasets=datasets, query=search, retrieval_model=multi_path_settings(configs)
-        )
+        searched = datasets
+        settings = multi_path_settings(configs)
+        hits = retrieval.retrieve(datasets=searched, query=search, retrieval_model=settings)
+    _record(searched, search, hits, started)
     text = "\n\n".join(segment_text(h.segment) for h in hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
     return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [])

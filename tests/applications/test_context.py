@@ -173,6 +173,8 @@ async def test_multi_path_answers_with_context_and_retriever_resources(world_tx,
     assert "<context>" in sent and "Miso" in sent and "25 days of paid leave" in sent
     assert len(fake_openai.requests_to("chat")) == 1  # multi-path asks the model nothing extra
 
+    history_rows = await asyncio.to_thread(_app_queries, world_tx)
+    assert sorted(history_rows) == sorted([("Pets", query["query"]), ("HR", query["query"])])
     stored = await asyncio.to_thread(_stored, world_tx, body["message_id"])
     assert stored.retriever_resources == resources
     assert any("Miso" in m["text"] for m in stored.prompt_log)
@@ -189,6 +191,13 @@ async def test_multi_path_answers_with_context_and_retriever_resources(world_tx,
     assert end["event"] == "message_end"
     assert end["metadata"]["retriever_resources"][0]["dataset_name"] == "Pets"
     assert "Rex" in end["metadata"]["retriever_resources"][0]["content"]
+
+
+def _app_queries(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    from apps.datasets.models import HitTestQuery
+
+    with schema_context(world.alpha.schema_name):
+        return list(HitTestQuery.objects.filter(source="app").values_list("dataset__name", "content"))
 
 
 def _stored(world, message_id: str) -> Message:  # type: ignore[no-untyped-def]
