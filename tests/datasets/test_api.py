@@ -67,6 +67,11 @@ class Api:
         return self.client.post(path, payload, headers=self._headers())
 
 
+def _deleted(response) -> bool:  # type: ignore[no-untyped-def]
+    """The reference answers these DELETEs with HTTP 200 and the body `204` (service-api.md §6)."""
+    return response.status_code == 200 and response.json() == 204
+
+
 def error(response, code: str, status: int) -> dict:  # type: ignore[no-untyped-def]
     assert response.status_code == status, response.content
     body = response.json()
@@ -210,7 +215,7 @@ def test_dataset_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
     assert patched.json()["retrieval_model_dict"]["top_k"] == 5
     error(kapi.patch(f"/v1/datasets/{dataset_id}", {"name": "Second"}), "dataset_name_duplicate", 409)
 
-    assert kapi.delete(f"/v1/datasets/{dataset_id}").status_code == 204
+    assert _deleted(kapi.delete(f"/v1/datasets/{dataset_id}"))
     error(kapi.get(f"/v1/datasets/{dataset_id}"), "not_found", 404)
     error(kapi.delete(f"/v1/datasets/{uuid.uuid4()}"), "not_found", 404)
 
@@ -310,7 +315,7 @@ def test_create_by_text_then_indexing_status_list_detail_and_delete(world, kapi)
     error(kapi.get(f"{base}/documents/{document['id']}", metadata="some"), "invalid_metadata", 400)
     error(kapi.get(f"{base}/documents/{uuid.uuid4()}"), "not_found", 404)
 
-    assert kapi.delete(f"{base}/documents/{document['id']}").status_code == 204
+    assert _deleted(kapi.delete(f"{base}/documents/{document['id']}"))
     assert kapi.get(f"{base}/documents").json()["total"] == 0
     error(kapi.delete(f"{base}/documents/{document['id']}"), "not_found", 404)
 
@@ -424,7 +429,7 @@ def test_segments_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
     )
     error(kapi.post(f"{base}/{segment['id']}", {"segment": "x"}), "invalid_param", 400)
     error(kapi.get(f"{base}/{uuid.uuid4()}"), "not_found", 404)
-    assert kapi.delete(f"{base}/{segment['id']}").status_code == 204
+    assert _deleted(kapi.delete(f"{base}/{segment['id']}"))
     assert kapi.get(base).json()["total"] == 3
 
     with schema_context(world.alpha.schema_name):
@@ -574,7 +579,7 @@ def test_metadata_endpoints(world, kapi) -> None:  # type: ignore[no-untyped-def
     assert kapi.get(f"{base}/metadata").json()["built_in_field_enabled"] is True
     error(kapi.post(f"{base}/metadata/built-in/toggle"), "invalid_action", 400)
 
-    assert kapi.delete(f"{base}/metadata/{field['id']}").status_code == 204
+    assert _deleted(kapi.delete(f"{base}/metadata/{field['id']}"))
     assert kapi.get(f"{base}/metadata").json()["doc_metadata"] == []
     error(kapi.delete(f"{base}/metadata/{field['id']}"), "not_found", 404)
 

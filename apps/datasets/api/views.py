@@ -33,7 +33,11 @@ from apps.providers.runtime.errors import RuntimeModelError
 
 logger = logging.getLogger(__name__)
 
-NO_CONTENT = 204
+def _deleted() -> Response:
+    """What the reference server answers to dataset, document, segment and metadata DELETEs:
+    HTTP 200 with the body `204` (service-api.md §5.1, §6 item 6). Existing clients read that
+    body, so it is matched rather than "fixed" to a bodiless 204."""
+    return Response(204, status=200)
 
 
 def _snake(name: str) -> str:
@@ -290,7 +294,7 @@ class DatasetDetailView(KnowledgeView):
                 409,
             )
         services.dataset_delete(dataset=self.dataset)
-        return Response(status=NO_CONTENT)
+        return _deleted()
 
 
 class DocumentStatusView(KnowledgeView):
@@ -422,7 +426,7 @@ class DocumentDetailView(KnowledgeView):
         if document.archived:
             raise ServiceError("archived_document_immutable", "The archived document is not editable.", 403)
         services.document_delete(document=document)
-        return Response(status=NO_CONTENT)
+        return _deleted()
 
 
 # --- Segments ----------------------------------------------------------------------------------------
@@ -496,7 +500,7 @@ class SegmentDetailView(KnowledgeView):
 
     def delete(self, request: Request, dataset_id: Any, document_id: Any, segment_id: Any) -> Response:
         services.segment_delete(segment=self._segment(document_id, segment_id))
-        return Response(status=NO_CONTENT)
+        return _deleted()
 
 
 # --- Retrieval -----------------------------------------------------------------------------------------
@@ -574,7 +578,7 @@ class MetadataDetailView(KnowledgeView):
 
     def delete(self, request: Request, dataset_id: Any, metadata_id: Any) -> Response:
         services.metadata_field_delete(field=self._field(metadata_id))
-        return Response(status=NO_CONTENT)
+        return _deleted()
 
 
 class BuiltInFieldsView(KnowledgeView):
