@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/retrieval.py [--segments 100000] [--queries 200]
 
-Loads SEGMENTS segments (clustered unit vectors of 384 dims, as embeddings are, plus text for the
-keyword index) into one dataset, builds its HNSW index, then prints for QUERIES queries:
+Loads SEGMENTS segments (unit vectors of 384 dims gathered around CLUSTERS topics, as embeddings
+are, plus text for the keyword index) into one dataset, builds its HNSW index, then prints for
+QUERIES queries:
 1. p50/p95 of the raw nearest-neighbour SQL (the query retrieval writes, run bare);
 2. p50/p95 of vector retrieval and of hybrid (weighted) retrieval through apps.datasets.retrieval,
    with the query already embedded, and their ratio to the raw SQL; target vector p50 ≤ 10 ms;
@@ -20,7 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from indexing import clear, workspace_schema  # noqa: E402  (also sets Django up on bench_knowledge)
+import indexing  # noqa: E402  (first: it sets Django up on the bench_knowledge database)
+
+clear, workspace_schema = indexing.clear, indexing.workspace_schema
 
 import numpy as np  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
@@ -34,15 +37,15 @@ WORDS = ("invoice refund shipping warranty password login billing plan upgrade e
          "dashboard webhook api key token limit quota region storage backup restore latency error").split()
 
 
-def load(count: int, rng: np.random.Generator) -> tuple[object, np.ndarray]:
+def load(count: int, rng: np.random.Generator, clusters: int, spread: float) -> tuple[object, np.ndarray]:
     """A dataset with `count` indexed segments; returns it and the vectors."""
     dataset = services.dataset_create(name="bench retrieval", actor_id=None, indexing_technique="high_quality",
                                       embedding_model_provider="local", embedding_model="all-MiniLM-L6-v2")
     document = Document.objects.create(dataset=dataset, name="bench.txt", batch="bench", indexing_status="completed",
                                        total_segments=count, completed_segments=count)
-    centroids = rng.standard_normal((256, DIMS)).astype(np.float32)
-    points = centroids[rng.integers(0, len(centroids), count)] + 0.35 * rng.standard_normal((count, DIMS)).astype(
-        np.float32)
+    centroids = rng.standard_normal((clusters, DIMS)).astype(np.float32)
+    points = centroids[rng.integers(0, len(centroids), count)] + spread * rng.standard_normal(
+        (count, DIMS)).astype(np.float32)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     with connection.cursor() as cursor:
         cursor.execute(vectors.drop_index_sql(DIMS))  # a bulk build is far faster than one insert at a time
@@ -82,22 +85,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--segments", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--clusters", type=int, default=4096, help="topics the synthetic vectors gather around")
+    parser.add_argument("--spread", type=float, default=0.3, help="noise around a topic (per dimension)")
     parser.add_argument("--ef", default="40,100,200,400", help="hnsw.ef_search values to report recall for")
     args = parser.parse_args()
     rng = np.random.default_rng(5)
     with schema_context(workspace_schema()):
         clear()
-        dataset, points = load(args.segments, rng)
+        dataset, points = load(args.segments, rng, args.clusters, args.spread)
         picks = rng.integers(0, len(points), args.queries)
-        queries = points[picks] + 0.2 * rng.standard_normal((args.queries, DIMS)).astype(np.float32)
+        queries = points[picks] + 0.1 * rng.standard_normal((args.queries, DIMS)).astype(np.float32)
         queries = [(q / np.linalg.norm(q)).tolist() for q in queries]
         texts = [" ".join(rng.choice(WORDS, size=4)) for _ in queries]
         ids = [dataset.pk]
 
-        def raw(vector, ef=vectors.EF_SEARCH):  # type: ignore[no-untyped-def]
+        def raw(vector):  # type: ignore[no-untyped-def]
+            """The bare query (the connection's hnsw.ef_search is set when it opens)."""
             sql, params = retrieval.semantic_query(ids, DIMS, vector, 10)
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL hnsw.ef_search = {ef}")
+            with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 return [row[0] for row in cursor.fetchall()]
 
@@ -125,16 +130,20 @@ def main() -> None:
         vec_p50, vec_p95, _ = timed(through_service(semantic, texts), range(len(queries)))
         hyb_p50, hyb_p95, _ = timed(through_service(hybrid, texts), range(len(queries)))
         _, _, truth = timed(exact, queries)
-        recall = statistics.mean(len(set(a) & set(t)) / len(t) for a, t in zip(approx, truth) if t)
+        recall = statistics.mean(len(set(a) & set(t)) / len(t) for a, t in zip(approx, truth, strict=True) if t)
         print(f"raw nearest-neighbour SQL:  p50 {raw_p50:6.2f} ms  p95 {raw_p95:6.2f} ms")
         print(f"vector retrieval:           p50 {vec_p50:6.2f} ms  p95 {vec_p95:6.2f} ms  "
               f"ratio {vec_p50 / raw_p50:.2f}x   target p50 <= 10 ms")
         print(f"hybrid retrieval (weighted):p50 {hyb_p50:6.2f} ms  p95 {hyb_p95:6.2f} ms  ratio {hyb_p50 / raw_p50:.2f}x")
         print(f"recall@10 of HNSW vs exact: {recall:.3f}   target >= 0.95 (ef_search {vectors.EF_SEARCH})")
         for ef in [int(x) for x in args.ef.split(",") if x]:
-            p50, _, found = timed(lambda v, ef=ef: raw(v, ef), queries)
-            at = statistics.mean(len(set(a) & set(t)) / len(t) for a, t in zip(found, truth) if t)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET hnsw.ef_search = {ef}")
+            p50, _, found = timed(raw, queries)
+            at = statistics.mean(len(set(a) & set(t)) / len(t) for a, t in zip(found, truth, strict=True) if t)
             print(f"  ef_search {ef:4d}: recall@10 {at:.3f}, raw p50 {p50:6.2f} ms")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {vectors.EF_SEARCH}")
         clear()
 
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from apps.core.errors import ServiceError
 from apps.datasets import vectors
 from apps.datasets.models import Dataset, Document, Segment, VectorUsage
-from apps.datasets.pipeline import clean, cjk, extract, qa, rules, split
+from apps.datasets.pipeline import cjk, clean, extract, qa, rules, split
 from apps.datasets.pipeline.errors import ExtractionError
 from apps.providers import selectors as model_selectors
 from apps.providers.runtime import tokens

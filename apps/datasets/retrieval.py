@@ -250,8 +250,12 @@ def semantic_search(dataset_ids: list[Any], dim: int, vector: list[float], limit
                     where: str = "", params: list[Any] | None = None) -> list[tuple[Any, float]]:
     """(segment id, cosine similarity) nearest first, through the HNSW index of `dim`."""
     sql, args = semantic_query(dataset_ids, dim, vector, limit, where, params)
+    if limit <= vectors.EF_SEARCH:  # every connection has ef_search set already (DatasetsConfig.ready)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return [(row[0], max(0.0, float(row[1]))) for row in cursor.fetchall()]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(vectors.EF_SEARCH, limit)}")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {limit}")
         cursor.execute(sql, args)
         return [(row[0], max(0.0, float(row[1]))) for row in cursor.fetchall()]
 

@@ -273,7 +273,7 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 # at this granularity.
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
 # HNSW search breadth (pgvector's hnsw.ef_search) for knowledge retrieval: recall against latency.
-DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=200)
+DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=400)
 
 # --- Files of messages ---------------------------------------------------------------------------
 # Uploaded files are reached through signed, expiring URLs (/v1/files/<id>/file-preview?…&sign=):
