@@ -26,7 +26,8 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
@@ -245,13 +246,30 @@ def _remember_dimension(dataset: Dataset, dim: int) -> None:
         vectors.ensure_index(dim)
 
 
+def _vector_totals(**filters: Any) -> tuple[int, int, int]:
+    """(segments, vectors, bytes) of the segments matching `filters`: 4 bytes a dimension plus
+    pgvector's 8-byte header per vector."""
+    totals = Segment.objects.filter(**filters).aggregate(
+        segments=Count("id"), vectors=Count("id", filter=Q(embedding_dim__isnull=False)), dims=Sum("embedding_dim"))
+    vectors_ = totals["vectors"] or 0
+    return totals["segments"] or 0, vectors_, 4 * (totals["dims"] or 0) + 8 * vectors_
+
+
+def add_vector_usage(before: tuple[int, int, int], after: tuple[int, int, int]) -> None:
+    """Apply one document's change to the workspace counter without recounting everything (a
+    periodic full recount, refresh_vector_usage, corrects any drift from interrupted runs)."""
+    segments, vectors_, size = (a - b for a, b in zip(after, before, strict=True))
+    VectorUsage.objects.get_or_create(pk=1)
+    VectorUsage.objects.filter(pk=1).update(
+        segments=Greatest(F("segments") + segments, 0), vectors=Greatest(F("vectors") + vectors_, 0),
+        bytes=Greatest(F("bytes") + size, 0), updated_at=timezone.now())
+
+
 def refresh_vector_usage() -> VectorUsage:
     """Recount this workspace's stored vectors (4 bytes a dimension plus pgvector's 8-byte header)."""
-    totals = Segment.objects.aggregate(segments=Count("id"), vectors=Count("id", filter=Q(embedding_dim__isnull=False)),
-                                       dims=Sum("embedding_dim"))
+    segments, vectors_, size = _vector_totals()
     usage, _ = VectorUsage.objects.update_or_create(pk=1, defaults={
-        "segments": totals["segments"] or 0, "vectors": totals["vectors"] or 0,
-        "bytes": 4 * (totals["dims"] or 0) + 8 * (totals["vectors"] or 0)})
+        "segments": segments, "vectors": vectors_, "bytes": size})
     return usage
 
 
@@ -269,6 +287,7 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
         chunks = qa_chunks(chunks, document.doc_language)
     if not chunks:
         raise ExtractionError("The document has no text to index.")
+    usage_before = _vector_totals(document=document)
     pending = pending_chunks(document, chunks)
     done = len(chunks) - len(pending)
     _advance(document, Document.Status.INDEXING, splitting_completed_at=timezone.now(),
@@ -290,7 +309,7 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
     totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
              tokens=totals["tokens"] or 0, error=None)
-    refresh_vector_usage()
+    add_vector_usage(usage_before, _vector_totals(document=document))
 
 
 def _fail(document: Document, reason: str) -> None:

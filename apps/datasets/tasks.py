@@ -33,9 +33,9 @@ def embed_dataset(dataset_id: str) -> int:
 
 @shared_task(name="apps.datasets.tasks.recover_indexing")
 def recover_indexing() -> int:
-    """Re-queue documents whose worker died mid-pipeline, in every workspace. Runs when a worker
-    starts and periodically (beat); a document still being worked on holds its lock and is left
-    alone."""
+    """Re-queue documents whose worker died mid-pipeline, in every workspace, and recount each
+    workspace's vector storage. Runs when a worker starts and periodically (beat); a document still
+    being worked on holds its lock and is left alone."""
     from apps.datasets import indexing
     from apps.workspaces.models import Workspace
 
@@ -51,6 +51,7 @@ def recover_indexing() -> int:
             for document in orphans:
                 index_document.apply_async(args=[str(document.pk)], queue="dataset")
                 requeued += 1
+            indexing.refresh_vector_usage()  # corrects drift left by interrupted runs
     if requeued:
         logger.info("re-queued %d orphaned documents", requeued)
     return requeued

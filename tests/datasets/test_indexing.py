@@ -255,3 +255,14 @@ def test_dataset_names_are_unique_and_validated(alpha) -> None:  # type: ignore[
         services.document_create_from_text(dataset=empty, name="n", text="t", actor_id=None)
     assert Dataset.objects.filter(name="Empty").exists()
     assert connection.schema_name == "ws_alpha"
+
+
+def test_vector_usage_follows_each_document_and_a_recount_agrees(alpha) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset(alpha)
+    add_text(alpha, dataset, TEXT, process_rule=CUSTOM)
+    economy = make_dataset(alpha, name="Keywords", technique="economy")
+    add_text(alpha, economy, "Only keywords here.\n\nAnd here.")
+    usage = selectors.vector_usage()
+    assert (usage.segments, usage.vectors, usage.bytes) == (13, 12, 12 * (384 * 4 + 8))
+    recount = indexing.refresh_vector_usage()
+    assert (recount.segments, recount.vectors, recount.bytes) == (13, 12, 12 * (384 * 4 + 8))
