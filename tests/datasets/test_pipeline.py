@@ -146,3 +146,19 @@ def test_qa_parsing() -> None:
     text = "Q1: What is Tessera?\nA1: A platform.\nIt is multi-tenant.\nQ2: Who runs it?\nA2: Teams.\nQ3: dangling"
     assert qa.parse(text) == [("What is Tessera?", "A platform.\nIt is multi-tenant."), ("Who runs it?", "Teams.")]
     assert "Japanese" in qa.messages("chunk", "Japanese")[0].text
+
+
+def test_an_office_file_that_expands_too_far_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    settings.UPLOAD_FILE_SIZE_LIMIT = 1
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document>" + " " * (21 * 1024 * 1024) + "</w:document>")
+    data = out.getvalue()
+    assert len(data) < 1024 * 1024  # small on the wire ...
+    with pytest.raises(ServiceError) as caught:
+        extract.sniff("bomb.docx", data)
+    assert (caught.value.code, caught.value.status) == ("file_too_large", 413)  # ... huge once expanded

@@ -61,12 +61,21 @@ def _decode(data: bytes) -> str | None:
     return None if controls > 8 else text
 
 
+# An Office file is a zip archive: refuse one that would expand beyond this many times the upload
+# limit (a "zip bomb" would otherwise exhaust the worker's memory while parsing).
+MAX_EXPANSION = 20
+
+
 def _zip_parts(data: bytes) -> set[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return set(archive.namelist())
+            infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError):
         return set()
+    expanded = sum(info.file_size for info in infos)
+    if expanded > MAX_EXPANSION * settings.UPLOAD_FILE_SIZE_LIMIT * 1024 * 1024:
+        raise file_too_large(expanded)
+    return {info.filename for info in infos}
 
 
 def sniff(name: str, data: bytes) -> str:
