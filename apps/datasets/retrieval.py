@@ -250,7 +250,7 @@ def semantic_search(dataset_ids: list[Any], dim: int, vector: list[float], limit
                     where: str = "", params: list[Any] | None = None) -> list[tuple[Any, float]]:
     """(segment id, cosine similarity) nearest first, through the HNSW index of `dim`."""
     sql, args = semantic_query(dataset_ids, dim, vector, limit, where, params)
-    if limit <= vectors.EF_SEARCH:  # every connection has ef_search set already (DatasetsConfig.ready)
+    if limit <= vectors.EF_SEARCH:  # every connection opens with it (DATASET_HNSW_EF_SEARCH in settings)
         with connection.cursor() as cursor:
             cursor.execute(sql, args)
             return [(row[0], max(0.0, float(row[1]))) for row in cursor.fetchall()]

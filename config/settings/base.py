@@ -274,6 +274,9 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
 # HNSW search breadth (pgvector's hnsw.ef_search) for knowledge retrieval: recall against latency.
 DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=400)
+# Set when each connection opens (a startup option), so a retrieval query needs no extra round trip.
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = f"{_db_options.get('options', '')} -c hnsw.ef_search={DATASET_HNSW_EF_SEARCH}".strip()
 
 # --- Files of messages ---------------------------------------------------------------------------
 # Uploaded files are reached through signed, expiring URLs (/v1/files/<id>/file-preview?…&sign=):

@@ -213,3 +213,15 @@ def test_the_query_plan_uses_the_hnsw_index(alpha) -> None:  # type: ignore[no-u
     assert f"Index Scan using {vectors.index_name(384)}" in plan, plan
     hits = retrieval.semantic_search([dataset.pk], 384, list(rows[42].embedding), 3)
     assert hits[0][0] == rows[42].id and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_connections_open_with_the_configured_hnsw_breadth(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connections
+
+    other = connections.create_connection("default")  # a fresh connection, as a worker or request gets
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SHOW hnsw.ef_search")
+            assert int(cursor.fetchone()[0]) == settings.DATASET_HNSW_EF_SEARCH == vectors.EF_SEARCH
+    finally:
+        other.close()
