@@ -225,3 +225,17 @@ def test_connections_open_with_the_configured_hnsw_breadth(alpha, settings) -> N
             assert int(cursor.fetchone()[0]) == settings.DATASET_HNSW_EF_SEARCH == vectors.EF_SEARCH
     finally:
         other.close()
+
+
+def test_rerank_through_an_openai_compatible_server(facts, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.datasets.conftest import fake_models
+
+    fake_models(fake_openai, embedding=False, rerank=True)
+    model = {"search_method": "semantic_search", "reranking_enable": True, "top_k": 1,
+             "reranking_model": {"reranking_provider_name": "openai_api_compatible",
+                                 "reranking_model_name": "fake-rerank"}}
+    hits = retrieval.retrieve(datasets=facts, query="Order number TX-99812 shipped", retrieval_model=model)
+    assert [h.segment.content.split()[0] for h in hits] == ["Order"]
+    assert 0 < hits[0].score <= 1
+    calls = [r for r in fake_openai.requests if r.endpoint == "rerank"]
+    assert len(calls) == 1 and len(calls[0].json["documents"]) == 4  # every candidate went to the reranker
