@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import models as models_
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from apps.applications import prompts
@@ -127,16 +129,19 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
                                      user=str(end_user.pk) if end_user else None)
     messages = prompts.build(config, inputs=clean_inputs, query=query, history=history, context=context.text)
     new_conversation = conversation is None
-    with transaction.atomic():  # one commit for both rows
-        if conversation is None:
-            name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
-            conversation = Conversation.objects.create(
-                app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
-                name=name, inputs=clean_inputs)
-        message = Message.objects.create(
-            app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
-            inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
-            prompt_log=prompts.as_log(messages), retriever_resources=context.resources)
+    rows = []
+    if conversation is None:
+        name = (query[:20] + "…") if len(query) > 20 else (query or app.name)
+        conversation = Conversation(
+            app=app, end_user=end_user, from_source=source, from_account_id=account_id, mode=app.mode,
+            name=name, inputs=clean_inputs)
+        rows.append(conversation)
+    message = Message(
+        app=app, conversation=conversation, end_user=end_user, from_source=source, from_account_id=account_id,
+        inputs=clean_inputs, query=query, model_provider=model.provider, model_name=model.model,
+        prompt_log=prompts.as_log(messages), retriever_resources=context.resources)
+    rows.append(message)
+    insert_rows(*rows)
     params = {k: v for k, v in (model_config.get("completion_params") or {}).items() if k != "stop"}
     return Prepared(
         tenant=tenant, app_id=app.pk, mode=app.mode, task_id=str(message.task_id), message_id=str(message.pk),
@@ -146,6 +151,26 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         generate_name=new_conversation and app.is_chat and auto_generate_name,
         retriever_resources=context.resources,
     )
+
+
+def insert_rows(*objs: models_.Model) -> None:
+    """INSERT new rows in one round trip: Django compiles each INSERT (defaults, auto_now_add and
+    field conversions as in save()), and the statements go out together as one implicit
+    transaction. Saves three round trips and the save() machinery per turn; these models have no
+    save() overrides or signal receivers that this would skip."""
+    statements: list[str] = []
+    params: list[Any] = []
+    for obj in objs:
+        meta = type(obj)._meta
+        query = InsertQuery(type(obj))
+        query.insert_values([f for f in meta.local_concrete_fields if not f.generated], [obj])
+        for sql, values in query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql():
+            statements.append(sql)
+            params.extend(values)
+        obj._state.adding = False
+        obj._state.db = DEFAULT_DB_ALIAS
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), params)
 
 
 def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None,
