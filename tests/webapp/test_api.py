@@ -263,3 +263,40 @@ async def test_vision_app_gets_the_uploaded_image_with_the_question(web, fake_op
     bad = await _chat(client, web.chat_code, {**CHAT, "files": [
         {"type": "image", "transfer_method": "local_file", "upload_file_id": "00000000-0000-0000-0000-000000000000"}]})
     assert bad.status_code == 400 and bad.json()["message"] == "Invalid upload file"
+
+
+def test_speech_to_text_and_read_aloud_when_the_app_enables_them(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """The microphone and read-aloud buttons call these; with the features on and audio models set,
+    the browser's end user gets the fake model's transcript and speech."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.providers import services as providers
+
+    with schema_context("ws_alpha"):
+        providers.credential_save(provider_id="openai", validate=False,
+                                  data={"api_key": "sk-test", "base_url": fake_openai.base_url})
+        providers.default_model_set(model_type="speech2text", provider_id="openai", model="whisper-1")
+        providers.default_model_set(model_type="tts", provider_id="openai", model="tts-1")
+        web.chat.refresh_from_db()
+        services.draft_save(app=web.chat, config={
+            **web.chat.draft_config, "speech_to_text": {"enabled": True},
+            "text_to_speech": {"enabled": True, "voice": "nova", "language": "en-US"}})
+        services.app_publish(app=web.chat)
+    _, token, conversation = _conversation_for_new_browser(web)
+    client = _client_with_cookie(web.chat, token)
+    base = f"/webapp/{web.chat_code}/api"
+    fake_openai.script("transcriptions", Reply("spoken words"))
+    heard = client.post(f"{base}/audio-to-text", {"file": SimpleUploadedFile("a.mp3", b"ID3" + b"\0" * 16, "audio/mp3")},
+                        headers=HEADERS)
+    assert heard.status_code == 200 and heard.json() == {"text": "spoken words"}
+    spoken = client.post(f"{base}/text-to-audio", {"message_id": _message_id(conversation)},
+                         content_type="application/json", headers=HEADERS)
+    assert spoken.status_code == 200 and spoken["Content-Type"] == "audio/mpeg" and spoken.content.startswith(b"ID3")
+    assert fake_openai.requests[-1].json["voice"] == "nova"
+    # Another browser's message is not read aloud to this one.
+    _, _other_token, other_conversation = _conversation_for_new_browser(web)
+    calls = len(fake_openai.requests)
+    foreign = client.post(f"{base}/text-to-audio", {"message_id": _message_id(other_conversation)},
+                          content_type="application/json", headers=HEADERS)
+    assert foreign.status_code == 200 and foreign.content == b"null"  # as the Service API answers
+    assert len(fake_openai.requests) == calls
