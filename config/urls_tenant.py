@@ -6,8 +6,8 @@ membership and activates the workspace's schema; views never see it.
 
 from django.urls import path
 
-from apps.applications import views as studio
 from apps.applications import dsl_views, orchestrate
+from apps.applications import views as studio
 from apps.applications.webapp import console as webapp_console
 from apps.providers import views as providers
 from apps.workspaces import views as ws
@@ -90,8 +90,9 @@ urlpatterns += [
 ]
 
 # Knowledge: datasets, their documents and segments, hit testing, settings.
-from apps.datasets import views as knowledge  # noqa: E402
 from apps.datasets import api_page as knowledge_api  # noqa: E402
+from apps.datasets import notion_views as notion_console  # noqa: E402
+from apps.datasets import views as knowledge  # noqa: E402
 
 _DS = "datasets/<uuid:dataset_id>/"
 urlpatterns += [
@@ -123,4 +124,8 @@ urlpatterns += [
     path(_DS + "settings/metadata/<uuid:field_id>/delete/", knowledge.dataset_metadata_field_delete,
          name="dataset_metadata_field_delete"),
     path(_DS + "delete/", knowledge.dataset_delete, name="dataset_delete"),
+    path(_DS + "documents/notion/", notion_console.notion_import, name="dataset_notion_import"),
+    path(_DS + "documents/<uuid:document_id>/notion-sync/", notion_console.notion_sync,
+         name="dataset_notion_sync"),
+    path("settings/data-sources/", notion_console.data_sources, name="data_sources"),
 ]

@@ -115,6 +115,9 @@ class Document(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)  # {metadata field id: value}
+    # Where a non-file document comes from, e.g. {"notion_page_id", "last_edited_time", "title"}
+    # for data_source_type "notion_import" (apps/datasets/notion.py).
+    data_source_info = models.JSONField(default=dict, blank=True)
     created_by_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -279,3 +282,20 @@ class DatasetApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}…"
+
+
+class NotionConnection(models.Model):
+    """The workspace's Notion internal integration (one row per schema): its token, encrypted with
+    the workspace's key (apps/providers/crypto.py) like model provider credentials, and who Notion
+    says the integration is."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    secret = models.TextField()  # crypto.encrypt(schema, {"token": ...})
+    bot_name = models.CharField(max_length=255, blank=True)
+    notion_workspace = models.CharField(max_length=255, blank=True)
+    created_by_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.notion_workspace or self.bot_name or "Notion"

@@ -31,17 +31,23 @@ def embed_dataset(dataset_id: str) -> int:
     return services.dataset_embed_missing(dataset_id=dataset_id)
 
 
+def _ready_schemas() -> list[str]:
+    """The schemas of every provisioned workspace (periodic tasks visit each in turn)."""
+    from apps.workspaces.models import Workspace
+
+    return list(Workspace.objects.filter(status=Workspace.Status.READY).exclude(
+        schema_name="public").values_list("schema_name", flat=True))
+
+
 @shared_task(name="apps.datasets.tasks.recover_indexing")
 def recover_indexing() -> int:
     """Re-queue documents whose worker died mid-pipeline, in every workspace, and recount each
     workspace's vector storage. Runs when a worker starts and periodically (beat); a document still
     being worked on holds its lock and is left alone."""
     from apps.datasets import indexing
-    from apps.workspaces.models import Workspace
 
     requeued = 0
-    for schema in Workspace.objects.filter(status=Workspace.Status.READY).exclude(
-            schema_name="public").values_list("schema_name", flat=True):
+    for schema in _ready_schemas():
         with schema_context(schema):
             try:
                 orphans = indexing.orphaned_documents()
@@ -66,3 +72,34 @@ def _recover_on_start(sender: object = None, **kwargs: object) -> None:
         recover_indexing()
     finally:
         connection.set_schema_to_public()
+
+
+@shared_task(base=TenantTask, acks_late=True, name="apps.datasets.tasks.sync_notion_document")
+def sync_notion_document(document_id: str, force: bool = True) -> str:
+    """Re-fetch one Notion document (the console's Sync button) in the sender's workspace."""
+    from apps.datasets import notion_services
+    from apps.datasets.models import Document
+
+    document = Document.objects.select_related("dataset").filter(pk=document_id).first()
+    if document is None:
+        return "gone"
+    return notion_services.document_sync(document=document, force=force)
+
+
+@shared_task(name="apps.datasets.tasks.sync_notion")
+def sync_notion() -> dict[str, dict[str, int]]:
+    """Periodic (beat): sync the Notion documents of every workspace with a Notion connection;
+    unchanged pages are skipped, a failing page or workspace is recorded and the run goes on."""
+    from apps.datasets import notion_services
+
+    results: dict[str, dict[str, int]] = {}
+    for schema in _ready_schemas():
+        with schema_context(schema):
+            try:
+                counts = notion_services.sync_all()
+            except Exception:  # a workspace whose schema is not migrated yet
+                logger.exception("syncing Notion in %s failed", schema)
+                continue
+        if counts:
+            results[schema] = counts
+    return results

@@ -197,7 +197,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.datasets.tasks.recover_indexing",
         "schedule": 300.0,
     },
+    "sync-notion": {
+        "task": "apps.datasets.tasks.sync_notion",
+        "schedule": env.float("NOTION_SYNC_INTERVAL", default=3600.0),
+    },
 }
+
+# --- Notion (Knowledge data source, KN-29..32): an internal integration token per workspace ------
+NOTION_API_BASE = env("NOTION_API_BASE", default="https://api.notion.com")
+NOTION_VERSION = env("NOTION_VERSION", default="2022-06-28")
+NOTION_TIMEOUT = env.float("NOTION_TIMEOUT", default=30.0)
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth (django-allauth) ---------------------------------------------------------------------
