@@ -19,7 +19,7 @@ import orjson
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db import models as models_
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from apps.applications import prompts
@@ -175,19 +175,28 @@ def insert_rows(*objs: models_.Model) -> None:
 
 def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None,
             name_conversation: str | None = None) -> None:
-    """Store the outcome of a turn, in one transaction, and queue the conversation's title task
-    when asked (in the workspace schema)."""
+    """Store the outcome of a turn and touch its conversation in one round trip (both UPDATEs,
+    compiled by Django, sent together as one implicit transaction), then queue the conversation's
+    title task when asked (in the workspace schema)."""
     now = timezone.now()
     fields: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": now}
     if usage is not None:
         fields.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
                       total_price=usage.total_price, currency=usage.currency, latency=usage.latency,
                       usage=usage.model_dump(mode="json"))
-    with transaction.atomic():
-        Message.objects.filter(pk=message_id).update(**fields)
-        Conversation.objects.filter(messages__pk=message_id).update(updated_at=now)
-        if name_conversation:
-            _schedule_name(name_conversation)
+    statements = [_update_sql(Message.objects.filter(pk=message_id), fields),
+                  _update_sql(Conversation.objects.filter(messages__pk=message_id), {"updated_at": now})]
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+    if name_conversation:
+        _schedule_name(name_conversation)
+
+
+def _update_sql(queryset: Any, values: dict[str, Any]) -> tuple[str, tuple]:
+    """The SQL of `queryset.update(**values)`, compiled but not run."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    return query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
 
 
 def _schedule_name(conversation_id: str) -> None:
