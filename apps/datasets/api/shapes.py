@@ -140,10 +140,16 @@ def _doc_metadata(document: Document, fields: list[MetadataField]) -> list[dict[
 
 
 def _source_info(document: Document) -> dict[str, Any]:
+    if document.data_source_type == "notion_import":
+        info = document.data_source_info or {}
+        return {"notion_page_id": info.get("notion_page_id", ""), "type": "page",
+                "last_edited_time": info.get("last_edited_time", "")}
     return {"upload_file_id": str(document.pk)}
 
 
 def _source_detail(document: Document) -> dict[str, Any]:
+    if document.data_source_type == "notion_import":
+        return {}
     return {
         "upload_file": {
             "id": str(document.pk),
