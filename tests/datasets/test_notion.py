@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import schema_context
 
-from apps.datasets import indexing, notion_services, tasks
+from apps.datasets import indexing, keys, notion_services, tasks
 from apps.datasets.models import Document, NotionConnection, Segment
 from apps.providers import crypto
 from tests.conftest import client_for
@@ -204,6 +205,9 @@ def test_token_is_validated_and_stored_encrypted(world, fake_notion) -> None:  #
     page = owner.get("/console/alpha/settings/data-sources/").content.decode()
     assert 'data-notion="connected"' in page and TOKEN not in page and "Alpha Notion space" in page
     assert ("GET", "/v1/users/me", "2022-06-28") in fake_notion.requests
+    assert owner.post("/console/alpha/settings/data-sources/", {"action": "disconnect"}).status_code == 302
+    with schema_context(world.alpha.schema_name):
+        assert not NotionConnection.objects.exists()
 
 
 def test_data_sources_is_in_the_settings_nav_for_admins_only(world, fake_notion) -> None:  # type: ignore[no-untyped-def]
@@ -245,6 +249,13 @@ def test_import_pages_through_the_console_and_index_them(world, fake_notion) -> 
                          "[x] Sign the NDA", "make install", "Desk | Floor 3"):
             assert expected in text, expected
         assert "Status: Published" in _text(faq) and "> Lunch is served at noon." in _text(faq)
+        _, raw_key = keys.api_key_create(actor_id=world.owner.user_id)
+    # The Knowledge API shows where the document came from.
+    listed = Client().get(f"/v1/datasets/{dataset.pk}/documents",
+                          headers={"Authorization": f"Bearer {raw_key}"})
+    row = next(d for d in listed.json()["data"] if d["name"] == "FAQ")
+    assert row["data_source_type"] == "notion_import"
+    assert row["data_source_info"]["notion_page_id"] == "page-faq"
     # The block listing was paginated and nested children were fetched.
     paths = [p for _, p, _ in fake_notion.requests]
     assert "/v1/blocks/page-guide/children?page_size=100&start_cursor=2" in paths
