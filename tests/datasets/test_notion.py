@@ -327,6 +327,12 @@ def test_notion_errors_mark_the_document_and_do_not_raise(world, fake_notion) ->
 
 
 def test_periodic_sync_covers_every_workspace(world, fake_notion) -> None:  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from config.celery import app as celery_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sync-notion"]
+    assert entry["task"] == "apps.datasets.tasks.sync_notion" and entry["task"] in celery_app.tasks
     documents = {}
     for workspace, token, page in ((world.alpha, TOKEN, "page-faq"), (world.beta, OTHER_TOKEN, "page-beta")):
         with schema_context(workspace.schema_name):
