@@ -22,16 +22,28 @@ DEMO_EMAIL = "demo@tessera.local"
 
 
 def _other_database_clients() -> int:
-    """Client connections to the embedded server other than this process's own: stopping the
-    server would cut them off (a test run or a second checkout's process sharing var/pgdata)."""
-    from django.db import connection
+    """Client connections to the embedded server other than this check's own, once this process's
+    pool is closed: stopping the server would cut them off (a test run, or another process sharing
+    var/pgdata). Counted over a plain connection, as a pool may open more than one."""
+    import psycopg
+    from django.db import connections
 
+    db = connections["default"]
+    connections.close_all()
+    if getattr(db, "pool", None) is not None:
+        db.close_pool()
+    params = db.settings_dict
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                           "AND pid <> pg_backend_pid()")
-            return int(cursor.fetchone()[0])
-    except Exception:  # the server is already gone: nothing to protect
+        with psycopg.connect(host=params["HOST"], user=params["USER"], dbname=params["NAME"]) as conn:
+            others = 0
+            for _ in range(15):  # the children just exited: their server processes take a moment to go
+                others = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                                      "AND pid <> pg_backend_pid()").fetchone()[0]
+                if not others:
+                    break
+                time.sleep(0.2)
+            return int(others)
+    except psycopg.Error:  # the server is already gone: nothing to protect
         return 0
 
 
@@ -143,12 +155,9 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         if settings.EMBEDDED_DATABASE:
-            from django.db import connections
-
             from apps.core.embedded import stop_embedded_server
 
             others = _other_database_clients()
-            connections.close_all()
             if others:
                 self.stdout.write(f"The embedded Postgres keeps running: {others} other connection(s) use it "
                                   f"(tests, another process).")
