@@ -229,7 +229,15 @@ async def test_concurrency_limit_answers_429(api, fake_openai) -> None:  # type:
     await asyncio.to_thread(limit)
     fake_openai.script("chat", Reply("slow answer here", chunk_size=1, delay_between_chunks=0.2))
     first = asyncio.create_task(post("/v1/chat-messages", api.chat_key, CHAT))
-    await asyncio.sleep(0.3)
+    from django.core.cache import cache
+
+    from apps.applications.generation import ACTIVE_KEY
+
+    slot = ACTIVE_KEY.format(schema="ws_alpha", app_id=api.chat.pk)
+    for _ in range(200):  # until the first turn holds the app's one slot (no fixed sleep: load varies)
+        if await asyncio.to_thread(cache.get, slot) == 1:
+            break
+        await asyncio.sleep(0.02)
     second = await post("/v1/chat-messages", api.chat_key, CHAT)
     assert second.status_code == 429 and second.json()["code"] == "too_many_requests"
     assert (await first).status_code == 200
