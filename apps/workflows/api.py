@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from apps.applications import generation
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
 from apps.applications.api.common import api_view, int_arg, timestamp
+from apps.applications.api.streaming import run_response
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.logs.models import Source
@@ -80,16 +81,7 @@ def begin_chat(caller: AppCaller, body: dict[str, Any]) -> runner.Prepared:
 
 
 async def respond(prepared: runner.Prepared, *, streaming: bool) -> HttpResponse:
-    run = runner.WorkflowGeneration(prepared).start()
-    if streaming:
-        response = StreamingHttpResponse(run.sse(), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
-    await run.done.wait()
-    if run.error is not None:
-        return error_response(run.error)
-    return JsonResponse(run.blocking_body(), json_dumps_params={"ensure_ascii": False})
+    return await run_response(runner.WorkflowGeneration(prepared).start(), streaming=streaming)
 
 
 def _authenticate_and_begin(header: str | None, raw: bytes, workflow_id: str | None) -> tuple[runner.Prepared, bool]:

@@ -108,7 +108,12 @@ async def respond(prepared: generation.Prepared, *, streaming: bool) -> HttpResp
         from apps.workflows.api import respond
 
         return await respond(prepared, streaming=streaming)
-    run = generation.Generation(prepared).start()
+    return await run_response(generation.Generation(prepared).start(), streaming=streaming)
+
+
+async def run_response(run: Any, *, streaming: bool) -> HttpResponse:
+    """The response for a started run (a chat/completion Generation or a workflow run): its SSE
+    stream, or its blocking body once it is done."""
     if streaming:
         response = StreamingHttpResponse(run.sse(), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
