@@ -244,7 +244,7 @@ def hot_path_queries(key: str) -> None:
         with CaptureQueriesContext(connection) as before:
             prepared, _ = streaming._authenticate_and_begin(f"Bearer {key}", body, chat=True)
         with CaptureQueriesContext(connection) as after:
-            generation._finish(prepared.message_id, "answer", "normal", "", None)
+            generation._finish(prepared.message_id, prepared.conversation_id, "answer", "normal", "", None)
         print(f"4. database statements of one chat turn ({turn} process): {len(before.captured_queries)} before the "
               f"first token, {len(after.captured_queries)} to store the answer")
         for query in before.captured_queries + after.captured_queries:

@@ -19,7 +19,7 @@ import orjson
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db import models as models_
-from django.db.models.sql import InsertQuery, UpdateQuery
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from apps.applications import prompts
@@ -35,6 +35,10 @@ from apps.providers.runtime.entities import Usage
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.providers.runtime.instance import ModelInstance
 from apps.workspaces.sync import run_hot
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 logger = logging.getLogger(__name__)
 
@@ -173,30 +177,32 @@ def insert_rows(*objs: models_.Model) -> None:
         cursor.execute("; ".join(statements), params)
 
 
-def _finish(message_id: str, answer: str, status: str, error: str, usage: Usage | None,
-            name_conversation: str | None = None) -> None:
-    """Store the outcome of a turn and touch its conversation in one round trip (both UPDATEs,
-    compiled by Django, sent together as one implicit transaction), then queue the conversation's
-    title task when asked (in the workspace schema)."""
+def _finish(message_id: str, conversation_id: str, answer: str, status: str, error: str, usage: Usage | None,
+            name_conversation: bool = False) -> None:
+    """Store the outcome of a turn and touch its conversation in one round trip (two UPDATEs sent
+    together, one implicit transaction), then queue the conversation's title task when asked (in
+    the workspace schema). The statements are fixed, so they are written here rather than
+    compiled by the ORM on every turn; values go through each field's own conversion."""
     now = timezone.now()
-    fields: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": now}
+    values: dict[str, Any] = {"answer": answer, "status": status, "error": error, "updated_at": now}
     if usage is not None:
-        fields.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
+        values.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
                       total_price=usage.total_price, currency=usage.currency, latency=usage.latency,
                       usage=usage.model_dump(mode="json"))
-    statements = [_update_sql(Message.objects.filter(pk=message_id), fields),
-                  _update_sql(Conversation.objects.filter(messages__pk=message_id), {"updated_at": now})]
+    message, conversation = Message._meta, Conversation._meta
+    fields = [message.get_field(name) for name in values]
+    sql = (f'UPDATE "{message.db_table}" SET {", ".join(f"{qn(f.column)} = %s" for f in fields)} '
+           f'WHERE {qn(message.pk.column)} = %s; '
+           f'UPDATE "{conversation.db_table}" SET {qn(conversation.get_field("updated_at").column)} = %s '
+           f'WHERE {qn(conversation.pk.column)} = %s')
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    params += [message.pk.get_db_prep_save(message_id, connection),
+               conversation.get_field("updated_at").get_db_prep_save(now, connection),
+               conversation.pk.get_db_prep_save(conversation_id, connection)]
     with connection.cursor() as cursor:
-        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        cursor.execute(sql, params)
     if name_conversation:
-        _schedule_name(name_conversation)
-
-
-def _update_sql(queryset: Any, values: dict[str, Any]) -> tuple[str, tuple]:
-    """The SQL of `queryset.update(**values)`, compiled but not run."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    return query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+        _schedule_name(conversation_id)
 
 
 def _schedule_name(conversation_id: str) -> None:
@@ -273,9 +279,8 @@ class Generation:
                 self.usage = p.model.price(p.model.count_tokens(p.messages)[0], completion, 0.0)
             name = p.generate_name and self.status == Message.Status.NORMAL and self.error is None
             try:
-                await run_hot(p.tenant, _finish, p.message_id, answer, self.status,
-                              self.error.message if self.error else "", self.usage,
-                              p.conversation_id if name else None)
+                await run_hot(p.tenant, _finish, p.message_id, p.conversation_id, answer, self.status,
+                              self.error.message if self.error else "", self.usage, name)
             except Exception:
                 logger.exception("storing message %s failed", p.message_id)
             if p.active_key:
