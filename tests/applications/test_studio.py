@@ -247,7 +247,10 @@ def test_key_is_shown_once_and_stored_hashed(world) -> None:  # type: ignore[no-
     for url in (f"{BASE}{app.pk}/api/", f"{BASE}{app.pk}/", BASE):
         later = _page(client.get(url))
         assert raw not in later
-    assert f"{key.prefix}…" in _page(client.get(f"{BASE}{app.pk}/api/"))
+    api_page = _page(client.get(f"{BASE}{app.pk}/api/"))
+    assert f"{key.prefix}…" in api_page
+    # Its row: never used yet, and a revoke form aimed at this key.
+    assert "Never" in api_page and f'action="{BASE}{app.pk}/api/keys/{key.pk}/revoke/"' in api_page
 
 
 def test_chat_app_reference_lists_chat_endpoints(world) -> None:  # type: ignore[no-untyped-def]

@@ -48,6 +48,7 @@ def test_the_page_is_linked_from_knowledge_and_shows_a_new_key_once(world) -> No
     with schema_context(world.alpha.schema_name):
         key = DatasetApiKey.objects.get()
         assert key.key_hash != raw and not key.limited
+    assert f'action="{PAGE}keys/{key.pk}/revoke/"' in again  # the key's row has its revoke form
 
     response = owner.post(PAGE + f"keys/{key.pk}/revoke/")
     assert response.status_code == 302
