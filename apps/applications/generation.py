@@ -11,9 +11,9 @@ import contextvars
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.core.cache import cache
@@ -41,6 +41,7 @@ def qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
 logger = logging.getLogger(__name__)
+P = TypeVar("P")
 
 PING_INTERVAL = 10.0
 STOP_POLL_INTERVAL = 0.5
@@ -326,17 +327,6 @@ class Generation:
         return body
 
 
-def _cache(method: str) -> Any:
-    """A cache call off the event loop, on the hot-path threads: generations outlive requests, so
-    their calls must not queue behind a request's thread-sensitive executor (and the database cache
-    of the embedded set-up needs a connection, which those threads keep)."""
-
-    async def call(*args: Any) -> Any:
-        return await run_hot(None, getattr(cache, method), *args)
-
-    return call
-
-
 _watchers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = weakref.WeakKeyDictionary()
 
 
@@ -353,7 +343,8 @@ async def _stop_watch_loop() -> None:
     while RUNNING:
         keys = {STOP_KEY.format(task_id=task_id): task_id for task_id in list(RUNNING)}
         try:
-            found = await _cache("get_many")(list(keys))
+            # On the hot-path threads: the database cache of the embedded set-up needs a connection.
+            found = await run_hot(None, cache.get_many, list(keys))
         except Exception:  # the cache being down must not end generations
             logger.exception("polling stop requests failed")
             found = {}
@@ -379,6 +370,19 @@ def take_slot(schema: str, app: App) -> str | None:
             f"Too many requests. Please try again later. The current maximum concurrent requests allowed "
             f"for {app.pk} is {app.max_active_requests}.", 429)
     return key
+
+
+def prepare_in_slot(schema: str, app: App, prepare: Callable[[], P]) -> P:
+    """Run `prepare` holding one of the app's concurrency slots (429 when none is free); the slot
+    goes back if preparing fails, else it rides on the prepared turn until the run ends."""
+    slot = take_slot(schema, app)
+    try:
+        prepared = prepare()
+    except BaseException:
+        release_slot(slot)
+        raise
+    prepared.active_key = slot
+    return prepared
 
 
 def release_slot(key: str | None) -> None:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from apps.applications import generation
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
-from apps.applications.api.common import api_view, int_arg, timestamp
+from apps.applications.api.common import api_view, int_arg, parse_json_object, timestamp
 from apps.applications.api.streaming import run_response
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
@@ -26,27 +26,6 @@ from apps.workspaces.sync import run_hot, use_schema
 NOT_WORKFLOW_APP = ("not_workflow_app", "Please check if your app mode matches the right API route.")
 
 
-def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
-    if not isinstance(body, dict):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.")
-    return body
-
-
-def _with_slot(caller: AppCaller, prepare: Any) -> runner.Prepared:
-    slot = generation.take_slot(caller.workspace.schema_name, caller.app)
-    try:
-        prepared = prepare()
-    except BaseException:
-        generation.release_slot(slot)
-        raise
-    prepared.active_key = slot
-    return prepared
-
-
 def begin_run(caller: AppCaller, body: dict[str, Any], workflow_id: str | None = None) -> runner.Prepared:
     """A workflow run from /v1/workflows/run (sync, in the app's schema)."""
     app = caller.app
@@ -56,7 +35,7 @@ def begin_run(caller: AppCaller, body: dict[str, Any], workflow_id: str | None =
         raise invalid_param("inputs is required and must be an object")
     end_user = caller_end_user(caller, body, required=True)
     workflow = selectors.workflow_for_run(app, workflow_id)
-    return _with_slot(caller, lambda: runner.prepare(
+    return generation.prepare_in_slot(caller.workspace.schema_name, caller.app, lambda: runner.prepare(
         tenant=caller.workspace, app=app, workflow=workflow, inputs=body["inputs"], end_user=end_user,
         raw_files=body.get("files"), source=Source.WEBAPP if caller.end_user is not None else Source.API))
 
@@ -74,7 +53,7 @@ def begin_chat(caller: AppCaller, body: dict[str, Any]) -> runner.Prepared:
         raise invalid_param("auto_generate_name must be a boolean")
     end_user = caller_end_user(caller, body, required=True)
     workflow = selectors.workflow_for_run(app, body.get("workflow_id") or None)
-    return _with_slot(caller, lambda: runner.prepare(
+    return generation.prepare_in_slot(caller.workspace.schema_name, caller.app, lambda: runner.prepare(
         tenant=caller.workspace, app=app, workflow=workflow, inputs=body["inputs"], end_user=end_user,
         query=query, raw_files=body.get("files"), conversation_id=body.get("conversation_id") or None,
         source=Source.WEBAPP if caller.end_user is not None else Source.API, auto_generate_name=auto_generate_name))
@@ -86,7 +65,7 @@ async def respond(prepared: runner.Prepared, *, streaming: bool) -> HttpResponse
 
 def _authenticate_and_begin(header: str | None, raw: bytes, workflow_id: str | None) -> tuple[runner.Prepared, bool]:
     caller = resolve_caller(header)
-    body = _body(raw)
+    body = parse_json_object(raw)
     use_schema(caller.workspace.schema_name)
     return begin_run(caller, body, workflow_id), body.get("response_mode") == "streaming"
 
@@ -117,7 +96,7 @@ def _stop(header: str | None, raw: bytes, task_id: str) -> None:
     use_schema(caller.workspace.schema_name)
     if caller.app.mode != App.Mode.WORKFLOW:
         raise ServiceError(*NOT_WORKFLOW_APP)
-    body = _body(raw)
+    body = parse_json_object(raw)
     user_arg(body, required=True)
     # The stop flag names the run's end user: a task of another app or user is left alone.
     generation.request_stop(task_id, str(caller_end_user(caller, body, required=True).pk))

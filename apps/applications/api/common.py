@@ -46,8 +46,13 @@ def api_view(*methods: str, chat_only: bool = False) -> Callable[[View], View]:
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
+    return parse_json_object(request.body)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be one JSON object, or the API's invalid_param error."""
     try:
-        body = json.loads(request.body or b"null")
+        body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
     if not isinstance(body, dict):
@@ -79,4 +84,4 @@ def timestamp(value: Any) -> int:
     return int(value.timestamp())
 
 
-__all__ = ["AppCaller", "api_view", "int_arg", "json_body", "str_arg", "timestamp"]
+__all__ = ["AppCaller", "api_view", "int_arg", "json_body", "parse_json_object", "str_arg", "timestamp"]

@@ -9,12 +9,12 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.applications import generation, message_files
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
+from apps.applications.api.common import parse_json_object
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
 from apps.providers.runtime.errors import RuntimeModelError
@@ -55,14 +55,8 @@ def begin_turn(caller: AppCaller, body: dict[str, Any], *, chat: bool) -> genera
         from apps.workflows.api import begin_chat
 
         return begin_chat(caller, body)
-    slot = generation.take_slot(caller.workspace.schema_name, caller.app)
-    try:
-        prepared = _prepare(caller, body, chat=chat)
-    except BaseException:
-        generation.release_slot(slot)
-        raise
-    prepared.active_key = slot
-    return prepared
+    return generation.prepare_in_slot(caller.workspace.schema_name, caller.app,
+                                      lambda: _prepare(caller, body, chat=chat))
 
 
 def _authenticate_and_begin(header: str | None, raw_body: bytes, *, chat: bool) -> tuple[generation.Prepared, bool]:
@@ -70,18 +64,8 @@ def _authenticate_and_begin(header: str | None, raw_body: bytes, *, chat: bool) 
     from this process's cache), then the body, the slot and the prepared turn. Returns the turn
     and whether the client asked for streaming."""
     caller = resolve_caller(header)
-    body = _parse_body(raw_body)
+    body = parse_json_object(raw_body)
     return begin_turn(caller, body, chat=chat), body.get("response_mode") == "streaming"
-
-
-def _parse_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw or b"null")
-    except orjson.JSONDecodeError:
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
-    if not isinstance(body, dict):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.")
-    return body
 
 
 async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
@@ -160,6 +144,6 @@ async def stop(request: HttpRequest, task_id: str) -> HttpResponse:
 
 def _stop(header: str | None, raw_body: bytes, task_id: str) -> None:
     caller = resolve_caller(header)
-    user = user_arg(_parse_body(raw_body), required=True)
+    user = user_arg(parse_json_object(raw_body), required=True)
     use_schema(caller.workspace.schema_name)
     generation.request_stop(task_id, str(generation.end_user_for(caller.app, user).pk))
