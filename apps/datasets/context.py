@@ -21,6 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
+from apps.core.errors import ServiceError
 from apps.datasets import retrieval
 from apps.datasets.models import Dataset
 from apps.providers.runtime.entities import PromptMessage, ToolDefinition
@@ -69,9 +70,13 @@ def config_for(
     top_k: Any = 4,
     score_threshold: Any = None,
     reranking_model: dict[str, str] | None = None,
+    reranking_mode: str | None = None,
+    weights: dict[str, Any] | None = None,
     current: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """dataset_configs in the DSL's shape (dsl.md §4), from the orchestrate page's choices."""
+    """dataset_configs in the DSL's shape (dsl.md §4), from the orchestrate page's choices. The rerank
+    step of multi-path is a rerank model (when one is given) or, when asked for, the weighted score
+    of vector and full-text (hybrid search, KN-13)."""
     configs = dict(current or {})
     try:
         top_k = min(max(int(top_k), 1), retrieval.TOP_K_MAX)
@@ -84,18 +89,21 @@ def config_for(
         except (TypeError, ValueError):
             threshold = None
     rerank = reranking_model or {}
+    if reranking_mode != "weighted_score":
+        reranking_mode = "reranking_model" if rerank.get("reranking_model_name") else None
     configs.update(
         {
             "retrieval_model": "single" if mode == "single" else "multiple",
             "top_k": top_k,
             "score_threshold_enabled": threshold is not None,
             "score_threshold": threshold,
-            "reranking_enabled": bool(rerank.get("reranking_model_name")),
-            "reranking_mode": "reranking_model" if rerank.get("reranking_model_name") else None,
+            "reranking_enabled": reranking_mode is not None,
+            "reranking_mode": reranking_mode,
             "reranking_model": {
                 "reranking_provider_name": str(rerank.get("reranking_provider_name") or ""),
                 "reranking_model_name": str(rerank.get("reranking_model_name") or ""),
             },
+            "weights": weights if reranking_mode == "weighted_score" else None,
             "datasets": {
                 "strategy": "router",
                 "datasets": [{"dataset": {"enabled": True, "id": i}} for i in dataset_ids_],
@@ -105,27 +113,45 @@ def config_for(
     return configs
 
 
+def check_rerank_step(configs: dict[str, Any]) -> dict[str, Any]:
+    """The multi-path rerank step of an app's dataset_configs or a workflow node's
+    multiple_retrieval_config (dsl.md §3.5, §4), checked as the Knowledge settings are (KN-13/14):
+    `reranking_mode` is "reranking_model" (a rerank model this workspace can call), "weighted_score"
+    (weights adding up to 1) or absent; `reranking_enable(d)` without a model is refused. Returns
+    the RetrievalModel a turn searches with; raises invalid_param (ServiceError) otherwise."""
+    settings = multi_path_settings(configs)
+    retrieval.validate_retrieval_model(settings)
+    return settings
+
+
 def multi_path_settings(configs: dict[str, Any]) -> dict[str, Any]:
-    """The RetrievalModel a multi-path turn searches every dataset with."""
+    """The RetrievalModel a multi-path turn searches every dataset with: semantic search, reranked
+    by the rerank model when one is enabled, or hybrid search with the weighted score when that is
+    the chosen rerank step. Unchecked here (see check_rerank_step); retrieve() normalises it."""
     rerank = configs.get("reranking_model") or {}
-    use_rerank = (
-        bool(configs.get("reranking_enabled", configs.get("reranking_enable")))
-        and bool(rerank.get("reranking_model_name"))
-        and configs.get("reranking_mode") != "weighted_score"
-    )
+    # As in the reference: the rerank step runs when reranking is enabled, and the mode picks which
+    # (a rerank model unless "weighted_score"); a mode without the flag is a leftover, not a step.
+    enabled = bool(configs.get("reranking_enabled", configs.get("reranking_enable")))
+    mode = (configs.get("reranking_mode") or "reranking_model") if enabled else None
+    use_rerank = mode == "reranking_model"
     threshold = configs.get("score_threshold")
+    try:
+        top_k = min(max(int(configs.get("top_k") or 4), 1), retrieval.TOP_K_MAX)
+    except (TypeError, ValueError):
+        top_k = 4
     settings: dict[str, Any] = {
         "search_method": "semantic_search",
-        "top_k": min(max(int(configs.get("top_k") or 4), 1), retrieval.TOP_K_MAX),
+        "top_k": top_k,
         "score_threshold_enabled": bool(configs.get("score_threshold_enabled")) and threshold is not None,
         "score_threshold": threshold,
         "reranking_enable": use_rerank,
         "reranking_model": rerank if use_rerank else None,
     }
-    if configs.get("reranking_mode") == "weighted_score" and configs.get("weights"):
-        settings.update(
-            search_method="hybrid_search", reranking_mode="weighted_score", weights=configs["weights"]
-        )
+    if mode == "weighted_score":
+        settings.update(search_method="hybrid_search", reranking_mode="weighted_score",
+                        weights=configs.get("weights"))
+    elif mode not in (None, "reranking_model"):
+        settings["reranking_mode"] = mode  # refused by the RetrievalModel check
     return settings
 
 
@@ -390,6 +416,20 @@ def clean_dataset_configs(
                 % {"model": rerank["reranking_model_name"]}
             )
             rerank = {"reranking_provider_name": "", "reranking_model_name": ""}
+    # The page's rerank select: a model is the rerank-model step, none is no rerank step; the
+    # weighted score (hybrid search, KN-13) is kept when asked for and its weights are valid.
+    mode = configs_in.get("reranking_mode") or None
+    weights = None
+    if mode not in (None, *retrieval.RERANK_MODES):
+        errors.append(_("The rerank step must be a rerank model or the weighted score."))
+        mode = None
+    elif mode == "weighted_score":
+        try:
+            weights = retrieval.validate_retrieval_model(
+                multi_path_settings({**configs_in, "reranking_enabled": True}))["weights"]
+        except ServiceError as exc:
+            errors.append(exc.message)
+            mode = None
     threshold = configs_in.get("score_threshold") if configs_in.get("score_threshold_enabled") else None
     configs = config_for(
         ids,
@@ -397,6 +437,8 @@ def clean_dataset_configs(
         top_k=configs_in.get("top_k", 4),
         score_threshold=threshold,
         reranking_model=rerank,
+        reranking_mode=mode,
+        weights=weights,
         current=current.get("dataset_configs") or {},
     )
     query_variable = submitted.get("dataset_query_variable")

@@ -15,6 +15,10 @@ SEARCH_METHODS = (
     ("full_text_search", _("Full-text search")),
     ("hybrid_search", _("Hybrid search")),
 )
+RERANK_STEPS = (
+    ("weighted_score", _("Weighted score")),
+    ("reranking_model", _("Rerank model")),
+)
 LANGUAGES = ("English", "Chinese", "Japanese", "Spanish", "French", "German", "Korean", "Portuguese")
 
 
@@ -40,6 +44,10 @@ class DatasetForm(forms.Form):
     score_threshold_enabled = forms.BooleanField(label=_("Use a score threshold"), required=False)
     score_threshold = forms.FloatField(label=_("Score threshold"), required=False, min_value=0, max_value=1,
                                        initial=0.5, help_text=_("Scores run from 0 to 1 in every search mode."))
+    reranking_mode = forms.ChoiceField(
+        label=_("Rerank step (hybrid)"), choices=RERANK_STEPS, initial="weighted_score", required=False,
+        help_text=_("Hybrid search merges vector and full-text hits, then orders them by the weighted score "
+                    "of both or by a rerank model."))
     rerank_model = forms.ChoiceField(label=_("Rerank model"), required=False)
     vector_weight = forms.FloatField(label=_("Vector weight (hybrid)"), min_value=0, max_value=1, initial=0.7)
 
@@ -65,7 +73,20 @@ class DatasetForm(forms.Form):
             "rerank_model": f"{rerank['reranking_provider_name']}:{rerank['reranking_model_name']}"
             if rerank.get("reranking_model_name") else "",
             "vector_weight": (weights.get("vector_setting") or {}).get("vector_weight", 0.7),
+            "reranking_mode": rm.get("reranking_mode") or "weighted_score",
         }
+
+    def clean(self) -> dict[str, Any]:
+        """KN-13: hybrid search cannot be saved without its rerank step; a rerank model step needs
+        the model."""
+        data = super().clean()
+        if data.get("search_method") == "hybrid_search" and not data.get("reranking_mode"):
+            self.add_error("reranking_mode", _("Hybrid search needs a rerank step."))
+        if data.get("search_method") == "hybrid_search" and data.get("reranking_mode") == "reranking_model" \
+                and not data.get("rerank_model"):
+            self.add_error("rerank_model", _("Hybrid search with a rerank model step needs a rerank model. "
+                                             "Choose one, or use the weighted score."))
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned data as dataset_create / dataset_update keyword arguments."""
@@ -82,7 +103,7 @@ class DatasetForm(forms.Form):
         }
         if method == "hybrid_search":
             vw = round(data["vector_weight"], 4)
-            retrieval_model["reranking_mode"] = "reranking_model" if rerank_model else "weighted_score"
+            retrieval_model["reranking_mode"] = data["reranking_mode"]
             retrieval_model["weights"] = {"weight_type": "customized", "vector_setting": {"vector_weight": vw},
                                           "keyword_setting": {"keyword_weight": round(1 - vw, 4)}}
         return {"name": data["name"], "description": data["description"], "permission": data["permission"],

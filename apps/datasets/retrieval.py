@@ -13,7 +13,8 @@ threshold is compared with exactly the score that is returned and shown:
 - semantic: cosine similarity of the query and segment embeddings, 1 - cosine distance, floored at 0;
 - full-text: Postgres' cover-density rank normalised to [0, 1) (ts_rank_cd with normalisation 32,
   rank / (rank + 1)); keywords given to a segment weigh more than its body;
-- hybrid, weighted: vector_weight × semantic + keyword_weight × full-text, both computed for every
+- hybrid always has a rerank step (KN-13), chosen explicitly by `reranking_mode`:
+- hybrid, weighted_score: vector_weight × semantic + keyword_weight × full-text, both computed for every
   candidate found by either search (weights sum to 1, so the result stays in [0, 1]);
 - any mode with a rerank model: the rerank model's relevance score (Cohere and OpenAI-compatible
   rerank servers return [0, 1]).
@@ -40,6 +41,9 @@ from apps.providers.runtime.entities import ModelType
 from apps.workspaces.sync import run_in_tenant
 
 SEARCH_METHODS = ("semantic_search", "full_text_search", "hybrid_search", "keyword_search")
+RERANK_MODES = ("reranking_model", "weighted_score")
+HYBRID_NEEDS_RERANK = ('Hybrid search needs a rerank step: set retrieval_model.reranking_mode to "reranking_model" '
+                       '(with a reranking_model) or "weighted_score" (with weights).')
 TOP_K_MAX = 10
 MAX_QUERY_CHARS = 250
 BUILT_IN_FIELDS = {"document_name": "string", "uploader": "string", "upload_date": "time",
@@ -101,29 +105,75 @@ def normalize_retrieval_model(model: dict | None, technique: str | None = None) 
                                 params="retrieval_model")
     merged["score_threshold"] = threshold
     rerank = merged.get("reranking_model") or {}
+    if not isinstance(rerank, dict):
+        raise invalid_param("retrieval_model.reranking_model must be an object.", params="retrieval_model")
     merged["reranking_model"] = {"reranking_provider_name": str(rerank.get("reranking_provider_name") or ""),
                                  "reranking_model_name": str(rerank.get("reranking_model_name") or "")}
     merged["reranking_enable"] = bool(merged.get("reranking_enable"))
-    mode = merged.get("reranking_mode")
-    if method == "hybrid_search" and mode not in ("reranking_model", "weighted_score"):
-        mode = "reranking_model" if merged["reranking_enable"] else "weighted_score"
+    mode = merged.get("reranking_mode") or None
+    if mode is not None and mode not in RERANK_MODES:
+        raise invalid_param('retrieval_model.reranking_mode must be "reranking_model" or "weighted_score".',
+                            params="retrieval_model")
+    if method == "hybrid_search":
+        # KN-13: hybrid search merges both searches and then needs a rerank step to order them:
+        # a rerank model, or the weighted score of the two. Nothing is chosen silently.
+        if mode is None:
+            raise invalid_param(HYBRID_NEEDS_RERANK, params="retrieval_model")
+        merged["reranking_enable"] = mode == "reranking_model"
     merged["reranking_mode"] = mode
-    if _wants_rerank(merged) and not merged["reranking_model"]["reranking_model_name"]:
-        raise invalid_param("A rerank model is required for reranking.", params="retrieval_model")
+    if _wants_rerank(merged) and not (merged["reranking_model"]["reranking_model_name"]
+                                      and merged["reranking_model"]["reranking_provider_name"]):
+        raise invalid_param("A rerank model is required for reranking: set retrieval_model.reranking_model "
+                            "(reranking_provider_name and reranking_model_name).", params="retrieval_model")
     if method == "hybrid_search" and mode == "weighted_score":
-        weights = merged.get("weights") or {}
-        try:
-            vw = float((weights.get("vector_setting") or {}).get("vector_weight", 0.7))
-            kw = float((weights.get("keyword_setting") or {}).get("keyword_weight", round(1 - vw, 4)))
-        except (TypeError, ValueError, AttributeError):
-            raise invalid_param("retrieval_model.weights is invalid.", params="retrieval_model") from None
-        if vw < 0 or kw < 0 or abs(vw + kw - 1) > 1e-6:
-            raise invalid_param("retrieval_model.weights must be non-negative and add up to 1.",
-                                params="retrieval_model")
-        merged["weights"] = {"weight_type": (weights.get("weight_type") or "customized"),
-                             "vector_setting": {**(weights.get("vector_setting") or {}), "vector_weight": vw},
-                             "keyword_setting": {"keyword_weight": kw}}
+        merged["weights"] = _weights(merged.get("weights"))
     return merged
+
+
+def _weights(weights: Any) -> dict[str, Any]:
+    """The weighted-score rerank step's weights: both non-negative and adding up to 1 (a missing one
+    is the rest of the other)."""
+    if not isinstance(weights, dict) or not (weights.get("vector_setting") or weights.get("keyword_setting")):
+        raise invalid_param('retrieval_model.weights (vector_setting.vector_weight and keyword_setting.'
+                            'keyword_weight) are required when reranking_mode is "weighted_score".',
+                            params="retrieval_model")
+    try:
+        vector_setting = weights.get("vector_setting") or {}
+        keyword_setting = weights.get("keyword_setting") or {}
+        if "vector_weight" in vector_setting:
+            vw = float(vector_setting["vector_weight"])
+            kw = float(keyword_setting.get("keyword_weight", round(1 - vw, 4)))
+        else:
+            kw = float(keyword_setting["keyword_weight"])
+            vw = round(1 - kw, 4)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        raise invalid_param("retrieval_model.weights is invalid.", params="retrieval_model") from None
+    if vw < 0 or kw < 0 or abs(vw + kw - 1) > 1e-6:
+        raise invalid_param("retrieval_model.weights must be non-negative and add up to 1.",
+                            params="retrieval_model")
+    return {"weight_type": (weights.get("weight_type") or "customized"),
+            "vector_setting": {**vector_setting, "vector_weight": vw},
+            "keyword_setting": {"keyword_weight": kw}}
+
+
+def validate_retrieval_model(model: dict | None, technique: str | None = None) -> dict[str, Any]:
+    """normalize_retrieval_model() for settings being saved or sent with a request: also checks that
+    the rerank model is one this workspace can call (service-api.md §5.1: an invalid rerank model is
+    a 400). Stored settings are only normalised when read, so a provider removed later does not
+    break showing them."""
+    merged = normalize_retrieval_model(model, technique)
+    if _wants_rerank(merged):
+        check_rerank_model(merged["reranking_model"])
+    return merged
+
+
+def check_rerank_model(rerank: dict[str, str]) -> None:
+    """400 invalid_param unless the rerank model is available in this workspace (in its schema)."""
+    usable = {(m.provider, m.model) for m in model_selectors.available_models(ModelType.RERANK)}
+    if (rerank.get("reranking_provider_name"), rerank.get("reranking_model_name")) not in usable:
+        raise invalid_param(f"The rerank model {rerank.get('reranking_provider_name')}/"
+                            f"{rerank.get('reranking_model_name')} is not available in this workspace. "
+                            "Configure it under Settings → Model providers.", params="retrieval_model")
 
 
 def _wants_rerank(model: dict) -> bool:
@@ -332,9 +382,8 @@ def _dataset_candidates(dataset: Dataset, query: str, settings: dict, limit: int
         found.setdefault(sid, score)
     if settings.get("reranking_mode") == "reranking_model":
         return found  # the rerank model scores them
-    weights = settings.get("weights") or {}
-    vw = float((weights.get("vector_setting") or {}).get("vector_weight", 0.7))
-    kw = float((weights.get("keyword_setting") or {}).get("keyword_weight", 0.3))
+    weights = settings["weights"]  # normalize_retrieval_model requires them for weighted hybrid
+    vw, kw = weights["vector_setting"]["vector_weight"], weights["keyword_setting"]["keyword_weight"]
     both = _both_scores(list(found), dataset.embedding_dim, vector, query)
     return {sid: vw * s + kw * k for sid, (s, k) in both.items()}
 
@@ -387,6 +436,8 @@ def hit_test(*, dataset: Dataset, query: str, actor_id: int | None, source: str 
     if not dataset.indexing_technique:
         raise ServiceError("dataset_not_initialized",
                            "The dataset is still being initialized or indexing. Please wait a moment.", 400)
+    if retrieval_model:
+        retrieval_model = validate_retrieval_model(retrieval_model, dataset.indexing_technique)
     started = time.perf_counter()
     hits = retrieve(datasets=[dataset], query=query, retrieval_model=retrieval_model,
                     metadata_filtering_conditions=metadata_filtering_conditions)

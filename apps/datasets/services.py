@@ -62,7 +62,7 @@ def dataset_create(*, name: str, actor_id: int | None, description: str = "",
     return Dataset.objects.create(
         name=name, description=(description or "")[:400], permission=permission,
         indexing_technique=indexing_technique or None, embedding_model_provider=provider, embedding_model=model,
-        retrieval_model=retrieval.normalize_retrieval_model(retrieval_model, indexing_technique),
+        retrieval_model=retrieval.validate_retrieval_model(retrieval_model, indexing_technique),
         created_by_id=actor_id, updated_by_id=actor_id)
 
 
@@ -87,7 +87,7 @@ def dataset_update(*, dataset: Dataset, actor_id: int | None, **fields: Any) -> 
         needs_embedding = dataset.indexing_technique != technique
         fields["embedding_model_provider"], fields["embedding_model"] = provider, model
     if "retrieval_model" in fields or "indexing_technique" in fields:
-        fields["retrieval_model"] = retrieval.normalize_retrieval_model(
+        fields["retrieval_model"] = retrieval.validate_retrieval_model(
             fields.get("retrieval_model", dataset.retrieval_model), technique)
     if "description" in fields:
         fields["description"] = (fields["description"] or "")[:400]

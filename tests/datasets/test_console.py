@@ -42,7 +42,8 @@ def test_create_a_dataset_from_the_console(world) -> None:  # type: ignore[no-un
     response = editor.post(BASE + "new/", {
         "name": "FAQ", "description": "Answers", "permission": "only_me", "indexing_technique": "high_quality",
         "embedding_model": "local:all-MiniLM-L6-v2", "search_method": "hybrid_search", "top_k": 4,
-        "score_threshold": 0.3, "score_threshold_enabled": "on", "vector_weight": 0.6, "rerank_model": ""})
+        "score_threshold": 0.3, "score_threshold_enabled": "on", "vector_weight": 0.6, "rerank_model": "",
+        "reranking_mode": "weighted_score"})
     with _in_alpha(world):
         dataset = Dataset.objects.get(name="FAQ")
     assert response.status_code == 302 and response["Location"] == f"{BASE}{dataset.pk}/documents/"

@@ -47,19 +47,24 @@ def test_semantic_orders_by_cosine_similarity(facts) -> None:  # type: ignore[no
     assert hits[0].score == pytest.approx(sum(a * b for a, b in zip(q, d)), abs=1e-3)
 
 
+WEIGHTED = {"reranking_mode": "weighted_score",
+            "weights": {"vector_setting": {"vector_weight": 0.7}, "keyword_setting": {"keyword_weight": 0.3}}}
+
+
 def test_threshold_drops_low_scores_in_every_mode(facts) -> None:  # type: ignore[no-untyped-def]
     for method in ("semantic_search", "full_text_search", "hybrid_search"):
+        step = WEIGHTED if method == "hybrid_search" else {}
         everything = retrieval.retrieve(datasets=facts, query="cats purr paris",
-                                        retrieval_model={"search_method": method, "top_k": 10})
+                                        retrieval_model={"search_method": method, "top_k": 10, **step})
         assert len(everything) >= 2, method
         cut = (everything[0].score + everything[-1].score) / 2
         kept = retrieval.retrieve(datasets=facts, query="cats purr paris", retrieval_model={
-            "search_method": method, "top_k": 10, "score_threshold_enabled": True, "score_threshold": cut})
+            "search_method": method, "top_k": 10, "score_threshold_enabled": True, "score_threshold": cut, **step})
         assert kept == [h for h in everything if h.score >= cut][:10] or \
             [h.segment.pk for h in kept] == [h.segment.pk for h in everything if h.score >= cut], method
         assert 0 < len(kept) < len(everything) and all(h.score >= cut for h in kept), method
         disabled = retrieval.retrieve(datasets=facts, query="cats purr paris", retrieval_model={
-            "search_method": method, "top_k": 10, "score_threshold_enabled": False, "score_threshold": 0.99})
+            "search_method": method, "top_k": 10, "score_threshold_enabled": False, "score_threshold": 0.99, **step})
         assert len(disabled) == len(everything), method
 
 

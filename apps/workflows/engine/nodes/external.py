@@ -203,6 +203,30 @@ def _rerank_model(config: dict[str, Any]) -> dict[str, str]:
             "reranking_model_name": str(model.get("model") or "")}
 
 
+def _multi_path_configs(data: dict[str, Any]) -> dict[str, Any]:
+    """The node's multiple_retrieval_config in the app dataset_configs' shape (context.py reads both)."""
+    config = data.get("multiple_retrieval_config") or {}
+    return {"top_k": config.get("top_k") or 4, "score_threshold": config.get("score_threshold"),
+            "score_threshold_enabled": config.get("score_threshold") is not None,
+            "reranking_enabled": config.get("reranking_enable", False), "reranking_mode": config.get("reranking_mode"),
+            "reranking_model": _rerank_model(config), "weights": config.get("weights")}
+
+
+def knowledge_config_problem(data: dict[str, Any]) -> str | None:
+    """Why a Knowledge Retrieval node's multi-path rerank step is unusable (KN-13/14), or None;
+    in the workspace schema (the rerank model must be one it can call)."""
+    from apps.core.errors import ServiceError
+    from apps.datasets import context
+
+    if (data.get("retrieval_mode") or "multiple") != "multiple":
+        return None
+    try:
+        context.check_rerank_step(_multi_path_configs(data))
+    except ServiceError as exc:
+        return exc.message
+    return None
+
+
 def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: str | None) -> list[dict[str, Any]]:
     """Sync, in the workspace schema: search the node's datasets with apps.datasets (N-to-1 through
     the node's model, or multi-path with its top_k, threshold and rerank settings)."""
@@ -222,12 +246,7 @@ def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: st
         searched = [chosen] if chosen is not None else []
         hits = retrieval.retrieve(datasets=searched, query=query, metadata_filtering_conditions=conditions)             if searched else []
     else:
-        config = data.get("multiple_retrieval_config") or {}
-        settings = context.multi_path_settings({
-            "top_k": config.get("top_k") or 4, "score_threshold": config.get("score_threshold"),
-            "score_threshold_enabled": config.get("score_threshold") is not None,
-            "reranking_enabled": config.get("reranking_enable", False), "reranking_mode": config.get("reranking_mode"),
-            "reranking_model": _rerank_model(config), "weights": config.get("weights")})
+        settings = context.check_rerank_step(_multi_path_configs(data))
         hits = retrieval.retrieve(datasets=datasets, query=query, retrieval_model=settings,
                                   metadata_filtering_conditions=conditions)
         searched = datasets
