@@ -24,7 +24,7 @@ from asgiref.sync import async_to_sync
 from apps.core.errors import ServiceError
 from apps.datasets import retrieval
 from apps.datasets.models import Dataset
-from apps.providers.runtime.entities import PromptMessage, ToolDefinition
+from apps.providers.runtime.entities import PromptMessage, ToolDefinition, Usage
 
 ROUTER_PROMPT = (
     "You route a question to the one knowledge base that can answer it. Call the tool of the "
@@ -42,6 +42,30 @@ TOOL_PREFIX = "dataset_"
 class TurnContext:
     text: str = ""
     resources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    usage: Usage | None = None  # the N-to-1 routing call's; the turn adds it to its own (usage_with)
+
+
+@dataclasses.dataclass
+class Routed:
+    """N-to-1's outcome: the dataset the model picked (None: none fits) and what asking it cost
+    (None when there was nothing to ask: a single dataset)."""
+
+    dataset: Dataset | None
+    usage: Usage | None = None
+
+
+_SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_price", "completion_price", "total_price")
+
+
+def usage_with(usage: Usage | None, extra: Usage | None) -> Usage | None:
+    """A turn's usage with another model call of the same turn added (the N-to-1 routing call):
+    tokens and prices are summed, so message_end and the stored message account for both; unit
+    prices and timings stay the answer's."""
+    if extra is None:
+        return usage
+    if usage is None:
+        return extra.model_copy()
+    return usage.model_copy(update={name: getattr(usage, name) + getattr(extra, name) for name in _SUMMED})
 
 
 # --- The config ----------------------------------------------------------------------------------------
@@ -202,10 +226,11 @@ def turn_query(config: dict[str, Any], query: str, inputs: dict[str, Any]) -> st
     return query.strip()[: retrieval.MAX_QUERY_CHARS]
 
 
-def route(datasets: list[Dataset], query: str, model: Any, user: str | None = None) -> Dataset | None:
-    """N-to-1: the model picks one dataset by its description (None: it picked none)."""
+def route(datasets: list[Dataset], query: str, model: Any, user: str | None = None) -> Routed:
+    """N-to-1: the model picks one dataset by its description (None: it picked none). The call's
+    usage comes back with it: the caller adds it to the turn's or the node's."""
     if len(datasets) == 1:
-        return datasets[0]
+        return Routed(datasets[0])
     by_name = {f"{TOOL_PREFIX}{d.pk.hex}": d for d in datasets}
     function_calling = model.resolved.spec.function_calling or model.provider != "openai_api_compatible"
     if function_calling:
@@ -236,7 +261,7 @@ def route(datasets: list[Dataset], query: str, model: Any, user: str | None = No
             user=user,
         )
         picked = [name for name in by_name if name in result.text]
-    return next((by_name[name] for name in picked if name in by_name), None)
+    return Routed(next((by_name[name] for name in picked if name in by_name), None), result.usage)
 
 
 def segment_text(segment: Any) -> str:
@@ -333,11 +358,13 @@ def for_turn(
         return TurnContext()
     configs = config.get("dataset_configs") or {}
     started = time.perf_counter()
+    routing_usage = None
     if configs.get("retrieval_model") == "single":
-        chosen = route(datasets, search, model, user)
-        if chosen is None:
-            return TurnContext()
-        searched = [chosen]
+        routed = route(datasets, search, model, user)
+        routing_usage = routed.usage
+        if routed.dataset is None:
+            return TurnContext(usage=routing_usage)
+        searched = [routed.dataset]
         hits = retrieval.retrieve(datasets=searched, query=search)
     else:
         searched = datasets
@@ -346,7 +373,8 @@ def for_turn(
     _record(searched, search, hits, started)
     text = "\n\n".join(segment_text(h.segment) for h in hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
-    return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [])
+    return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [],
+                       usage=routing_usage)
 
 
 # --- The orchestrate page --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from apps.workflows.engine.entities import NodeError, NodeResult
 from apps.workflows.engine.nodes.base import Node, UnsupportedNode
+from apps.workflows.engine.nodes.llm import _usage_result
 
 TEXT_LIMIT = 1024 * 1024
 BINARY_LIMIT = 10 * 1024 * 1024
@@ -227,7 +228,8 @@ def knowledge_config_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: str | None) -> list[dict[str, Any]]:
+def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str],
+              user: str | None) -> tuple[list[dict[str, Any]], Any]:
     """Sync, in the workspace schema: search the node's datasets with apps.datasets (N-to-1 through
     the node's model, or multi-path with its top_k, threshold and rerank settings)."""
     from apps.applications.dsl import _provider_id
@@ -236,14 +238,16 @@ def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: st
 
     datasets = retrieval.datasets_by_id(dataset_ids)
     if not datasets:
-        return []
+        return [], None
+    usage = None  # N-to-1's routing call
     conditions = data.get("metadata_filtering_conditions") if data.get("metadata_filtering_mode") == "manual" else None
     if (data.get("retrieval_mode") or "multiple") == "single":
         model_config = (data.get("single_retrieval_config") or {}).get("model") or {}
         model = provider_selectors.resolve("llm", _provider_id(str(model_config.get("provider") or "")),
                                            str(model_config.get("name") or ""))
-        chosen = context.route(datasets, query, model, user)
-        searched = [chosen] if chosen is not None else []
+        routed = context.route(datasets, query, model, user)
+        usage = routed.usage
+        searched = [routed.dataset] if routed.dataset is not None else []
         hits = retrieval.retrieve(datasets=searched, query=query, metadata_filtering_conditions=conditions)             if searched else []
     else:
         settings = context.check_rerank_step(_multi_path_configs(data))
@@ -264,7 +268,7 @@ def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str], user: st
                          "segment_hit_count": segment.hit_count, "segment_word_count": segment.word_count,
                          "segment_position": segment.position, "segment_index_node_hash": None,
                          "doc_metadata": getattr(document, "doc_metadata", None) or {}}})
-    return results
+    return results, usage
 
 
 class KnowledgeRetrievalNode(Node):
@@ -289,11 +293,13 @@ class KnowledgeRetrievalNode(Node):
         from apps.core.errors import ServiceError
 
         try:
-            result = await run_in_tenant_detached(self.ctx.tenant, _retrieve, self.data, query, dataset_ids,
-                                                  self.ctx.user_id)
+            result, usage = await run_in_tenant_detached(self.ctx.tenant, _retrieve, self.data, query,
+                                                         dataset_ids, self.ctx.user_id)
         except ServiceError as exc:
             raise NodeError(exc.message, "KnowledgeRetrievalError") from None
-        return NodeResult(inputs={"query": query}, outputs={"result": result})
+        node_result = NodeResult(inputs={"query": query}, outputs={"result": result})
+        _usage_result(node_result, usage)  # the routing call counts toward the node and the run
+        return node_result
 
 
 class ToolNode(UnsupportedNode):
