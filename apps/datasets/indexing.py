@@ -180,7 +180,8 @@ _UPSERT_ROW = ("(%s, %s, %s, %s, %s, %s, '[]'::jsonb, %s, %s, true, 'completed',
 def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: split.Counter,
                    vectors_: list[list[float]] | None) -> None:
     """Write a batch of finished segments (content, vector, keyword vector) in one statement, keyed
-    by (document, position): a second run overwrites the same rows instead of adding new ones."""
+    by (document, position): a second run overwrites the same rows instead of adding new ones.
+    Vectors travel binary (vectors.execute_binary), not as text literals."""
     rows, params = [], []
     for i, (position, chunk) in enumerate(items):
         sid = str(segment_id(document.pk, position))
@@ -188,7 +189,7 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
         rows.append(_UPSERT_ROW)
         params += [sid, str(document.dataset_id), str(document.pk), position, chunk.content, chunk.answer,
                    len(chunk.content) + len(chunk.answer), counter(chunk.content + chunk.answer), sid, chunk.hash,
-                   vectors.vector_literal(vector) if vector is not None else None,
+                   vectors.binary(vector) if vector is not None else None,
                    len(vector) if vector is not None else None,
                    cjk.tokenize(f"{chunk.content}\n{chunk.answer}" if chunk.answer else chunk.content),
                    document.created_by_id]
@@ -199,8 +200,7 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
            "index_node_hash = EXCLUDED.index_node_hash, embedding = EXCLUDED.embedding, "
            "embedding_dim = EXCLUDED.embedding_dim, search_vector = EXCLUDED.search_vector, error = NULL, "
            "updated_at = now(), indexing_at = now(), completed_at = now()")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    vectors.execute_binary(sql, params)
 
 
 def index_text(segment: Segment) -> str:
@@ -216,7 +216,7 @@ def write_index(segments: list[Segment], vectors_: list[list[float]] | None) -> 
     for i, segment in enumerate(segments):
         vector = vectors_[i] if vectors_ is not None else None
         values.append("(%s::uuid, %s::vector, %s::int, %s, %s)")
-        params += [str(segment.pk), vectors.vector_literal(vector) if vector is not None else None,
+        params += [str(segment.pk), vectors.binary(vector) if vector is not None else None,
                    len(vector) if vector is not None else None,
                    cjk.tokenize(" ".join(map(str, segment.keywords or []))), index_text(segment)]
     sql = (
@@ -225,8 +225,7 @@ def write_index(segments: list[Segment], vectors_: list[list[float]] | None) -> 
         "status = 'completed', error = NULL, indexing_at = now(), completed_at = now(), updated_at = now() "
         f"FROM (VALUES {', '.join(values)}) AS v(id, e, d, k, t) WHERE s.id = v.id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    vectors.execute_binary(sql, params)
 
 
 def index_segments(dataset: Dataset, segments: list[Segment], model: ModelInstance | None = None) -> None:

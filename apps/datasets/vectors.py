@@ -12,8 +12,16 @@ dimension up to pgvector's HNSW limit (2,000) is created the first time a datase
 vectors (e.g. 3,072) are searched exactly, without an index.
 """
 
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 HNSW_MAX_DIM = 2000
 PRESET_DIMS = (384, 768, 1024, 1536)
@@ -57,6 +65,40 @@ def ensure_index(dim: int) -> bool:
 def vector_literal(vector: list[float]) -> str:
     """pgvector's text form, passed as a parameter and cast in SQL."""
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+class BinaryVector(bytes):
+    """A vector in pgvector's binary wire format (`vector_recv`: int16 dimensions, int16 unused,
+    big-endian float4s), sent as a binary parameter by `execute_binary`."""
+
+
+class _BinaryVectorDumper(Dumper):
+    """Sends a BinaryVector as it is, binary, with no type OID: the statement casts the parameter
+    (`%s::vector`), which is how Postgres types it, so no per-connection lookup of pgvector's OID."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: Any) -> bytes:
+        return bytes(obj)
+
+
+def binary(vector: Sequence[float] | np.ndarray) -> BinaryVector:
+    """A vector for `execute_binary`. Writing 384 floats this way costs ~1/40 of formatting the
+    text literal in Python, and the server skips parsing ~8 kB of decimal text per vector: on the
+    indexing path that was ~15 % of the time per segment (bench/indexing.py)."""
+    values = np.asarray(vector, dtype=">f4")
+    return BinaryVector(struct.pack(">HH", len(values), 0) + values.tobytes())
+
+
+def execute_binary(sql: str, params: Sequence[Any]) -> int:
+    """Run one statement with server-side parameters (psycopg's plain Cursor, not Django's
+    client-side one), so BinaryVector parameters travel binary instead of being quoted into the
+    SQL text; returns the row count. Goes through a Django cursor first so that django-tenants has
+    set the workspace's search_path on the connection, and runs in whatever transaction is open."""
+    with connection.cursor() as wrapper, psycopg.Cursor(wrapper.cursor.connection) as cursor:
+        cursor.adapters.register_dumper(BinaryVector, _BinaryVectorDumper)
+        cursor.execute(sql, params, prepare=False)
+        return cursor.rowcount
 
 
 def distance_sql(dim: int) -> str:
