@@ -189,29 +189,44 @@ def _app_dataset_ids(app: Any) -> set[str]:
     return ids
 
 
-def app_counts() -> dict[str, int]:
-    """Dataset id → how many apps (draft or published) use it."""
+def _config_dataset_ids_by_app() -> dict[Any, set[str]]:
     from apps.applications.models import App
 
+    return {app.pk: _app_dataset_ids(app)
+            for app in App.objects.select_related("published").only("draft_config", "published__config")}
+
+
+def app_counts() -> dict[str, int]:
+    """Dataset id → how many apps use it: chat/completion apps' configs (draft or published) and
+    workflow apps' Knowledge Retrieval nodes (draft or newest published graph)."""
+    from apps.workflows.selectors import knowledge_dataset_ids_by_app
+
+    by_app = _config_dataset_ids_by_app()
+    for app_id, ids in knowledge_dataset_ids_by_app().items():
+        by_app[app_id] = by_app.get(app_id, set()) | ids
     counts: dict[str, int] = {}
-    for app in App.objects.select_related("published").only("draft_config", "published__config"):
-        for dataset_id in _app_dataset_ids(app):
+    for ids in by_app.values():
+        for dataset_id in ids:
             counts[dataset_id] = counts.get(dataset_id, 0) + 1
     return counts
 
 
 def apps_using(dataset_id: Any) -> list[Any]:
-    """Apps whose draft or published config attaches the dataset (deleting it would break them)."""
+    """Apps that would break if the dataset went (service-api.md §5.1 dataset_in_use): a chat or
+    completion app attaching it in its draft or published config, or a workflow app whose draft or
+    newest published graph searches it in a Knowledge Retrieval node."""
     from django.db.models import Q
 
     from apps.applications.models import App
+    from apps.workflows.selectors import app_ids_with_knowledge
 
     needle = [{"dataset": {"id": str(dataset_id)}}]
     return list(
         App.objects.filter(
             Q(draft_config__dataset_configs__datasets__datasets__contains=needle)
             | Q(published__config__dataset_configs__datasets__datasets__contains=needle)
-        )
+            | Q(pk__in=app_ids_with_knowledge(dataset_id))
+        ).order_by("name")
     )
 
 

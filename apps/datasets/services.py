@@ -20,6 +20,8 @@ from apps.providers import selectors as model_selectors
 from apps.providers.runtime.entities import ModelType
 
 DOC_FORMS = ("text_model", "qa_model")
+DATASET_IN_USE = ("The dataset is being used by some apps. Please remove the dataset from the apps before "
+                  "deleting it.")
 
 
 def _name(name: Any) -> str:
@@ -128,7 +130,12 @@ def _delete_files(paths: list[str]) -> None:
 
 
 def dataset_delete(*, dataset: Dataset) -> None:
-    """Delete a dataset with its documents, segments and files."""
+    """Delete a dataset with its documents, segments and files. Refused (409 dataset_in_use) while
+    an app uses it: its turns or runs would lose their knowledge silently."""
+    from apps.datasets import context
+
+    if context.apps_using(dataset.pk):
+        raise ServiceError("dataset_in_use", DATASET_IN_USE, 409)
     paths = list(dataset.documents.values_list("file", flat=True))
     dataset.delete()
     transaction.on_commit(lambda: _delete_files(paths))

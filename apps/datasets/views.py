@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
 from apps.datasets import retrieval, selectors, services
+from apps.datasets.context import apps_using
 from apps.datasets.forms import (
     DatasetForm,
     HitTestForm,
@@ -356,7 +357,7 @@ def dataset_settings(request: HttpRequest, dataset_id: Any) -> HttpResponse:
             return redirect(ws_reverse(request, "console:dataset_settings", dataset_id=dataset.pk))
     return render(request, "datasets/settings.html", _context(
         request, dataset, "settings", form=form, field_form=MetadataFieldForm(),
-        fields=list(dataset.metadata_fields.all())))
+        fields=list(dataset.metadata_fields.all()), used_by=apps_using(dataset.pk) if _can_edit(request) else []))
 
 
 @require_POST
@@ -390,6 +391,14 @@ def dataset_metadata_field_delete(request: HttpRequest, dataset_id: Any, field_i
 def dataset_delete(request: HttpRequest, dataset_id: Any) -> HttpResponse:
     dataset = _dataset(request, dataset_id)
     name = dataset.name
-    services.dataset_delete(dataset=dataset)
+    try:
+        services.dataset_delete(dataset=dataset)
+    except ServiceError as exc:
+        if exc.code != "dataset_in_use":
+            raise
+        apps = ", ".join(app.name for app in apps_using(dataset.pk))
+        messages.error(request, _("“%(name)s” is used by these apps: %(apps)s. Remove it from them before "
+                                  "deleting it.") % {"name": name, "apps": apps})
+        return redirect(ws_reverse(request, "console:dataset_settings", dataset_id=dataset.pk))
     messages.success(request, _("“%(name)s” was deleted.") % {"name": name})
     return redirect(ws_reverse(request, "console:datasets"))

@@ -108,3 +108,34 @@ def conversation_variables(conversation: Any, *, name: str = "") -> QuerySet:
     if name:
         found = found.filter(name__icontains=name)
     return found.order_by("created_at", "name")
+
+
+KNOWLEDGE_NODE = "knowledge-retrieval"
+
+
+def live_graphs() -> QuerySet[Workflow]:
+    """Each workflow app's draft and newest published version: the graphs that run (older versions
+    are history; keeping a dataset for them would block deleting it for good)."""
+    from django.db.models import OuterRef, Subquery
+
+    newest = Workflow.objects.filter(app=OuterRef("app")).exclude(version=DRAFT).order_by("-created_at")
+    return Workflow.objects.filter(Q(version=DRAFT) | Q(pk=Subquery(newest.values("pk")[:1])))
+
+
+def app_ids_with_knowledge(dataset_id: Any) -> set[Any]:
+    """Apps whose live graph has a Knowledge Retrieval node searching the dataset (jsonb containment
+    on the graph's node list, so Postgres does the matching)."""
+    needle = [{"data": {"type": KNOWLEDGE_NODE, "dataset_ids": [str(dataset_id)]}}]
+    return set(live_graphs().filter(graph__nodes__contains=needle).values_list("app_id", flat=True))
+
+
+def knowledge_dataset_ids_by_app() -> dict[Any, set[str]]:
+    """App id → the dataset ids its live graphs' Knowledge Retrieval nodes search."""
+    found: dict[Any, set[str]] = {}
+    rows = live_graphs().filter(graph__nodes__contains=[{"data": {"type": KNOWLEDGE_NODE}}])
+    for app_id, graph in rows.values_list("app_id", "graph"):
+        for node in (graph or {}).get("nodes") or []:
+            data = node.get("data") if isinstance(node, dict) else None
+            if isinstance(data, dict) and data.get("type") == KNOWLEDGE_NODE:
+                found.setdefault(app_id, set()).update(str(i) for i in data.get("dataset_ids") or [])
+    return found

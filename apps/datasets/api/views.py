@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import ServiceError, invalid_param, not_found
-from apps.datasets import context, keys, retrieval, services
+from apps.datasets import keys, retrieval, services
 from apps.datasets.api import shapes
 from apps.datasets.api.auth import DatasetCaller, authenticate_dataset
 from apps.datasets.models import Dataset, Document, MetadataField, Segment
@@ -286,13 +286,6 @@ class DatasetDetailView(KnowledgeView):
         return Response({**shapes.dataset(self.dataset), "partial_member_list": []})
 
     def delete(self, request: Request, dataset_id: Any) -> Response:
-        if context.apps_using(self.dataset.pk):
-            raise ServiceError(
-                "dataset_in_use",
-                "The dataset is being used by some apps. Please remove the "
-                "dataset from the apps before deleting it.",
-                409,
-            )
         services.dataset_delete(dataset=self.dataset)
         return _deleted()
 
