@@ -25,7 +25,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -203,6 +203,30 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
     vectors.execute_binary(sql, params)
 
 
+def write_batch(document: Document, items: list[tuple[int, Chunk]], counter: split.Counter,
+                vectors_: list[list[float]] | None, done: int) -> bool:
+    """Store a batch and the document's progress in one transaction; False when the document was
+    paused (the batch is kept: it is finished work, and the run stops) or deleted meanwhile
+    (nothing is written). The progress row is updated first, so it stays locked against a
+    concurrent delete until the batch is in.
+
+    The transaction commits with synchronous_commit off: Postgres acknowledges it before its WAL
+    reaches the disk. A crash of the server in that window (well under a second) can lose the
+    last batches, never corrupt anything, and the document is then still `indexing` with its
+    lock free, so the recovery task re-queues it and the pipeline re-embeds only the segments
+    whose rows are missing. Indexing is re-runnable by design; the rest of the platform keeps
+    full durability (the setting is local to this transaction)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("UPDATE datasets_document SET completed_segments = %s, updated_at = %s WHERE id = %s "
+                       "RETURNING is_paused", [done, timezone.now(), document.pk])
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        upsert_indexed(document, items, counter, vectors_)
+    return not row[0]
+
+
 def index_text(segment: Segment) -> str:
     """What the keyword index sees: content and answer, CJK runs as bigrams."""
     return cjk.tokenize(f"{segment.content}\n{segment.answer}" if segment.answer else segment.content)
@@ -297,14 +321,12 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
     batch = settings.DATASET_INDEXING_BATCH
     for start in range(0, len(pending), batch):
         items = pending[start:start + batch]
-        if not Document.objects.filter(pk=document.pk, is_paused=False).exists():
-            raise Paused
         vectors_ = embed(model, [c.content for _, c in items]) if high_quality else None
         if vectors_:
             _remember_dimension(dataset, len(vectors_[0]))
-        upsert_indexed(document, items, counter, vectors_)
         done += len(items)
-        Document.objects.filter(pk=document.pk).update(completed_segments=done, updated_at=timezone.now())
+        if not write_batch(document, items, counter, vectors_, done):
+            raise Paused
     totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
              tokens=totals["tokens"] or 0, error=None)

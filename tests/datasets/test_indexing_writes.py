@@ -1,6 +1,8 @@
 """What the indexing writes store: vectors sent binary come back exactly as the model returned them
 (to float4), keyword vectors are Postgres's own to_tsvector of the segment text, for both the
-document pipeline's batched upsert and the segment-edit path; vectors.binary's wire format."""
+document pipeline's batched upsert and the segment-edit path; vectors.binary's wire format; each
+batch commits with its progress, a failed batch ends the document in error and a retry finishes it,
+a pause or delete between batches stops the run."""
 
 import struct
 
@@ -8,10 +10,10 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from apps.datasets import services, vectors
-from apps.datasets.models import Segment
+from apps.datasets import indexing, services, vectors
+from apps.datasets.models import Document, Segment
 from tests.datasets.conftest import FAKE_EMBED, add_text, fake_models, make_dataset
-from tests.fakes.base import fake_embedding
+from tests.fakes.base import Fail, Hang, fake_embedding
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +76,40 @@ def test_binary_vector_is_pgvectors_wire_format_and_round_trips() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT v::text FROM binary_vectors ORDER BY v NULLS LAST")
         assert cursor.fetchall() == [("[0.5,-0.25,1]",), (None,)]
+
+
+def test_a_failed_batch_ends_in_error_and_a_retry_completes_the_rest(alpha, fake_openai, settings) -> None:  # type: ignore[no-untyped-def]
+    fake_models(fake_openai)
+    settings.DATASET_INDEXING_BATCH = 4
+    dataset = make_dataset(alpha, **FAKE_EMBED)
+    fake_openai.script("embeddings", Hang(0), Fail(400, "Input is too long for this model."))
+    document = add_text(alpha, dataset, TEXT, process_rule=CUSTOM)
+    assert document.indexing_status == Document.Status.ERROR
+    assert "Input is too long" in document.error and document.stopped_at is not None
+    # The first batch is stored with its progress; the failed one left nothing half-written.
+    assert (document.total_segments, document.completed_segments) == (10, 4)
+    assert list(document.segments.values_list("position", flat=True)) == [1, 2, 3, 4]
+    assert not document.segments.filter(embedding_dim__isnull=True).exists()
+    services.document_retry(document=document)
+    assert indexing.index_document(document_id=document.pk) == Document.Status.COMPLETED
+    document.refresh_from_db()
+    assert (document.completed_segments, document.segments.count(), document.error) == (10, 10, None)
+    assert len(fake_openai.requests) == 2 + 2  # the retry embedded only the 6 missing segments
+    for segment in document.segments.all():
+        assert np.array_equal(stored(segment)[0], np.asarray(fake_embedding(segment.content, 16), dtype=np.float32))
+
+
+def test_write_batch_stops_a_paused_or_deleted_document(alpha) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset(alpha, technique="economy")
+    document = add_text(alpha, dataset, TEXT, process_rule=CUSTOM, index=False)
+    chunks = [(1, indexing.Chunk("Lighthouse one.")), (2, indexing.Chunk("Lighthouse two."))]
+    counter = indexing.token_counter(dataset)
+    assert indexing.write_batch(document, chunks[:1], counter, None, 1) is True
+    Document.objects.filter(pk=document.pk).update(is_paused=True)
+    # Paused meanwhile: the finished batch and its progress are kept, and the run is told to stop.
+    assert indexing.write_batch(document, chunks[1:], counter, None, 2) is False
+    assert Document.objects.get(pk=document.pk).completed_segments == 2
+    assert list(Segment.objects.filter(document=document).values_list("position", flat=True)) == [1, 2]
+    Document.objects.filter(pk=document.pk).delete()
+    assert indexing.write_batch(document, chunks, counter, None, 2) is False  # gone: nothing written
+    assert not Segment.objects.filter(document_id=document.pk).exists()
