@@ -8,12 +8,15 @@ from drf_spectacular.views import SpectacularAPIView
 
 from apps.accounts import views as accounts
 from apps.core import views as core
+from apps.datasets import notion_views
 from apps.workspaces import views as ws
 
 console_patterns = (
     [
         path("", ws.console_index, name="index"),
         path("new/", ws.workspace_new, name="workspace_new"),
+        # Notion's one OAuth redirect URI for the deployment; the workspace comes from the state.
+        path("oauth/notion/callback/", notion_views.notion_oauth_callback, name="notion_oauth_callback"),
         path("<slug:ws>/", include("config.urls_tenant")),
     ],
     "console",

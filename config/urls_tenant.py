@@ -128,4 +128,5 @@ urlpatterns += [
     path(_DS + "documents/<uuid:document_id>/notion-sync/", notion_console.notion_sync,
          name="dataset_notion_sync"),
     path("settings/data-sources/", notion_console.data_sources, name="data_sources"),
+    path("settings/data-sources/notion/connect/", notion_console.notion_oauth_start, name="notion_oauth_start"),
 ]

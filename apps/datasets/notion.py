@@ -1,6 +1,7 @@
-"""Reading Notion through its public API with an internal integration token: who the token is,
-which pages it can see, and a page's blocks rendered as Markdown-like text for the Knowledge
-pipeline (KN-29/30).
+"""Reading Notion through its public API with an integration's token: who the token is, which
+pages it can see, and a page's blocks rendered as Markdown-like text for the Knowledge pipeline
+(KN-29/30). The token is an internal integration's, or a public integration's access token from
+Notion's OAuth flow (authorize_url, exchange_code; KN-32).
 
 Notion is an operator-level integration: the base URL comes from the NOTION_API_BASE setting, not
 from a user, so plain httpx is used rather than apps.core.outbound's guarded client (tests point
@@ -11,6 +12,7 @@ Images, files, embeds and child pages are not imported (KN-30); tables become te
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
@@ -43,6 +45,49 @@ def _reason(response: httpx.Response) -> str:
     if status >= 500:
         return f"Notion is unavailable (HTTP {status}). Try again later."
     return f"Notion answered HTTP {status}. {detail}".strip()
+
+
+# --- OAuth (public integrations) ------------------------------------------------------------------
+
+
+def oauth_configured() -> bool:
+    return bool(settings.NOTION_CLIENT_ID and settings.NOTION_CLIENT_SECRET)
+
+
+def authorize_url(state: str, redirect_uri: str) -> str:
+    """Notion's consent page for the operator's public integration; it comes back to
+    `redirect_uri` with `code` and the same `state`."""
+    query = urlencode({"client_id": settings.NOTION_CLIENT_ID, "response_type": "code", "owner": "user",
+                       "redirect_uri": redirect_uri, "state": state})
+    return f"{settings.NOTION_API_BASE.rstrip('/')}/v1/oauth/authorize?{query}"
+
+
+def exchange_code(code: str, redirect_uri: str) -> dict[str, Any]:
+    """Trade an authorisation code for an access token: POST /v1/oauth/token with HTTP basic auth of
+    the client id and secret. Returns Notion's answer (access_token, bot_id, workspace_name…)."""
+    try:
+        response = httpx.post(
+            f"{settings.NOTION_API_BASE.rstrip('/')}/v1/oauth/token", timeout=settings.NOTION_TIMEOUT,
+            auth=(settings.NOTION_CLIENT_ID, settings.NOTION_CLIENT_SECRET),
+            headers={"Notion-Version": settings.NOTION_VERSION},
+            json={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+    except httpx.HTTPError as exc:
+        raise NotionError(f"Cannot reach Notion: {exc.__class__.__name__}.") from exc
+    if response.status_code == 401:
+        raise NotionError("Notion refused the integration's client id or secret (NOTION_CLIENT_ID, "
+                          "NOTION_CLIENT_SECRET).", 401)
+    if response.status_code == 400:
+        raise NotionError("Notion did not accept the authorisation code; it may have expired or been used. "
+                          "Connect again.", 400)
+    if response.status_code >= 400:
+        raise NotionError(_reason(response), response.status_code)
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise NotionError("Notion sent a response that is not JSON.", response.status_code) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
+        raise NotionError("Notion's answer has no access token.", response.status_code)
+    return data
 
 
 class Client:

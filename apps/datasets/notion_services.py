@@ -1,5 +1,7 @@
 """Writes for Notion in Knowledge: the workspace's integration token (validated with Notion, then
-stored encrypted with the workspace's key), importing pages as documents, and re-syncing them.
+stored encrypted with the workspace's key), importing pages as documents, and re-syncing them. The
+token is pasted (internal integration) or comes from Notion's OAuth flow (public integration,
+connection_save_oauth); both are stored the same way and used the same way afterwards.
 
 A Notion page becomes a Document with data_source_type "notion_import" whose text is stored as a
 Markdown file, so it goes through the same cleaning, splitting and indexing as an upload. A
@@ -56,6 +58,19 @@ def connection_save(*, token_value: str, actor_id: int | None) -> NotionConnecti
         "bot_name": str(me.get("name") or "")[:255],
         "notion_workspace": str(bot.get("workspace_name") or "")[:255], "created_by_id": actor_id})
     return row
+
+
+def connection_save_oauth(*, code: str, redirect_uri: str, actor_id: int | None) -> NotionConnection:
+    """The end of the OAuth flow: exchange Notion's code for the access token, then store it like a
+    pasted token (checked with Notion, encrypted with the current workspace's key)."""
+    code = str(code or "").strip()
+    if not code:
+        raise invalid_param("Notion sent no authorisation code.", params="code")
+    try:
+        granted = notion.exchange_code(code, redirect_uri)
+    except notion.NotionError as exc:
+        raise ServiceError("notion_oauth_failed", exc.message, 400) from exc
+    return connection_save(token_value=granted["access_token"], actor_id=actor_id)
 
 
 def connection_delete() -> None:

@@ -1,23 +1,41 @@
-"""Notion in the console: Settings → Data sources (the workspace's integration token; owners and
-admins, Perm.PROVIDERS_MANAGE), the "Import from Notion" page picker of a dataset and the Sync
-action of a Notion document (Perm.APPS_EDIT). Views run in the workspace's schema, so another
-workspace's connection, datasets and documents are simply not found."""
+"""Notion in the console: Settings → Data sources (the workspace's integration token, pasted or
+through "Connect with Notion"; owners and admins, Perm.PROVIDERS_MANAGE), the "Import from Notion"
+page picker of a dataset and the Sync action of a Notion document (Perm.APPS_EDIT). Views run in
+the workspace's schema, so another workspace's connection, datasets and documents are simply not
+found.
 
+OAuth (public integrations, KN-29/32): Notion sends the browser back to ONE redirect URI per
+deployment (registered with the integration), so the callback lives outside the workspace URLs.
+The workspace comes from the `state`, which was made for one workspace and one signed-in member and
+kept in that member's session: a callback with an unknown, used or expired state, from another
+session, or for a member who lost the right to manage data sources attaches nothing anywhere."""
+
+import secrets
+import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
+from django_tenants.utils import schema_context
 
 from apps.core.errors import ServiceError
-from apps.datasets import notion_services, selectors, tasks
+from apps.datasets import notion, notion_services, selectors, tasks
 from apps.datasets.models import Document
+from apps.workspaces import roles
 from apps.workspaces.decorators import require_perm
+from apps.workspaces.models import Membership
 from apps.workspaces.roles import Perm
 from apps.workspaces.urlutils import ws_reverse
+
+OAUTH_SESSION_KEY = "notion_oauth_states"
+OAUTH_STATE_SECONDS = 600
 
 
 @require_perm(Perm.PROVIDERS_MANAGE)
@@ -37,7 +55,63 @@ def data_sources(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Notion is connected."))
             return redirect(ws_reverse(request, "console:data_sources"))
     return render(request, "datasets/data_sources.html", {
-        "notion": notion_services.connection_get(), "error": error}, status=400 if error else 200)
+        "notion": notion_services.connection_get(), "error": error, "oauth": notion.oauth_configured()},
+        status=400 if error else 200)
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    """The callback URL registered with the Notion integration: NOTION_REDIRECT_URI when the
+    operator sets it (behind a proxy), else this deployment's own URL."""
+    return settings.NOTION_REDIRECT_URI or request.build_absolute_uri(reverse("console:notion_oauth_callback"))
+
+
+def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    now = time.time()
+    return {state: record for state, record in (request.session.get(OAUTH_SESSION_KEY) or {}).items()
+            if now - float(record.get("at", 0)) < OAUTH_STATE_SECONDS}
+
+
+@require_POST
+@require_perm(Perm.PROVIDERS_MANAGE)
+def notion_oauth_start(request: HttpRequest) -> HttpResponse:
+    """"Connect with Notion": a fresh state for this workspace and member, then Notion's consent page."""
+    if not notion.oauth_configured():
+        raise Http404("Notion OAuth is not configured")
+    state = secrets.token_urlsafe(32)
+    pending = _pending(request)
+    pending[state] = {"workspace": request.tenant.pk, "user": request.user.pk,  # type: ignore[attr-defined]
+                      "at": time.time()}
+    request.session[OAUTH_SESSION_KEY] = pending
+    return redirect(notion.authorize_url(state, _redirect_uri(request)))
+
+
+@require_GET
+@login_required
+def notion_oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Notion's redirect: check the state (one use), then store the token in ITS workspace."""
+    pending = _pending(request)
+    record = pending.pop(str(request.GET.get("state") or ""), None)
+    request.session[OAUTH_SESSION_KEY] = pending
+    membership = None
+    if record is not None and record.get("user") == request.user.pk:
+        membership = (Membership.objects.select_related("workspace")
+                      .filter(workspace_id=record.get("workspace"), user=request.user).first())
+    if membership is None or not roles.has_perm(membership.role, Perm.PROVIDERS_MANAGE):
+        return render(request, "datasets/notion_oauth_refused.html", status=400)
+    workspace = membership.workspace
+    target = reverse("console:data_sources", kwargs={"ws": workspace.slug})
+    if request.GET.get("error"):
+        messages.error(request, _("Notion access was not granted, so nothing was connected."))
+        return redirect(target)
+    try:
+        with schema_context(workspace.schema_name):
+            notion_services.connection_save_oauth(code=request.GET.get("code", ""), redirect_uri=_redirect_uri(request),
+                                                  actor_id=request.user.pk)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Notion is connected."))
+    return redirect(target)
 
 
 @require_perm(Perm.APPS_EDIT)

@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
 NOTION_API_BASE = env("NOTION_API_BASE", default="https://api.notion.com")
 NOTION_VERSION = env("NOTION_VERSION", default="2022-06-28")
 NOTION_TIMEOUT = env.float("NOTION_TIMEOUT", default=30.0)
+# A public Notion integration (OAuth, "Connect with Notion"); unset: only internal tokens are offered.
+NOTION_CLIENT_ID = env("NOTION_CLIENT_ID", default="")
+NOTION_CLIENT_SECRET = env("NOTION_CLIENT_SECRET", default="")
+NOTION_REDIRECT_URI = env("NOTION_REDIRECT_URI", default="")  # default: this site's /console/oauth/notion/callback/
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth (django-allauth) ---------------------------------------------------------------------
