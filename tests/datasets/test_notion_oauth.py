@@ -12,7 +12,7 @@ comes back to the callback with the code the fake issued."""
 import base64
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from django.db import connection
@@ -55,6 +55,26 @@ class FakeOAuthNotion(FakeNotion):
         base = super()._handler()
 
         class Handler(base):  # type: ignore[misc, valid-type]
+            def do_GET(self) -> None:  # noqa: N802
+                """Notion's consent page: "Allow access" goes back to redirect_uri with a code."""
+                url = urlparse(self.path)
+                if url.path != "/v1/oauth/authorize":
+                    return super().do_GET()
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
+                    return self._send(400, {"error": "invalid_request"})
+                code = fake.grant(ACCESS_TOKEN, query["redirect_uri"])
+                back = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+                denied = f"{query['redirect_uri']}?{urlencode({'error': 'access_denied', 'state': query.get('state', '')})}"
+                html = (f'<html><body><h1>Tessera Public wants to access your Notion</h1>'
+                        f'<a id="allow" href="{back}">Allow access</a> <a id="cancel" href="{denied}">Cancel</a>'
+                        f'</body></html>').encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
             def do_POST(self) -> None:  # noqa: N802
                 if self.path != "/v1/oauth/token":
                     return super().do_POST()
