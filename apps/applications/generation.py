@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 import orjson
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db import models as models_
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from apps.applications import prompts
+from apps.applications import naming, prompts
 from apps.applications.inputs import validate_inputs
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param, not_found
@@ -203,15 +203,7 @@ def _finish(message_id: str, conversation_id: str, answer: str, status: str, err
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     if name_conversation:
-        _schedule_name(conversation_id)
-
-
-def _schedule_name(conversation_id: str) -> None:
-    """Queue the title task once the stored message is visible to workers (in the workspace schema,
-    which the task header carries)."""
-    from apps.applications import tasks
-
-    transaction.on_commit(lambda: tasks.generate_conversation_name.delay(conversation_id))
+        naming.schedule(conversation_id)
 
 
 def request_stop(task_id: str, end_user_id: str | None) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.applications import generation
+from apps.applications import generation, naming
 from apps.applications.inputs import validate_inputs
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param
@@ -267,7 +267,7 @@ def _store(p: Prepared, ctx: RunContext, status: str, error: str | None, elapsed
             if ctx.conversation_dirty and ctx.pool is not None:
                 _save_conversation_vars(p, ctx)
             if p.generate_name and message_status == Message.Status.NORMAL:
-                generation._schedule_name(p.conversation_id)
+                naming.schedule(p.conversation_id)
 
 
 def _save_conversation_vars(p: Prepared, ctx: RunContext) -> None:

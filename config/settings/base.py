@@ -154,6 +154,8 @@ DB_HOT_THREADS = env.int("DB_HOT_THREADS", default=8)
 # How long each process keeps API key routes, apps, resolved models and end users in memory
 # (apps/core/hotcache.py). Changes made elsewhere reach a process within this time; 0 disables it.
 HOT_CACHE_SECONDS = env.float("HOT_CACHE_SECONDS", default=5.0)
+# New conversations' title tasks are published together per this many seconds (applications/naming.py).
+TITLE_BATCH_SECONDS = env.float("TITLE_BATCH_SECONDS", default=0.25)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,6 +9,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Unit tests run tasks eagerly; tests/test_celery_worker.py runs a real worker instead.
 # A browser test's Daphne turns this off to hand work to a real worker (tests/datasets/test_browser.py).
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Titles queued at once, so eager tests see them named when the turn returns (tests/applications/test_title_worker.py batches).
+TITLE_BATCH_SECONDS = env.float("TITLE_BATCH_SECONDS", default=0.0)
 if not REDIS_URL:
     # The real-worker tests share this broker folder with the worker they start.
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
