@@ -68,10 +68,11 @@ def _authenticate_and_begin(header: str | None, raw_body: bytes, *, chat: bool) 
     return begin_turn(caller, body, chat=chat), body.get("response_mode") == "streaming"
 
 
-async def _generate(request: HttpRequest, *, chat: bool) -> HttpResponse:
+async def generate_for_key(header: str | None, raw_body: bytes, *, chat: bool) -> HttpResponse:
+    """POST /v1/chat-messages or /v1/completion-messages with this Authorization header and body.
+    Served by apps.applications.api.asgi; the Django views below serve the same for the URLconf."""
     try:
-        prepared, streaming = await run_hot(None, _authenticate_and_begin, request.headers.get("Authorization"),
-                                            request.body, chat=chat)
+        prepared, streaming = await run_hot(None, _authenticate_and_begin, header, raw_body, chat=chat)
     except (ServiceError, RuntimeModelError) as exc:
         return error_response(exc)
     return await respond(prepared, streaming=streaming)
@@ -124,12 +125,12 @@ def _post_only(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Aw
 
 @_post_only
 async def chat_messages(request: HttpRequest) -> HttpResponse:
-    return await _generate(request, chat=True)
+    return await generate_for_key(request.headers.get("Authorization"), request.body, chat=True)
 
 
 @_post_only
 async def completion_messages(request: HttpRequest) -> HttpResponse:
-    return await _generate(request, chat=False)
+    return await generate_for_key(request.headers.get("Authorization"), request.body, chat=False)
 
 
 @_post_only

@@ -1,0 +1,134 @@
+"""POST /v1/chat-messages and /v1/completion-messages through the production ASGI application
+(config.asgi), which serves them with apps.applications.api.asgi instead of Django's handler:
+blocking and streaming answers, the API's error bodies, oversize bodies, other workspaces'
+conversations, and a client that leaves mid-stream."""
+
+import asyncio
+import json
+
+import pytest
+from channels.testing import ApplicationCommunicator
+from django_tenants.utils import schema_context
+
+from apps.logs.models import Message
+from config.asgi import application
+from tests.fakes.base import Reply
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+CHAT = {"inputs": {"name": "Ada"}, "query": "Plan a trip", "user": "u-1"}
+
+
+def _scope(path: str, key: str | None, method: str = "POST") -> dict:
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+    if key is not None:
+        headers.append((b"authorization", f"Bearer {key}".encode()))
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+
+
+async def _request(path: str, key: str | None, body: bytes, method: str = "POST",
+                   parts: int = 1) -> tuple[int, dict[bytes, bytes], bytes]:
+    app = ApplicationCommunicator(application, _scope(path, key, method))
+    size = -(-len(body) // parts) or 1
+    pieces = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    for index, piece in enumerate(pieces):
+        await app.send_input({"type": "http.request", "body": piece, "more_body": index < len(pieces) - 1})
+    start = await app.receive_output(10)
+    assert start["type"] == "http.response.start"
+    content = b""
+    while True:
+        message = await app.receive_output(10)
+        content += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await app.wait(5)
+    return start["status"], dict(start["headers"]), content
+
+
+def _stored(message_id: str) -> Message:
+    with schema_context("ws_alpha"):
+        return Message.objects.get(pk=message_id)
+
+
+async def test_blocking_chat_answer(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.script("chat", Reply("Lisbon in three days"))
+    status, headers, content = await _request("/v1/chat-messages", api.chat_key, json.dumps(CHAT).encode(), parts=3)
+    assert status == 200, content
+    assert headers[b"Content-Type"] == b"application/json"
+    body = json.loads(content)
+    assert body["event"] == "message" and body["mode"] == "chat" and body["answer"] == "Lisbon in three days"
+    assert body["metadata"]["usage"]["total_tokens"] > 0
+    stored = await asyncio.to_thread(_stored, body["message_id"])
+    assert stored.answer == "Lisbon in three days" and stored.status == "normal"
+
+
+async def test_streaming_completion_events(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.script("chat", Reply("A short poem", chunk_size=1))
+    payload = {"inputs": {"topic": "sea"}, "user": "u-1", "response_mode": "streaming"}
+    status, headers, content = await _request("/v1/completion-messages", api.completion_key,
+                                               json.dumps(payload).encode())
+    assert status == 200
+    assert headers[b"Content-Type"] == b"text/event-stream" and headers[b"Cache-Control"] == b"no-cache"
+    events = [json.loads(line[6:]) for line in content.decode().split("\n") if line.startswith("data: ")]
+    assert [e["event"] for e in events] == ["message"] * 3 + ["message_end"]
+    assert "".join(e["answer"] for e in events[:-1]) == "A short poem"
+    assert events[-1]["metadata"]["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.parametrize(("method", "key", "body", "status", "code"), [
+    ("GET", "chat", b"", 405, "method_not_allowed"),
+    ("POST", None, json.dumps(CHAT).encode(), 401, "unauthorized"),
+    ("POST", "chat", b"{not json", 400, "invalid_param"),
+    ("POST", "chat", b"[1, 2]", 400, "invalid_param"),
+    ("POST", "chat", json.dumps({**CHAT, "inputs": {}}).encode(), 400, "invalid_param"),
+    ("POST", "completion", json.dumps(CHAT).encode(), 400, "not_chat_app"),
+])
+async def test_errors_use_the_api_format(api, method, key, body, status, code) -> None:  # type: ignore[no-untyped-def]
+    token = {"chat": api.chat_key, "completion": api.completion_key, None: None}[key]
+    got, headers, content = await _request("/v1/chat-messages", token, body, method)
+    assert got == status, content
+    error = json.loads(content)
+    assert error["code"] == code and error["status"] == status and error["message"]
+    if status == 401:
+        assert headers[b"WWW-Authenticate"] == b'Bearer realm="api"'
+
+
+async def test_oversize_body_is_refused(api, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({**CHAT, "query": "x" * 2000}).encode()
+    status, _, content = await _request("/v1/chat-messages", api.chat_key, body, parts=4)
+    assert status == 400
+    assert json.loads(content) == {"code": "invalid_param", "status": 400,
+                                   "message": "The request body is larger than 1000 bytes."}
+
+
+async def test_another_workspaces_conversation_is_404(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.script("chat", Reply("Beta answer"))
+    status, _, content = await _request("/v1/chat-messages", api.beta_key,
+                                        json.dumps({"inputs": {}, "query": "Hi", "user": "u-1"}).encode())
+    assert status == 200, content
+    beta_conversation = json.loads(content)["conversation_id"]
+    status, _, content = await _request("/v1/chat-messages", api.chat_key,
+                                        json.dumps({**CHAT, "conversation_id": beta_conversation}).encode())
+    assert status == 404 and json.loads(content)["code"] == "not_found"
+
+
+async def test_client_leaving_mid_stream_ends_the_response_not_the_answer(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    words = " ".join(f"w{i}" for i in range(30))
+    fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.03))
+    app = ApplicationCommunicator(application, _scope("/v1/chat-messages", api.chat_key))
+    await app.send_input({"type": "http.request",
+                          "body": json.dumps({**CHAT, "response_mode": "streaming"}).encode()})
+    assert (await app.receive_output(10))["status"] == 200
+    first = await app.receive_output(10)
+    message_id = json.loads(first["body"].decode().split("data: ", 1)[1].split("\n", 1)[0])["message_id"]
+    await app.send_input({"type": "http.disconnect"})
+    await app.wait(5)  # the application returned at once instead of streaming the rest
+    for _ in range(100):
+        stored = await asyncio.to_thread(_stored, message_id)
+        if stored.status != "running":
+            break
+        await asyncio.sleep(0.1)
+    assert stored.status == "normal" and stored.answer == words
