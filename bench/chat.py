@@ -4,13 +4,18 @@
 
 Prints:
 1. time to first token of streaming /v1/chat-messages vs. streaming straight from the fake server,
-   32 at a time: p50 and p95 of both, and what Tessera adds;
+   32 at a time, each client asking again as soon as its answer ends: p50 and p95 of both, and
+   what Tessera adds. Twice: (a) with a fake model that answers instantly, which saturates the
+   machine, so the figure is mostly queueing behind other turns' CPU; (b) with a fake model that
+   streams at a model's pace (20 tokens, one every 20 ms), where it is the latency a turn adds;
 2. blocking /v1/chat-messages requests per second (the fake server's own rate alongside);
 3. slow streams (one token every 0.5 s for --stream-seconds) held open at once by one Daphne
    process: errors, and Daphne's memory (RSS) at the peak;
 4. database queries on the hot path of one chat turn.
 Everything runs on this machine, each in its own process: Daphne (dev settings, DEBUG off,
-embedded Postgres), the fake servers (bench/fake_server.py) and the client (httpx, this process).
+embedded Postgres), the fake servers (bench/fake_server.py) and the client (aiohttp, this process;
+httpx costs ~2.3 ms of client CPU per request here against aiohttp's ~0.3 ms, CPU the 2 cores
+would otherwise give the server). The client's own CPU per request is printed.
 """
 
 import argparse
@@ -33,7 +38,7 @@ import django  # noqa: E402
 
 django.setup()
 
-import httpx  # noqa: E402
+import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -71,6 +76,15 @@ def point_model_at(schema: str, fake: Fake) -> None:
             "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm"})
 
 
+async def repoint(schema: str, fake: Fake) -> None:
+    """Point the bench model at ``fake`` and wait until running Daphne processes, which cache
+    resolved models for HOT_CACHE_SECONDS, use it."""
+    from django.conf import settings
+
+    await asyncio.to_thread(point_model_at, schema, fake)
+    await asyncio.sleep(settings.HOT_CACHE_SECONDS + 0.5)
+
+
 def setup(fake: Fake) -> tuple[str, str]:
     """A bench workspace with a chat app on the fake model; returns (schema, api key)."""
     from django.contrib.auth import get_user_model
@@ -92,29 +106,37 @@ def setup(fake: Fake) -> tuple[str, str]:
     return workspace.schema_name, key
 
 
-async def first_token(client: httpx.AsyncClient, url: str, headers: dict, body: dict, marker: bytes) -> float:
+async def first_token(session: aiohttp.ClientSession, url: str, headers: dict, body: dict, marker: bytes) -> float:
     started = time.perf_counter()
     first = None
-    async with client.stream("POST", url, json=body, headers=headers) as response:
+    async with session.post(url, json=body, headers=headers) as response:
         response.raise_for_status()
-        async for line in response.aiter_lines():  # read to the end, as a real client would
-            if first is None and marker in line.encode():
+        async for line in response.content:  # read to the end, as a real client would
+            if first is None and marker in line:
                 first = time.perf_counter() - started
     if first is None:
         raise RuntimeError("no token")
     return first
 
 
+def session(connections: int, timeout: float = 60) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections),
+                                 timeout=aiohttp.ClientTimeout(total=timeout))
+
+
 def cpu_ms(*procs: psutil.Process) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in procs)) * 1000
 
 
-async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, daphne: psutil.Process) -> None:
+CLIENT = psutil.Process()
+
+
+async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, daphne: psutil.Process,
+               label: str) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench", "response_mode": "streaming"}
     direct_body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "Say something"}]}
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with session(concurrency * 2) as client:
         async def batch(fn, n):  # type: ignore[no-untyped-def]
             sem = asyncio.Semaphore(concurrency)
 
@@ -132,19 +154,19 @@ async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, da
 
         await batch(ours, concurrency)  # warm-up
         await batch(direct, concurrency)
-        cpu = cpu_ms(daphne)
+        cpu, client_cpu = cpu_ms(daphne), cpu_ms(CLIENT)
         tessera = await batch(ours, total)
-        cpu = (cpu_ms(daphne) - cpu) / total
+        cpu, client_cpu = (cpu_ms(daphne) - cpu) / total, (cpu_ms(CLIENT) - client_cpu) / total
         fake_cpu = cpu_ms(fake.process)
         raw = await batch(direct, total)
         fake_cpu = (cpu_ms(fake.process) - fake_cpu) / total
-    print(f"1. time to first token, streaming, {concurrency} concurrent, {total} requests")
+    print(f"1{label}, {concurrency} concurrent, {total} requests")
     print(f"   fake server directly: p50 {pct(raw, .5):7.1f} ms   p95 {pct(raw, .95):7.1f} ms")
     print(f"   through Tessera:      p50 {pct(tessera, .5):7.1f} ms   p95 {pct(tessera, .95):7.1f} ms")
     print(f"   added by Tessera:     p50 {pct(tessera, .5) - pct(raw, .5):7.1f} ms   "
           f"p95 {pct(tessera, .95) - pct(raw, .95):7.1f} ms")
     print(f"   CPU per streamed answer: Daphne {cpu:.2f} ms; the fake server alone {fake_cpu:.2f} ms "
-          f"({cpu / fake_cpu:.1f}x)")
+          f"({cpu / fake_cpu:.1f}x); the client {client_cpu:.2f} ms")
 
 
 async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, seconds: float,
@@ -152,7 +174,7 @@ async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, second
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench"}
     direct_body = {"model": "fake-chat", "messages": [{"role": "user", "content": "Say something"}]}
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with session(concurrency) as client:
         async def run(url: str, hdrs: dict, payload: dict) -> tuple[float, int]:
             done, errors = 0, 0
             deadline = time.perf_counter() + seconds
@@ -160,23 +182,26 @@ async def blocking_rps(base: str, key: str, fake: Fake, concurrency: int, second
             async def worker() -> None:
                 nonlocal done, errors
                 while time.perf_counter() < deadline:
-                    response = await client.post(url, json=payload, headers=hdrs)
-                    if response.status_code == 200:
-                        done += 1
-                    else:
-                        errors += 1
+                    async with client.post(url, json=payload, headers=hdrs) as response:
+                        await response.read()
+                        if response.status == 200:
+                            done += 1
+                        else:
+                            errors += 1
             started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return done / (time.perf_counter() - started), errors
 
         await run(f"{base}/v1/chat-messages", headers, body)
-        cpu, started = cpu_ms(*daphne), time.perf_counter()
+        cpu, client_cpu, started = cpu_ms(*daphne), cpu_ms(CLIENT), time.perf_counter()
         ours, ours_errors = await run(f"{base}/v1/chat-messages", headers, body)
-        cpu = (cpu_ms(*daphne) - cpu) / (ours * (time.perf_counter() - started))
+        served = ours * (time.perf_counter() - started)
+        cpu, client_cpu = (cpu_ms(*daphne) - cpu) / served, (cpu_ms(CLIENT) - client_cpu) / served
         raw, _ = await run(f"{fake.base_url}/chat/completions", {"Authorization": "Bearer x"}, direct_body)
     print(f"2. blocking chat-messages, {concurrency} concurrent for {seconds:.0f} s: {ours:7.1f} requests/s "
           f"({ours_errors} errors); the fake server alone: {raw:7.1f} requests/s")
-    print(f"   Daphne CPU per blocking request: {cpu:.2f} ms, so one core would serve at most {1000 / cpu:.0f}/s")
+    print(f"   Daphne CPU per blocking request: {cpu:.2f} ms, so one core would serve at most {1000 / cpu:.0f}/s; "
+          f"the client {client_cpu:.2f} ms")
 
 
 async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process, counts: list[int],
@@ -184,31 +209,31 @@ async def slow_streams(base: str, key: str, schema: str, daphne: psutil.Process,
     headers = {"Authorization": f"Bearer {key}"}
     tokens = max(2, int(stream_seconds / 0.5))
     slow = Fake(tokens, 0.5)
-    await asyncio.to_thread(point_model_at, schema, slow)
+    await repoint(schema, slow)
     print(f"3. slow streams held at once by one Daphne process ({tokens} tokens, one every 0.5 s)")
     for count in counts:
-        limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
         errors, completed, peak = 0, 0, 0
         reasons: collections.Counter = collections.Counter()
-        async with httpx.AsyncClient(timeout=httpx.Timeout(120, connect=60), limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=count + 10, force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as client:
             async def one(i: int) -> None:
                 nonlocal errors, completed
                 body = {"inputs": {}, "query": "Slowly", "user": f"slow-{i % 50}", "response_mode": "streaming"}
                 try:
-                    async with client.stream("POST", f"{base}/v1/chat-messages", json=body, headers=headers) as r:
-                        if r.status_code != 200:
+                    async with client.post(f"{base}/v1/chat-messages", json=body, headers=headers) as r:
+                        if r.status != 200:
                             errors += 1
-                            reasons[f"HTTP {r.status_code}"] += 1
+                            reasons[f"HTTP {r.status}"] += 1
                             return
-                        async for line in r.aiter_lines():
-                            if '"event":"error"' in line:
+                        async for line in r.content:
+                            if b'"event":"error"' in line:
                                 errors += 1
-                                reasons[line[:120]] += 1
+                                reasons[line[:120].decode()] += 1
                                 return
-                            if '"event":"message_end"' in line:
+                            if b'"event":"message_end"' in line:
                                 completed += 1
                                 return
-                except httpx.HTTPError as exc:
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     errors += 1
                     reasons[type(exc).__name__] += 1
 
@@ -276,12 +301,13 @@ def stop_daphne(procs: list[subprocess.Popen], listener: socket.socket) -> None:
 
 
 async def ready(base: str) -> None:
-    async with httpx.AsyncClient() as client:
+    async with aiohttp.ClientSession() as client:
         for _ in range(600):
             try:
-                await client.get(f"{base}/healthz")
+                async with client.get(f"{base}/healthz") as response:
+                    await response.read()
                 return
-            except httpx.HTTPError:
+            except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
     raise RuntimeError("Daphne did not start")
 
@@ -298,14 +324,21 @@ async def main(args: argparse.Namespace) -> None:
         proc = psutil.Process(procs[0].pid)
         print(f"Daphne pid {proc.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
               f"{os.cpu_count()} CPUs; Daphne, the fake servers and the client each in their own process")
-        await ttft(base, key, fake, args.concurrency, args.requests, proc)
+        await ttft(base, key, fake, args.concurrency, args.requests, proc,
+                   "a. time to first token, streaming, a fake model that answers at once")
+        paced = Fake(20, 0.02)
+        await repoint(schema, paced)
+        await ttft(base, key, paced, args.concurrency, args.requests, proc,
+                   "b. time to first token, streaming, a fake model at a model's pace (20 tokens, 20 ms apart)")
+        paced.stop()
+        await repoint(schema, fake)
         await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds, proc)
         await slow_streams(base, key, schema, proc, [int(c) for c in args.streams.split(",") if c],
                            args.stream_seconds)
     finally:
         stop_daphne(procs, listener)
     if args.workers > 1:
-        await asyncio.to_thread(point_model_at, schema, fake)
+        await asyncio.to_thread(point_model_at, schema, fake)  # before the processes start: nothing cached
         procs, port, listener = start_daphne(args.workers)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -148,11 +148,8 @@ async def _sse(api: openai.AsyncOpenAI, m: ResolvedModel, path: str, body: dict[
     timeouts, and raises its typed errors for failed statuses."""
     response = await api.post(path, cast_to=httpx.Response, body=body, stream=True)
     try:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data.startswith("[DONE]"):
+        async for data in _data_fields(response):
+            if data.startswith(b"[DONE]"):
                 break
             chunk = orjson.loads(data)
             if isinstance(chunk, dict) and chunk.get("error"):
@@ -163,6 +160,20 @@ async def _sse(api: openai.AsyncOpenAI, m: ResolvedModel, path: str, body: dict[
             yield chunk
     finally:
         await response.aclose()
+
+
+async def _data_fields(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The ``data:`` field of each SSE line, as bytes. Splits the (content-decoded) bytes itself:
+    httpx's text and line decoders cost a tenth of the CPU of a streamed token."""
+    pending = b""
+    async for piece in response.aiter_bytes():
+        lines = (pending + piece).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].strip()
+    if pending.startswith(b"data:"):
+        yield pending[5:].strip()
 
 
 def _usage_chunk(chunk: dict[str, Any]) -> ProviderChunk | None:
