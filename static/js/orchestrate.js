@@ -100,8 +100,11 @@
       expertLocked: data.expert_locked,
       cfg: cfg,
       knowledge: data.knowledge || { datasets: [], rerank_models: [] },
-      rerankKey: (cfg.dataset_configs.reranking_model || {}).reranking_model_name ?
-        cfg.dataset_configs.reranking_model.reranking_provider_name + ":" + cfg.dataset_configs.reranking_model.reranking_model_name : "",
+      // The multi-path rerank step: "" (none), "weighted_score" (hybrid search) or "provider:model".
+      rerankKey: cfg.dataset_configs.reranking_mode === "weighted_score" ? "weighted_score" :
+        (cfg.dataset_configs.reranking_model || {}).reranking_model_name ?
+          cfg.dataset_configs.reranking_model.reranking_provider_name + ":" + cfg.dataset_configs.reranking_model.reranking_model_name : "",
+      ctxVectorWeight: String((((cfg.dataset_configs.weights || {}).vector_setting) || {}).vector_weight ?? 0.7),
       ctxThreshold: cfg.dataset_configs.score_threshold_enabled && cfg.dataset_configs.score_threshold !== null ?
         String(cfg.dataset_configs.score_threshold) : "",
       vars: toVars(data.config.user_input_form),
@@ -126,16 +129,30 @@
       recorder: null,  // the microphone's MediaRecorder while recording
       transcribing: false,
 
+      setWeights: function () {
+        var weight = parseFloat(this.ctxVectorWeight);
+        this.cfg.dataset_configs.weights = this.rerankKey !== "weighted_score" ? null : {
+          weight_type: "customized",
+          vector_setting: { vector_weight: weight },
+          keyword_setting: { keyword_weight: Math.round((1 - weight) * 10000) / 10000 },
+        };
+      },
+
       init: function () {
         var self = this;
         this.resetInputs();
         this.$watch("cfg", function () { self.scheduleValidate(); }, { deep: true });
         this.$watch("rerankKey", function (key) {
           var at = key.indexOf(":");
-          self.cfg.dataset_configs.reranking_model = key ?
+          var model = at > 0;
+          self.cfg.dataset_configs.reranking_model = model ?
             { reranking_provider_name: key.slice(0, at), reranking_model_name: key.slice(at + 1) } :
             { reranking_provider_name: "", reranking_model_name: "" };
+          self.cfg.dataset_configs.reranking_mode = key === "weighted_score" ? "weighted_score" :
+            (model ? "reranking_model" : null);
+          self.setWeights();
         });
+        this.$watch("ctxVectorWeight", function () { self.setWeights(); });
         this.$watch("ctxThreshold", function (value) {
           var number = parseFloat(value);
           self.cfg.dataset_configs.score_threshold_enabled = !isNaN(number);

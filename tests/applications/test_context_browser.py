@@ -43,18 +43,25 @@ def _datasets(world):  # type: ignore[no-untyped-def]
         connection.close()
 
 
+def open_context(browser, live_url: str, app: App, *datasets):  # type: ignore[no-untyped-def]
+    """Edith's orchestrate page of `app` with `datasets` ticked in the Context card."""
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    _login(page, live_url)
+    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+    card = page.locator("[data-testid=context-card]")
+    for dataset in datasets:
+        card.locator(f"#ctx-{dataset.pk}").check()
+    return page
+
+
 def test_attach_knowledge_and_see_citations_in_the_preview(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world_tx, fake_openai)
     # Indexing embeds through async_to_sync, which cannot run beside Playwright's event loop here.
     with ThreadPoolExecutor(1) as pool:
         pets, hr = pool.submit(_datasets, world_tx).result()
     fake_openai.script("chat", Reply("The cat is Miso."))
-    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-    _login(page, live_url)
-    page.goto(f"{live_url}/console/alpha/apps/{app.pk}/orchestrate/")
+    page = open_context(browser, live_url, app, pets, hr)
     card = page.locator("[data-testid=context-card]")
-    card.locator(f"#ctx-{pets.pk}").check()
-    card.locator(f"#ctx-{hr.pk}").check()
     page.locator("input[name=retriever_resource]").check(force=True)
     assert card.locator("#ctx-mode-multiple").is_checked()
 
