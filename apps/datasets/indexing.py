@@ -19,7 +19,8 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -203,6 +204,35 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
     vectors.execute_binary(sql, params)
 
 
+def embedded_batches(document: Document, batches: list[list[tuple[int, Chunk]]],
+                     model: ModelInstance | None) -> Iterator[tuple[list[tuple[int, Chunk]], list[list[float]] | None]]:
+    """Each batch with its vectors (None without a model). While the caller writes one batch, the
+    next batch's embedding request already runs in a helper thread: the model call waits on the
+    network or the model, the write on the database, so the two overlap instead of adding up. The
+    next request is sent only while the document is not paused (or deleted), so pausing between
+    batches wastes no embedding call. The helper thread only calls the model, never the database."""
+    if model is None:
+        yield from ((items, None) for items in batches)
+        return
+    if not batches:
+        return
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    def request(items: list[tuple[int, Chunk]]) -> Future[list[list[float]]]:
+        return pool.submit(embed, model, [chunk.content for _, chunk in items])
+
+    try:
+        upcoming: Future[list[list[float]]] | None = request(batches[0])
+        for k, items in enumerate(batches):
+            vectors_ = (upcoming or request(items)).result()  # None: resumed right after a pause check
+            running = k + 1 < len(batches) and Document.objects.filter(pk=document.pk, is_paused=False).exists()
+            upcoming = request(batches[k + 1]) if running else None
+            yield items, vectors_
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def write_batch(document: Document, items: list[tuple[int, Chunk]], counter: split.Counter,
                 vectors_: list[list[float]] | None, done: int) -> bool:
     """Store a batch and the document's progress in one transaction; False when the document was
@@ -315,18 +345,19 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
     done = len(chunks) - len(pending)
     _advance(document, Document.Status.INDEXING, splitting_completed_at=timezone.now(),
              indexing_started_at=timezone.now(), total_segments=len(chunks), completed_segments=done)
-    high_quality = dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY
-    if high_quality:
+    if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY:
         model = model or embedding_model(dataset)
-    batch = settings.DATASET_INDEXING_BATCH
-    for start in range(0, len(pending), batch):
-        items = pending[start:start + batch]
-        vectors_ = embed(model, [c.content for _, c in items]) if high_quality else None
-        if vectors_:
-            _remember_dimension(dataset, len(vectors_[0]))
-        done += len(items)
-        if not write_batch(document, items, counter, vectors_, done):
-            raise Paused
+    else:
+        model = None
+    size = settings.DATASET_INDEXING_BATCH
+    batches = [pending[start:start + size] for start in range(0, len(pending), size)]
+    with closing(embedded_batches(document, batches, model)) as embedded:
+        for items, vectors_ in embedded:
+            if vectors_:
+                _remember_dimension(dataset, len(vectors_[0]))
+            done += len(items)
+            if not write_batch(document, items, counter, vectors_, done):
+                raise Paused
     totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
              tokens=totals["tokens"] or 0, error=None)

@@ -2,9 +2,11 @@
 (to float4), keyword vectors are Postgres's own to_tsvector of the segment text, for both the
 document pipeline's batched upsert and the segment-edit path; vectors.binary's wire format; each
 batch commits with its progress, a failed batch ends the document in error and a retry finishes it,
-a pause or delete between batches stops the run."""
+a pause or delete between batches stops the run; the next batch's embedding overlaps the write."""
 
 import struct
+import time
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -113,3 +115,24 @@ def test_write_batch_stops_a_paused_or_deleted_document(alpha) -> None:  # type:
     Document.objects.filter(pk=document.pk).delete()
     assert indexing.write_batch(document, chunks, counter, None, 2) is False  # gone: nothing written
     assert not Segment.objects.filter(document_id=document.pk).exists()
+
+
+def test_the_next_batch_is_requested_while_one_is_written_but_not_after_a_pause(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_models(fake_openai)
+    dataset = make_dataset(alpha, **FAKE_EMBED)
+    document = add_text(alpha, dataset, TEXT, process_rule=CUSTOM, index=False)
+    batches = [[(p, indexing.Chunk(f"Lighthouse {p}."))] for p in (1, 2, 3)]
+    with closing(indexing.embedded_batches(document, batches, indexing.embedding_model(dataset))) as embedded:
+        items, vectors_ = next(embedded)
+        assert items == batches[0]
+        assert np.array_equal(np.asarray(vectors_[0], dtype=np.float32),
+                              np.asarray(fake_embedding("Lighthouse 1.", 16), dtype=np.float32))
+        # Batch 2's request is under way before the caller has written batch 1.
+        deadline = time.monotonic() + 30
+        while len(fake_openai.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(fake_openai.requests) == 2
+        Document.objects.filter(pk=document.pk).update(is_paused=True)
+        items, _ = next(embedded)
+        assert items == batches[1]
+        assert len(fake_openai.requests) == 2  # paused: batch 3 was never requested
