@@ -7,7 +7,9 @@ upsert segments → embed → write vectors and keyword vectors → progress upd
 1. economy (keyword index only, no embedding);
 2. high_quality with an instant embedder (unit vectors made in-process, 384 dims): the pipeline's
    own cost; target ≥ 2,000 segments/s. Printed next to it: bare inserts of as many vectors into a
-   table with the same HNSW index, the floor under any pgvector pipeline on this machine;
+   table with the same HNSW index, the floor under any pgvector pipeline on this machine.
+   Both lines give the CPU time a segment took in the database session and in Python as well:
+   a shared machine's load swings the wall time far more than these;
 3. high_quality with the built-in local model (all-MiniLM-L6-v2), against that model's raw
    throughput on the same segment texts (embed_sync, same batch size): target ≥ 80 %.
 Runs against its own database (bench_knowledge) on the embedded Postgres, migrated on first use.
@@ -109,8 +111,38 @@ def workspace_schema() -> str:
     return workspace.schema_name
 
 
-def run(technique: str, segments: int, model=None, docs: int = 4) -> tuple[float, int, list[str]]:  # type: ignore[no-untyped-def]
-    """(seconds, segments indexed, their texts) for `docs` documents indexed one after another."""
+class Clock:
+    """Wall time, and CPU time of this process and of its database session, over a block. On a
+    machine shared with other work the wall time swings with the load; CPU time much less, so the
+    CPU figures are the ones to compare between runs. The session's CPU is read from /proc, so
+    only for a server on this machine (the embedded one); None otherwise."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.python, self.database = time.perf_counter(), time.process_time(), self._database()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        database = self._database()
+        self.database = database - self.database if database is not None and self.database is not None else None
+        self.wall, self.python = time.perf_counter() - self.wall, time.process_time() - self.python
+
+    @staticmethod
+    def _database() -> float | None:
+        connection.ensure_connection()
+        try:
+            with open(f"/proc/{connection.connection.info.backend_pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def per_item(self, count: int) -> str:
+        database = f"database {1000 * self.database / count:.2f} ms, " if self.database is not None else ""
+        return f"CPU a segment: {database}Python {1000 * self.python / count:.2f} ms"
+
+
+def run(technique: str, segments: int, model=None, docs: int = 4) -> tuple[Clock, int, list[str]]:  # type: ignore[no-untyped-def]
+    """(timings, segments indexed, their texts) for `docs` documents indexed one after another."""
     clear()
     kwargs = {"embedding_model_provider": "local", "embedding_model": "all-MiniLM-L6-v2"} \
         if technique == "high_quality" else {}
@@ -121,14 +153,13 @@ def run(technique: str, segments: int, model=None, docs: int = 4) -> tuple[float
         _, document = services.document_create_from_text(dataset=dataset, name=f"d{seed}.txt", actor_id=None,
                                                          text=text(segments // docs, seed), process_rule=RULE)
         documents.append(document)
-    started = time.perf_counter()
-    for document in documents:
-        status = indexing.index_document(document_id=document.pk, model=model)
-        assert status == "completed", (status, document.pk)
-    assert dataset.segments.count() == segments, "each part should be one segment"
-    elapsed = time.perf_counter() - started
+    with Clock() as clock:
+        for document in documents:
+            status = indexing.index_document(document_id=document.pk, model=model)
+            assert status == "completed", (status, document.pk)
+        assert dataset.segments.count() == segments, "each part should be one segment"
     contents = list(dataset.segments.order_by("document_id", "position").values_list("content", flat=True))
-    return elapsed, len(contents), contents
+    return clock, len(contents), contents
 
 
 def clear() -> None:
@@ -138,8 +169,8 @@ def clear() -> None:
         cursor.execute("VACUUM datasets_segment")
 
 
-def raw_hnsw_inserts(count: int, dims: int = 384, batch: int = 64) -> float:
-    """Seconds to insert `count` unit vectors into a bare table with the same HNSW index: the
+def raw_hnsw_inserts(count: int, dims: int = 384, batch: int = 64) -> Clock:
+    """Timings of inserting `count` unit vectors into a bare table with the same HNSW index: the
     floor under any pgvector pipeline on this machine. Sent binary, as the pipeline sends them."""
     rng = np.random.default_rng(2)
     vectors = rng.standard_normal((count, dims)).astype(np.float32)
@@ -150,15 +181,14 @@ def raw_hnsw_inserts(count: int, dims: int = 384, batch: int = 64) -> float:
         cursor.execute("CREATE TABLE bench_raw_vectors (id int, embedding vector, embedding_dim int)")
         cursor.execute(f"CREATE INDEX ON bench_raw_vectors USING hnsw ((embedding::vector({dims})) "
                        f"vector_cosine_ops) WHERE embedding_dim = {dims}")
-        started = time.perf_counter()
-        for start in range(0, count, batch):
-            rows = literals[start:start + batch]
-            pgvectors.execute_binary("INSERT INTO bench_raw_vectors VALUES "
-                                     + ", ".join(["(%s, %s::vector, %s)"] * len(rows)),
-                                     [x for i, lit in enumerate(rows) for x in (start + i, lit, dims)])
-        elapsed = time.perf_counter() - started
+        with Clock() as clock:
+            for start in range(0, count, batch):
+                rows = literals[start:start + batch]
+                pgvectors.execute_binary("INSERT INTO bench_raw_vectors VALUES "
+                                         + ", ".join(["(%s, %s::vector, %s)"] * len(rows)),
+                                         [x for i, lit in enumerate(rows) for x in (start + i, lit, dims)])
         cursor.execute("DROP TABLE bench_raw_vectors")
-    return elapsed
+    return clock
 
 
 def main() -> None:
@@ -169,17 +199,20 @@ def main() -> None:
     schema = workspace_schema()
     with schema_context(schema):
         run("economy", 200)  # warm-up: imports, first queries, the HNSW index
-        seconds, count, _ = run("economy", args.segments)
-        print(f"economy (no embedding):          {count / seconds:8.0f} segments/s  ({count} in {seconds:.2f}s)")
-        seconds, count, _ = run("high_quality", args.segments, InstantEmbedder())
-        print(f"high_quality, instant embedder:  {count / seconds:8.0f} segments/s  ({count} in {seconds:.2f}s)"
-              "   target >= 2000")
+        clock, count, _ = run("economy", args.segments)
+        print(f"economy (no embedding):          {count / clock.wall:8.0f} segments/s  ({count} in {clock.wall:.2f}s;"
+              f" {clock.per_item(count)})")
+        clock, count, _ = run("high_quality", args.segments, InstantEmbedder())
+        print(f"high_quality, instant embedder:  {count / clock.wall:8.0f} segments/s  ({count} in {clock.wall:.2f}s;"
+              f" {clock.per_item(count)})   target >= 2000")
         clear()
         raw = raw_hnsw_inserts(count)
-        print(f"bare HNSW inserts, same vectors: {count / raw:8.0f} vectors/s   pipeline at {raw / seconds:.0%} of it")
+        print(f"bare HNSW inserts, same vectors: {count / raw.wall:8.0f} vectors/s   ({raw.per_item(count)})"
+              f"   pipeline at {raw.wall / clock.wall:.0%} of it")
         local = LocalEmbeddingModel()
         local.embed_sync(["warm up"] * 8)
-        seconds, count, contents = run("high_quality", args.local)
+        clock, count, contents = run("high_quality", args.local)
+        seconds = clock.wall
         started = time.perf_counter()
         local.embed_sync(contents, batch_size=64)
         raw = time.perf_counter() - started
