@@ -326,11 +326,16 @@ def dataset_hit_testing(request: HttpRequest, dataset_id: Any) -> HttpResponse:
         method = form.cleaned_data.get("search_method")
         if method and dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY:
             override = {**(dataset.retrieval_model or {}), "search_method": method}
-        try:
-            result = retrieval.hit_test(dataset=dataset, query=form.cleaned_data["query"], actor_id=request.user.pk,
-                                        retrieval_model=override)
-        except (ServiceError, RuntimeModelError) as exc:
-            error = exc.message
+        if override and method == "hybrid_search" and not override.get("reranking_mode"):
+            # KN-13: hybrid needs the rerank step chosen in the settings; say so in the console's words.
+            error = _("Hybrid search needs a rerank step: choose the weighted score or a rerank model in this "
+                      "knowledge base's settings.")
+        if not error:
+            try:
+                result = retrieval.hit_test(dataset=dataset, query=form.cleaned_data["query"],
+                                            actor_id=request.user.pk, retrieval_model=override)
+            except (ServiceError, RuntimeModelError) as exc:
+                error = exc.message
     context = _context(request, dataset, "hit_testing", form=form, result=result, error=error,
                        history=selectors.query_history(dataset))
     if request.headers.get("HX-Request"):

@@ -8,8 +8,8 @@ fake OpenAI-compatible rerank server."""
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.datasets import context
-from apps.datasets.models import Dataset
+from apps.datasets import context, services
+from apps.datasets.models import Dataset, HitTestQuery
 from tests.applications.test_orchestrate import _app, _basic, _save, _setup, _url
 from tests.conftest import client_for
 from tests.datasets.conftest import fake_models
@@ -194,3 +194,20 @@ def _economy(world, name):  # type: ignore[no-untyped-def]
     from tests.datasets.conftest import make_dataset
 
     return make_dataset(world, name=name, technique="economy", permission="all_team_members")
+
+
+def test_hit_testing_page_asks_for_the_rerank_step_before_hybrid(world) -> None:  # type: ignore[no-untyped-def]
+    dataset, _ = _dataset_with_doc(world)  # semantic search, no rerank step chosen
+    owner = client_for(world.owner.user)
+    url = f"{BASE}{dataset.pk}/hit-testing/"
+    html = owner.post(url, {"query": "refund policy", "search_method": "hybrid_search"},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert "Hybrid search needs a rerank step: choose the weighted score or a rerank model" in html
+    assert 'class="score"' not in html
+    with schema_context(world.alpha.schema_name):
+        assert not HitTestQuery.objects.filter(dataset=dataset).exists()  # nothing was searched
+        services.dataset_update(dataset=Dataset.objects.get(pk=dataset.pk), actor_id=None, retrieval_model={
+            "search_method": "semantic_search", "reranking_mode": "weighted_score", "weights": WEIGHTS})
+    html = owner.post(url, {"query": "refund policy", "search_method": "hybrid_search"},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert 'class="score"' in html and "refund policy" in html  # the settings' weighted score is used
