@@ -17,7 +17,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "suggested_questions": [],
     "suggested_questions_after_answer": {"enabled": False},
     "speech_to_text": {"enabled": False},
-    "text_to_speech": {"enabled": False, "voice": "", "language": ""},
+    "text_to_speech": {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled"},
     "retriever_resource": {"enabled": False},
     "annotation_reply": {"enabled": False},
     "more_like_this": {"enabled": False},

@@ -7,6 +7,7 @@ what it generated so far.
 """
 
 import asyncio
+import base64
 import contextvars
 import logging
 import uuid
@@ -48,6 +49,8 @@ STOP_POLL_INTERVAL = 0.5
 STOP_KEY = "tessera:stop:{task_id}"
 ACTIVE_KEY = "tessera:active:{schema}:{app_id}"
 END_EVENTS = ("message_end", "error")
+DEFAULT_VOICE = "alloy"
+TTS_CHUNK_BYTES = 3 * 4096  # a multiple of 3, so every tts_message's base64 decodes on its own
 
 # Generations running in this process, by task id: local stops act at once, and the tasks stay
 # referenced while no client holds them.
@@ -73,6 +76,8 @@ class Prepared:
     active_key: str | None = None
     generate_name: bool = False  # a new conversation, to be named once its first answer is stored
     retriever_resources: list = field(default_factory=list)  # citations of the knowledge context
+    speech: tuple[ModelInstance, str] | None = None  # (tts model, voice) when answers are read aloud automatically
+    context_usage: Usage | None = None  # the knowledge context's model call (N-to-1 routing)
 
 
 _end_users = HotCache("service-api-end-users")  # (schema, app id, session id) → EndUser
@@ -154,8 +159,20 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
         stop=list((model_config.get("completion_params") or {}).get("stop") or []),
         generate_name=new_conversation and app.is_chat and auto_generate_name,
-        retriever_resources=context.resources,
+        retriever_resources=context.resources, context_usage=context.usage, speech=_autoplay(config),
     )
+
+
+def _autoplay(config: dict[str, Any]) -> tuple[ModelInstance, str] | None:
+    """The default tts model and voice when the app has text to speech with autoPlay on (the
+    stream then ends with tts_message events, service-api.md §4); None without a tts model."""
+    tts = config.get("text_to_speech") or {}
+    if not (tts.get("enabled") and tts.get("autoPlay") == "enabled"):
+        return None
+    try:
+        return models.resolve_default("tts"), tts.get("voice") or DEFAULT_VOICE
+    except RuntimeModelError:
+        return None
 
 
 def insert_rows(*objs: models_.Model) -> None:
@@ -225,6 +242,11 @@ class Generation:
     stop_requested: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    autoplay: bool = False  # an SSE client: read the answer aloud after message_end when the app says so
+
+    @property
+    def speaks(self) -> bool:
+        return self.autoplay and self.prepared.speech is not None
 
     def envelope(self, event: str, **fields: Any) -> dict[str, Any]:
         p = self.prepared
@@ -270,6 +292,7 @@ class Generation:
             if self.usage is None:  # stopped or failed early: price what was generated
                 completion = tokens.count_tokens(answer, provider=p.model.provider, model=p.model.model)[0]
                 self.usage = p.model.price(p.model.count_tokens(p.messages)[0], completion, 0.0)
+            self.usage = knowledge.usage_with(self.usage, p.context_usage)  # the routing call is part of the turn
             name = p.generate_name and self.status == Message.Status.NORMAL and self.error is None
             try:
                 await run_hot(p.tenant, _finish, p.message_id, p.conversation_id, answer, self.status,
@@ -285,6 +308,23 @@ class Generation:
                 self.events.put_nowait(self.envelope("message_end", metadata=self.metadata(), files=None))
             self.done.set()
             RUNNING.pop(p.task_id, None)
+        if self.speaks and self.error is None:
+            await self._speak(answer)
+
+    async def _speak(self, answer: str) -> None:
+        """tts_message events with the spoken answer (base64 MP3 in pieces), then tts_message_end.
+        A failing tts model costs the audio, not the stored answer: it is logged and the stream ends."""
+        model, voice = self.prepared.speech  # type: ignore[misc]
+        if answer.strip() and self.status == Message.Status.NORMAL:
+            try:
+                audio = (await model.speak(answer, voice)).audio
+            except Exception:  # noqa: BLE001 - the answer is already stored and sent
+                logger.warning("speaking message %s failed", self.prepared.message_id, exc_info=True)
+                audio = b""
+            for start in range(0, len(audio), TTS_CHUNK_BYTES):
+                piece = base64.b64encode(audio[start:start + TTS_CHUNK_BYTES]).decode("ascii")
+                self.events.put_nowait(self.envelope("tts_message", audio=piece))
+        self.events.put_nowait(self.envelope("tts_message_end", audio=""))
 
     def metadata(self) -> dict[str, Any]:
         return {"annotation_reply": None, "retriever_resources": self.prepared.retriever_resources,
@@ -294,6 +334,7 @@ class Generation:
         """The SSE stream: events as they come (those already queued go out in one write), a ping
         every 10 s while idle."""
         events = self.events
+        ends = ("tts_message_end", "error") if self.speaks else END_EVENTS
         while True:
             batch = []
             if events.empty():
@@ -303,10 +344,10 @@ class Generation:
                 except TimeoutError:
                     yield b"event: ping\n\n"
                     continue
-            while not events.empty() and not (batch and batch[-1]["event"] in END_EVENTS):
+            while not events.empty() and not (batch and batch[-1]["event"] in ends):
                 batch.append(events.get_nowait())
             yield b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in batch)
-            if batch[-1]["event"] in END_EVENTS:
+            if batch[-1]["event"] in ends:
                 return
 
     def blocking_body(self) -> dict[str, Any]:

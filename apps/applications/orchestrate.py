@@ -251,7 +251,10 @@ def clean_config(app: App, submitted: Any, *, llms: list[dict[str, Any]], stt: b
         config["more_like_this"] = {"enabled": enabled("more_like_this")}
         config["retriever_resource"] = {"enabled": enabled("retriever_resource")}
     tts_in = submitted.get("text_to_speech") if isinstance(submitted.get("text_to_speech"), dict) else {}
-    config["text_to_speech"] = {**current["text_to_speech"], "enabled": tts and bool(tts_in.get("enabled"))}
+    config["text_to_speech"] = {
+        **current["text_to_speech"], "enabled": tts and bool(tts_in.get("enabled")),
+        "voice": _text(tts_in.get("voice"), 64).strip() if "voice" in tts_in else current["text_to_speech"]["voice"],
+        "autoPlay": "enabled" if tts_in.get("autoPlay") == "enabled" else "disabled"}
     image_in = ((submitted.get("file_upload") or {}).get("image") if isinstance(submitted.get("file_upload"), dict)
                 else None) or {}
     vision = bool((chosen or {}).get("vision"))

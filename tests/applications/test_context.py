@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -376,3 +377,31 @@ async def test_n_to_1_without_function_calling_asks_in_plain_text(world_tx, fake
     assert "tools" not in router.json and setup.pets.description in _system(router)
     resources = response.json()["metadata"]["retriever_resources"]
     assert {r["dataset_name"] for r in resources} == {"Pets"} and "Miso" in _system(answer)
+
+
+@pytest.mark.asyncio
+async def test_n_to_1_routing_usage_counts_in_message_end_and_the_message(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """The router's model call (which dataset to search) is part of the turn's usage and price."""
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    _, key = await asyncio.to_thread(_app, world_tx, setup, retrieval="single")
+
+    def price() -> None:
+        with schema_context(world_tx.alpha.schema_name):
+            providers.price_set(provider_id="openai_api_compatible", model="fake-chat", input_price="1",
+                                output_price="2", price_unit="0.001")
+
+    await asyncio.to_thread(price)
+    fake_openai.script(
+        "chat",
+        Reply(tool_calls=[FakeToolCall(f"dataset_{setup.hr.pk.hex}", {"query": "days"})], usage=(40, 5)),
+        Reply("25 days.", usage=(100, 3)),
+    )
+    stream = await _post("/v1/chat-messages", key, {"inputs": {}, "query": "How many days do I get?",
+                                                    "user": "u-1", "response_mode": "streaming"})
+    raw = b"".join([chunk async for chunk in stream.streaming_content]).decode()
+    end = [json.loads(b[6:]) for b in raw.split("\n\n") if b.startswith("data: ")][-1]
+    usage = end["metadata"]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (140, 8, 148)
+    assert Decimal(usage["total_price"]) == Decimal("0.156")
+    stored = await asyncio.to_thread(_stored, world_tx, end["message_id"])
+    assert (stored.message_tokens, stored.answer_tokens, stored.total_price) == (140, 8, Decimal("0.156"))

@@ -4,6 +4,7 @@ blocking and streaming answers, the API's error bodies, oversize bodies, other w
 conversations, and a client that leaves mid-stream."""
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -132,3 +133,40 @@ async def test_client_leaving_mid_stream_ends_the_response_not_the_answer(api, f
             break
         await asyncio.sleep(0.1)
     assert stored.status == "normal" and stored.answer == words
+
+
+async def test_autoplay_reads_the_answer_aloud_after_message_end(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_service_endpoints import audio_models, enable
+
+    await audio_models(fake_openai)
+    await enable(api.chat, text_to_speech={"enabled": True, "voice": "nova", "language": "en-US",
+                                           "autoPlay": "enabled"})
+    fake_openai.script("chat", Reply("Spoken answer", chunk_size=1), Reply("Blocking answer"))
+    body = json.dumps({**CHAT, "response_mode": "streaming"}).encode()
+    status, _, content = await _request("/v1/chat-messages", api.chat_key, body)
+    assert status == 200
+    events = [json.loads(line[6:]) for line in content.decode().split("\n") if line.startswith("data: ")]
+    names = [e["event"] for e in events]
+    assert names[-3:] == ["message_end", "tts_message", "tts_message_end"], names
+    audio = base64.b64decode(events[-2]["audio"])
+    assert audio.startswith(b"ID3") and b"Spoken answer" in audio
+    assert events[-1]["audio"] == "" and events[-1]["task_id"] == events[0]["task_id"]
+    assert fake_openai.requests[-1].json["voice"] == "nova"
+    # A blocking answer is not spoken.
+    speech_requests = len([r for r in fake_openai.requests if r.path.endswith("/audio/speech")])
+    status, _, content = await _request("/v1/chat-messages", api.chat_key, json.dumps(CHAT).encode())
+    assert status == 200 and json.loads(content)["answer"] == "Blocking answer"
+    assert len([r for r in fake_openai.requests if r.path.endswith("/audio/speech")]) == speech_requests
+
+
+async def test_without_autoplay_the_stream_ends_at_message_end(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_service_endpoints import audio_models, enable
+
+    await audio_models(fake_openai)
+    await enable(api.chat, text_to_speech={"enabled": True, "voice": "nova", "autoPlay": "disabled"})
+    fake_openai.script("chat", Reply("Quiet answer"))
+    status, _, content = await _request("/v1/chat-messages", api.chat_key,
+                                        json.dumps({**CHAT, "response_mode": "streaming"}).encode())
+    events = [json.loads(line[6:]) for line in content.decode().split("\n") if line.startswith("data: ")]
+    assert status == 200 and events[-1]["event"] == "message_end"
+    assert not any(r.path.endswith("/audio/speech") for r in fake_openai.requests)

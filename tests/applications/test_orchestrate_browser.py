@@ -160,6 +160,8 @@ def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake
     assert not page.locator("[data-testid=mic]").is_visible()
     page.locator("input[name=speech_to_text]").check(force=True)
     page.locator("input[name=text_to_speech]").check(force=True)
+    page.fill("#tts-voice", "nova")
+    page.locator("input[name=tts_autoplay]").check()
     page.click("[data-testid=mic]")
     page.locator("[data-testid=mic][aria-pressed=true]").wait_for()
     page.click("[data-testid=mic]")  # stop recording: the audio goes to the transcription model
@@ -175,6 +177,11 @@ def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake
     speech = fake_openai.requests[-1]
     assert speech.path.endswith("/audio/speech") and speech.json["input"] == "Why did the chicken cross the road?"
     page.screenshot(path=str(SHOTS / "orchestrate-speech.png"), full_page=True)
+    with schema_context("ws_alpha"):
+        app.refresh_from_db()
+    # The preview saved the draft with the voice and autoPlay (API streams then end with tts_message events).
+    assert app.draft_config["text_to_speech"] == {"enabled": True, "voice": "nova", "language": "",
+                                                  "autoPlay": "enabled"}
 
 
 def test_completion_preview_more_like_this(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]

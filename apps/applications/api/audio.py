@@ -8,6 +8,7 @@ from apps.applications.api.auth import AppCaller, caller_end_user
 from apps.applications.api.common import api_view, json_body, str_arg
 from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
+from apps.applications.generation import DEFAULT_VOICE
 from apps.core.errors import ServiceError, invalid_param
 from apps.logs import selectors
 from apps.providers import selectors as providers
@@ -17,7 +18,6 @@ AUDIO_LIMIT_MB = 30
 # Dify checks audio/{mp3,m4a,wav,amr,mpga}; the standard names of the same formats (audio/mpeg,
 # audio/x-wav …) and the documented mp4/webm are accepted too.
 AUDIO_SUBTYPES = ("mp3", "m4a", "wav", "amr", "mpga", "mpeg", "mp4", "webm", "x-wav", "wave", "x-m4a")
-DEFAULT_VOICE = "alloy"
 
 
 def transcribe_upload(request: HttpRequest) -> str:

@@ -93,7 +93,7 @@ async def respond(prepared: generation.Prepared, *, streaming: bool) -> HttpResp
         from apps.workflows.api import respond
 
         return await respond(prepared, streaming=streaming)
-    return await run_response(generation.Generation(prepared).start(), streaming=streaming)
+    return await run_response(generation.Generation(prepared, autoplay=streaming).start(), streaming=streaming)
 
 
 async def run_response(run: Any, *, streaming: bool) -> HttpResponse:
