@@ -94,10 +94,12 @@ def execute_binary(sql: str, params: Sequence[Any]) -> int:
     """Run one statement with server-side parameters (psycopg's plain Cursor, not Django's
     client-side one), so BinaryVector parameters travel binary instead of being quoted into the
     SQL text; returns the row count. Goes through a Django cursor first so that django-tenants has
-    set the workspace's search_path on the connection, and runs in whatever transaction is open."""
+    set the workspace's search_path on the connection, and runs in whatever transaction is open;
+    errors come out as Django's database exceptions, as from any other query."""
     with connection.cursor() as wrapper, psycopg.Cursor(wrapper.cursor.connection) as cursor:
         cursor.adapters.register_dumper(BinaryVector, _BinaryVectorDumper)
-        cursor.execute(sql, params, prepare=False)
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=False)
         return cursor.rowcount
 
 

@@ -136,3 +136,10 @@ def test_the_next_batch_is_requested_while_one_is_written_but_not_after_a_pause(
         items, _ = next(embedded)
         assert items == batches[1]
         assert len(fake_openai.requests) == 2  # paused: batch 3 was never requested
+
+
+def test_binary_statement_errors_are_djangos_database_errors() -> None:
+    from django.db import DataError, transaction
+
+    with pytest.raises(DataError), transaction.atomic():
+        vectors.execute_binary("SELECT %s::vector(2)", [vectors.binary([1.0, 2.0, 3.0])])
