@@ -116,7 +116,9 @@ def main() -> None:
 
         key = (dataset.embedding_model_provider, dataset.embedding_model)
         semantic = retrieval.normalize_retrieval_model({"search_method": "semantic_search", "top_k": 10})
-        hybrid = retrieval.normalize_retrieval_model({"search_method": "hybrid_search", "top_k": 10})
+        hybrid = retrieval.normalize_retrieval_model({  # KN-13: hybrid names its rerank step
+            "search_method": "hybrid_search", "top_k": 10, "reranking_mode": "weighted_score",
+            "weights": {"vector_setting": {"vector_weight": 0.7}, "keyword_setting": {"keyword_weight": 0.3}}})
 
         def through_service(settings, text_for):  # type: ignore[no-untyped-def]
             def run(index):  # type: ignore[no-untyped-def]
