@@ -5,13 +5,17 @@
 Prints:
 1. time to first token of streaming /v1/chat-messages vs. streaming straight from the fake server,
    32 at a time, each client asking again as soon as its answer ends: p50 and p95 of both, and
-   what Tessera adds. Twice: (a) with a fake model that answers instantly, which saturates the
-   machine, so the figure is mostly queueing behind other turns' CPU; (b) with a fake model that
-   streams at a model's pace (20 tokens, one every 20 ms), where it is the latency a turn adds;
+   what Tessera adds. (a) with a fake model that answers instantly, which saturates the machine,
+   so the figure is mostly queueing behind other turns' CPU; (b) with a fake model that streams at
+   a model's pace (20 tokens, one every 20 ms), all 32 clients starting at once, so requests keep
+   arriving in waves of 32 and queue behind each other; (c) the same with the clients' starts
+   spread over one answer's length: 32 streams evenly under way, a steady state;
 2. blocking /v1/chat-messages requests per second (the fake server's own rate alongside);
 3. slow streams (one token every 0.5 s for --stream-seconds) held open at once by one Daphne
    process: errors, and Daphne's memory (RSS) at the peak;
 4. database queries on the hot path of one chat turn.
+With --workers N (default: the CPU count) the blocking rate and the paced time to first token are
+measured again with N Daphne processes sharing the socket, as `manage.py serve` runs them.
 Everything runs on this machine, each in its own process: Daphne (dev settings, DEBUG off,
 embedded Postgres), the fake servers (bench/fake_server.py) and the client (aiohttp, this process;
 httpx costs ~2.3 ms of client CPU per request here against aiohttp's ~0.3 ms, CPU the 2 cores
@@ -22,6 +26,7 @@ import argparse
 import asyncio
 import collections
 import os
+import random
 import resource
 import socket
 import subprocess
@@ -129,21 +134,24 @@ def cpu_ms(*procs: psutil.Process) -> float:
 
 
 CLIENT = psutil.Process()
+PACED_ANSWER_SECONDS = 20 * 0.02  # the paced fake: 20 tokens, 20 ms apart
 
 
-async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, daphne: psutil.Process,
-               label: str) -> None:
+async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, *daphne: psutil.Process,
+               label: str, spread: float = 0.0) -> None:
+    """``concurrency`` clients, each streaming answers one after another. With ``spread`` each
+    client starts at a random moment within that many seconds (one answer's length, so the
+    streams are evenly under way: a steady state); without, all start at once and, as every
+    answer takes as long, keep arriving in waves of ``concurrency``."""
     headers = {"Authorization": f"Bearer {key}"}
     body = {"inputs": {}, "query": "Say something", "user": "bench", "response_mode": "streaming"}
     direct_body = {"model": "fake-chat", "stream": True, "messages": [{"role": "user", "content": "Say something"}]}
     async with session(concurrency * 2) as client:
         async def batch(fn, n):  # type: ignore[no-untyped-def]
-            sem = asyncio.Semaphore(concurrency)
-
-            async def one():  # type: ignore[no-untyped-def]
-                async with sem:
-                    return await fn()
-            return await asyncio.gather(*(one() for _ in range(n)))
+            async def client_loop() -> list[float]:
+                await asyncio.sleep(random.uniform(0, spread))
+                return [await fn() for _ in range(max(1, n // concurrency))]
+            return [t for times in await asyncio.gather(*(client_loop() for _ in range(concurrency))) for t in times]
 
         async def ours() -> float:
             return await first_token(client, f"{base}/v1/chat-messages", headers, body, b'"event":"message"')
@@ -154,13 +162,14 @@ async def ttft(base: str, key: str, fake: Fake, concurrency: int, total: int, da
 
         await batch(ours, concurrency)  # warm-up
         await batch(direct, concurrency)
-        cpu, client_cpu = cpu_ms(daphne), cpu_ms(CLIENT)
+        cpu, client_cpu = cpu_ms(*daphne), cpu_ms(CLIENT)
         tessera = await batch(ours, total)
-        cpu, client_cpu = (cpu_ms(daphne) - cpu) / total, (cpu_ms(CLIENT) - client_cpu) / total
+        cpu, client_cpu = (cpu_ms(*daphne) - cpu) / total, (cpu_ms(CLIENT) - client_cpu) / total
         fake_cpu = cpu_ms(fake.process)
         raw = await batch(direct, total)
         fake_cpu = (cpu_ms(fake.process) - fake_cpu) / total
-    print(f"1{label}, {concurrency} concurrent, {total} requests")
+    start = f"clients start spread over {spread:.1f} s" if spread else "all clients start at once"
+    print(f"1{label}, {concurrency} concurrent, {total} requests, {start}")
     print(f"   fake server directly: p50 {pct(raw, .5):7.1f} ms   p95 {pct(raw, .95):7.1f} ms")
     print(f"   through Tessera:      p50 {pct(tessera, .5):7.1f} ms   p95 {pct(tessera, .95):7.1f} ms")
     print(f"   added by Tessera:     p50 {pct(tessera, .5) - pct(raw, .5):7.1f} ms   "
@@ -325,11 +334,13 @@ async def main(args: argparse.Namespace) -> None:
         print(f"Daphne pid {proc.pid}, RSS at start {proc.memory_info().rss / 2**20:.0f} MiB; "
               f"{os.cpu_count()} CPUs; Daphne, the fake servers and the client each in their own process")
         await ttft(base, key, fake, args.concurrency, args.requests, proc,
-                   "a. time to first token, streaming, a fake model that answers at once")
+                   label="a. time to first token, streaming, a fake model that answers at once")
         paced = Fake(20, 0.02)
         await repoint(schema, paced)
         await ttft(base, key, paced, args.concurrency, args.requests, proc,
-                   "b. time to first token, streaming, a fake model at a model's pace (20 tokens, 20 ms apart)")
+                   label="b. time to first token, streaming, a fake model at a model's pace (20 tokens, 20 ms apart)")
+        await ttft(base, key, paced, args.concurrency, args.requests, proc, spread=PACED_ANSWER_SECONDS,
+                   label="c. the same at a model's pace, in a steady state")
         paced.stop()
         await repoint(schema, fake)
         await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds, proc)
@@ -343,9 +354,14 @@ async def main(args: argparse.Namespace) -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             await ready(base)
-            print(f"   with {args.workers} Daphne processes on one socket:")
-            await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds,
-                               *(psutil.Process(p.pid) for p in procs))
+            daphnes = [psutil.Process(p.pid) for p in procs]
+            print(f"   with {args.workers} Daphne processes on one socket (one per core, as `serve` runs them):")
+            await blocking_rps(base, key, fake, args.concurrency // 2 or 1, args.seconds, *daphnes)
+            paced = Fake(20, 0.02)
+            await repoint(schema, paced)
+            await ttft(base, key, paced, args.concurrency, args.requests, *daphnes, spread=PACED_ANSWER_SECONDS,
+                       label=f"c. time to first token at a model's pace, steady state, {args.workers} Daphne processes")
+            paced.stop()
         finally:
             stop_daphne(procs, listener)
     fake.stop()
