@@ -175,7 +175,7 @@ def import_app(text: str | bytes, *, actor_id: int | None = None, name: str | No
             raise _Refused(_("Missing model_config in YAML content: a %(mode)s app needs one.")
                            % {"mode": mode})
         config, notes = normalise_config(raw_config, mode=mode)
-        notes += _provider_notes(config)
+        notes += _provider_notes(config) + _context_notes(config)
         icon_value, icon_notes = _icon(app_data)
         fields = {
             "name": (name or str(app_data.get("name") or "")).strip(),
@@ -369,6 +369,16 @@ def _provider_notes(config: dict[str, Any]) -> list[str]:
         return [_("%(provider)s is not set up in this workspace yet; add it under Model providers.")
                 % {"provider": spec.label}]
     return []
+
+
+def _context_notes(config: dict[str, Any]) -> list[str]:
+    """Apps exported before multi-path needed a rerank step (PR-06/KN-19) still import: the config
+    is kept as it was and the missing or unusable step is reported. Its turns merge the hits by
+    score until the step is chosen, and saving the draft in Orchestrate asks for one."""
+    from apps.datasets import context
+
+    problem = context.multi_path_problem(config.get("dataset_configs") or {})
+    return [problem] if problem else []
 
 
 # --- model_config normalisation (§4, §5) ------------------------------------------------------

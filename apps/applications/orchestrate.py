@@ -413,6 +413,10 @@ def publish(request: HttpRequest, app_id: Any) -> HttpResponse:
     if not (draft.get("model") or {}).get("name"):
         messages.error(request, _("Choose a model before publishing."))
         return redirect(target)
+    problem = knowledge.multi_path_problem(draft.get("dataset_configs") or {})
+    if problem:  # a draft imported before PR-06 may lack the multi-path rerank step
+        messages.error(request, problem)
+        return redirect(target)
     version = services.app_publish(app=app, actor_id=request.user.pk)
     messages.success(request, _("Published v%(number)d. The API and the WebApp now run this version.")
                      % {"number": version.number})

@@ -6,9 +6,11 @@ The app's `dataset_configs` (dsl.md §4) choose the mode:
 - `single` (N-to-1, KN-18): the app's model picks ONE dataset from the datasets' descriptions,
   each offered as a tool named after the dataset (function calling; models without it get the same
   choice as a plain prompt); that dataset is searched with its own retrieval settings;
-- `multiple` (multi-path, KN-19): every dataset is searched, the candidates are merged and then
-  reranked by the configured rerank model (or ordered by their scores, which mean the same thing in
-  every mode), and cut to `top_k`.
+- `multiple` (multi-path, KN-19, PR-06): every dataset is searched, the candidates are merged and
+  then reranked by the configured rerank step, a rerank model or the weighted score of hybrid
+  search, and cut to `top_k`. Saving or publishing a multi-path config without a usable step is
+  refused (multi_path_problem); a config from before that rule (an imported app) still answers,
+  ordering the merged hits by their scores, which mean the same thing in every mode.
 
 `for_turn` is sync: generation.prepare() calls it in its one thread hop, and only for apps that have
 datasets (`has_datasets` reads the config dict only, so other apps pay no query at all).
@@ -146,6 +148,27 @@ def check_rerank_step(configs: dict[str, Any]) -> dict[str, Any]:
     settings = multi_path_settings(configs)
     retrieval.validate_retrieval_model(settings)
     return settings
+
+
+def multi_path_problem(configs: dict[str, Any]) -> str | None:
+    """Why an app's dataset_configs cannot be saved (PR-06/KN-19), translated, or None: multi-path
+    over attached knowledge bases merges their hits and needs a rerank step to order them, a rerank
+    model this workspace can call or the weighted score with valid weights (the KN-13 check,
+    check_rerank_step). N-to-1 searches one dataset with its own settings and needs none."""
+    from django.utils.translation import gettext as _
+
+    if configs.get("retrieval_model") == "single" or not dataset_ids({"dataset_configs": configs}):
+        return None
+    settings = multi_path_settings(configs)
+    model = settings["reranking_enable"] and (settings["reranking_model"] or {}).get("reranking_model_name")
+    if not model and settings.get("reranking_mode") is None:  # an old file's bare flag is no step either
+        return _("Multi-path retrieval needs a rerank step: choose a rerank model or the weighted score "
+                 "under Context → Rerank step, or switch to N-to-1.")
+    try:
+        check_rerank_step(configs)
+    except ServiceError as exc:
+        return _("The multi-path rerank step cannot be used: %(reason)s") % {"reason": exc.message}
+    return None
 
 
 def multi_path_settings(configs: dict[str, Any]) -> dict[str, Any]:
@@ -384,6 +407,12 @@ def for_turn(
     else:
         searched = datasets
         settings = multi_path_settings(configs)
+        try:
+            retrieval.normalize_retrieval_model(settings)
+        except ServiceError:
+            # A config from before KN-19 (an imported app) whose rerank step cannot run: the turn
+            # still answers, merging the hits by their scores; saving the draft asks for a step.
+            settings = multi_path_settings({**configs, "reranking_enabled": False})
         hits = retrieval.retrieve(datasets=searched, query=search, retrieval_model=settings)
     _record(searched, search, hits, started)
     text = "\n\n".join(segment_text(h.segment) for h in hits)
@@ -423,11 +452,8 @@ def clean_dataset_configs(
 ) -> tuple[dict[str, Any], str]:
     """Check the orchestrate page's knowledge settings: (dataset_configs, dataset_query_variable).
     Ids must be datasets of this workspace (the schema holds no others); the rerank model must be one
-    the workspace can call."""
+    the workspace can call; multi-path needs a rerank step (multi_path_problem)."""
     from django.utils.translation import gettext as _
-
-    from apps.providers import selectors as model_selectors
-    from apps.providers.runtime.entities import ModelType
 
     configs_in = (
         submitted.get("dataset_configs") if isinstance(submitted.get("dataset_configs"), dict) else None
@@ -451,9 +477,11 @@ def clean_dataset_configs(
         "reranking_provider_name": str(rerank_in.get("reranking_provider_name") or ""),
         "reranking_model_name": str(rerank_in.get("reranking_model_name") or ""),
     }
+    refused = len(errors)
     if rerank["reranking_model_name"]:
-        usable = {(m.provider, m.model) for m in model_selectors.available_models(ModelType.RERANK)}
-        if (rerank["reranking_provider_name"], rerank["reranking_model_name"]) not in usable:
+        try:
+            retrieval.check_rerank_model(rerank)
+        except ServiceError:
             errors.append(
                 _("The rerank model %(model)s is not available in this workspace.")
                 % {"model": rerank["reranking_model_name"]}
@@ -484,6 +512,10 @@ def clean_dataset_configs(
         weights=weights,
         current=current.get("dataset_configs") or {},
     )
+    if len(errors) == refused:  # one reason at a time: no "needs a step" after a refused step
+        problem = multi_path_problem(configs)
+        if problem:
+            errors.append(problem)
     query_variable = submitted.get("dataset_query_variable")
     query_variable = query_variable if isinstance(query_variable, str) and query_variable in variables else ""
     return configs, query_variable

@@ -100,7 +100,7 @@
       expertLocked: data.expert_locked,
       cfg: cfg,
       knowledge: data.knowledge || { datasets: [], rerank_models: [] },
-      // The multi-path rerank step: "" (none), "weighted_score" (hybrid search) or "provider:model".
+      // The multi-path rerank step: "" (none chosen: saving is refused), "weighted_score" (hybrid search) or "provider:model".
       rerankKey: cfg.dataset_configs.reranking_mode === "weighted_score" ? "weighted_score" :
         (cfg.dataset_configs.reranking_model || {}).reranking_model_name ?
           cfg.dataset_configs.reranking_model.reranking_provider_name + ":" + cfg.dataset_configs.reranking_model.reranking_model_name : "",

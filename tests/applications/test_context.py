@@ -60,6 +60,10 @@ RULE = {
 }
 
 
+WEIGHTS = {"weight_type": "customized", "vector_setting": {"vector_weight": 0.7},
+           "keyword_setting": {"keyword_weight": 0.3}}
+
+
 @dataclasses.dataclass
 class Setup:
     pets: Dataset
@@ -123,8 +127,10 @@ def _app(
                 "model": setup.model,
                 "pre_prompt": "Answer from what you know.",
                 "retriever_resource": {"enabled": cite},
+                # Multi-path names its rerank step (PR-06): the weighted score of hybrid search.
                 "dataset_configs": context.config_for(
-                    [str(setup.pets.pk), str(setup.hr.pk)], mode=retrieval, top_k=4
+                    [str(setup.pets.pk), str(setup.hr.pk)], mode=retrieval, top_k=4,
+                    reranking_mode="weighted_score", weights=WEIGHTS,
                 ),
                 **config,
             },

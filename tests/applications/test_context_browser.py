@@ -64,6 +64,7 @@ def test_attach_knowledge_and_see_citations_in_the_preview(live_url, browser, wo
     card = page.locator("[data-testid=context-card]")
     page.locator("input[name=retriever_resource]").check(force=True)
     assert card.locator("#ctx-mode-multiple").is_checked()
+    card.locator("#ctx-rerank").select_option("weighted_score")  # multi-path needs a rerank step (PR-06)
 
     page.fill("#debug-query", "What is the office cat called?")
     page.click(".orch-composer button[type=submit]")
@@ -94,7 +95,11 @@ def test_the_chat_webapp_shows_the_citations(live_url, browser, world_tx, fake_o
             config={
                 "model": App.objects.get(name="Helper").draft_config["model"],
                 "retriever_resource": {"enabled": True},
-                "dataset_configs": context.config_for([str(pets.pk), str(hr.pk)], mode="multiple", top_k=2),
+                "dataset_configs": context.config_for(
+                    [str(pets.pk), str(hr.pk)], mode="multiple", top_k=2, reranking_mode="weighted_score",
+                    weights={"vector_setting": {"vector_weight": 0.7},
+                             "keyword_setting": {"keyword_weight": 0.3}},
+                ),
             },
         )
         app_services.app_publish(app=app)

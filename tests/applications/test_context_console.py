@@ -11,6 +11,9 @@ from tests.applications.test_orchestrate import _app, _basic, _save, _setup, _ur
 from tests.conftest import client_for
 from tests.datasets.conftest import make_dataset
 
+WEIGHTS = {"weight_type": "customized", "vector_setting": {"vector_weight": 0.7},
+           "keyword_setting": {"keyword_weight": 0.3}}
+
 
 def _datasets(world):  # type: ignore[no-untyped-def]
     with schema_context("ws_alpha"):
@@ -85,7 +88,8 @@ def test_foreign_datasets_and_unusable_rerank_models_are_refused(world, fake_ope
 def test_completion_query_variable_must_be_an_input(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world, fake_openai, mode="completion")
     pets, *_ = _datasets(world)
-    configs = context.config_for([str(pets.pk)], mode="multiple")
+    configs = context.config_for([str(pets.pk)], mode="multiple", reranking_mode="weighted_score",
+                                 weights=WEIGHTS)
     base = _basic(
         dataset_configs=configs,
         speech_to_text={"enabled": False},

@@ -229,6 +229,10 @@ def test_delete_refused_while_an_app_uses_the_dataset(world, kapi) -> None:  # t
             config={
                 "dataset_configs": {
                     "retrieval_model": "multiple",
+                    "reranking_enabled": True,
+                    "reranking_mode": "weighted_score",
+                    "weights": {"vector_setting": {"vector_weight": 0.7},
+                                "keyword_setting": {"keyword_weight": 0.3}},
                     "datasets": {"datasets": [{"dataset": {"enabled": True, "id": str(dataset.pk)}}]},
                 }
             },
