@@ -389,16 +389,12 @@ class WorkflowGeneration:
 
     async def sse(self) -> AsyncIterator[bytes]:
         last = ("message_end", "error") if self.chat else ("workflow_finished",)
-        while True:
-            try:
-                event = await asyncio.wait_for(self.events.get(), timeout=generation.PING_INTERVAL)
-            except TimeoutError:
-                yield b"event: ping\n\n"
+        async for batch in generation.sse_batches(self.events, last):
+            if batch is None:
+                yield generation.PING_FRAME
                 continue
-            yield b"data: " + json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode() \
-                + b"\n\n"
-            if event["event"] in last:
-                return
+            yield b"".join(b"data: " + json.dumps(event, ensure_ascii=False, separators=(",", ":"),
+                                                  default=str).encode() + b"\n\n" for event in batch)
 
     def blocking_body(self) -> dict[str, Any]:
         p = self.prepared

@@ -170,3 +170,19 @@ async def test_without_autoplay_the_stream_ends_at_message_end(api, fake_openai)
     events = [json.loads(line[6:]) for line in content.decode().split("\n") if line.startswith("data: ")]
     assert status == 200 and events[-1]["event"] == "message_end"
     assert not any(r.path.endswith("/audio/speech") for r in fake_openai.requests)
+
+
+async def test_idle_stream_gets_pings_until_the_first_token(api, fake_openai, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from apps.applications import generation
+
+    monkeypatch.setattr(generation, "PING_INTERVAL", 0.2)
+    fake_openai.script("chat", Reply("Late but here", chunk_size=1, first_chunk_delay=1.0))
+    status, _, content = await _request("/v1/chat-messages", api.chat_key,
+                                        json.dumps({**CHAT, "response_mode": "streaming"}).encode())
+    assert status == 200
+    blocks = [b for b in content.decode().split("\n\n") if b.strip()]
+    first_message = next(i for i, b in enumerate(blocks) if b.startswith("data: "))
+    assert first_message >= 2 and all(b == "event: ping" for b in blocks[:first_message]), blocks
+    events = [json.loads(b[6:]) for b in blocks[first_message:]]
+    assert "".join(e.get("answer", "") for e in events if e["event"] == "message") == "Late but here"
+    assert events[-1]["event"] == "message_end"
