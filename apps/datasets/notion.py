@@ -54,6 +54,17 @@ def oauth_configured() -> bool:
     return bool(settings.NOTION_CLIENT_ID and settings.NOTION_CLIENT_SECRET)
 
 
+def integration_type() -> str:
+    """KN-32: how this deployment connects Notion, "public" (OAuth with the operator's integration)
+    or "internal" (each workspace pastes its own integration's token). NOTION_INTEGRATION_TYPE
+    chooses; unset, a configured public integration wins. Only the chosen way is offered and
+    accepted, so an operator who picked OAuth does not get tokens pasted past it, and vice versa."""
+    chosen = settings.NOTION_INTEGRATION_TYPE
+    if chosen in ("public", "internal"):
+        return chosen
+    return "public" if oauth_configured() else "internal"
+
+
 def authorize_url(state: str, redirect_uri: str) -> str:
     """Notion's consent page for the operator's public integration; it comes back to
     `redirect_uri` with `code` and the same `state`."""

@@ -1,6 +1,6 @@
 """Notion in the console: Settings → Data sources (the workspace's integration token, pasted or
-through "Connect with Notion"; owners and admins, Perm.PROVIDERS_MANAGE), the "Import from Notion"
-page picker of a dataset and the Sync action of a Notion document (Perm.APPS_EDIT). Views run in
+through "Connect with Notion", whichever NOTION_INTEGRATION_TYPE chooses; owners and admins,
+Perm.PROVIDERS_MANAGE), the "Import from Notion" page picker of a dataset and the Sync action of a Notion document (Perm.APPS_EDIT). Views run in
 the workspace's schema, so another workspace's connection, datasets and documents are simply not
 found.
 
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -38,13 +38,29 @@ OAUTH_SESSION_KEY = "notion_oauth_states"
 OAUTH_STATE_SECONDS = 600
 
 
+def _public_only() -> str:
+    return _("This deployment connects Notion through its public integration: use Connect with Notion.")
+
+
+def _internal_only() -> str:
+    return _("This deployment connects Notion with an internal integration token, not through Notion's "
+             "sign-in page: paste the token under Settings → Data sources.")
+
+
 @require_perm(Perm.PROVIDERS_MANAGE)
 def data_sources(request: HttpRequest) -> HttpResponse:
+    """The workspace's Notion connection. Only the way NOTION_INTEGRATION_TYPE chooses is offered
+    (KN-32): a pasted token is refused on a public deployment. Disconnecting always works, whichever
+    way the connection was made."""
     error = ""
+    integration = notion.integration_type()
     if request.method == "POST":
         if request.POST.get("action") == "disconnect":
             notion_services.connection_delete()
             messages.success(request, _("Notion was disconnected."))
+            return redirect(ws_reverse(request, "console:data_sources"))
+        if integration != "internal":
+            messages.error(request, _public_only())
             return redirect(ws_reverse(request, "console:data_sources"))
         try:
             notion_services.connection_save(token_value=request.POST.get("token", ""),
@@ -55,7 +71,8 @@ def data_sources(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Notion is connected."))
             return redirect(ws_reverse(request, "console:data_sources"))
     return render(request, "datasets/data_sources.html", {
-        "notion": notion_services.connection_get(), "error": error, "oauth": notion.oauth_configured()},
+        "notion": notion_services.connection_get(), "error": error, "integration": integration,
+        "oauth": notion.oauth_configured()},
         status=400 if error else 200)
 
 
@@ -74,9 +91,17 @@ def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
 @require_POST
 @require_perm(Perm.PROVIDERS_MANAGE)
 def notion_oauth_start(request: HttpRequest) -> HttpResponse:
-    """"Connect with Notion": a fresh state for this workspace and member, then Notion's consent page."""
+    """"Connect with Notion": a fresh state for this workspace and member, then Notion's consent page.
+    Refused (back to Data sources with the reason) where Notion is connected with internal tokens or
+    the public integration lacks its client id and secret."""
+    back = ws_reverse(request, "console:data_sources")
+    if notion.integration_type() != "public":
+        messages.error(request, _internal_only())
+        return redirect(back)
     if not notion.oauth_configured():
-        raise Http404("Notion OAuth is not configured")
+        messages.error(request, _("Connect with Notion is not set up: the operator has to set "
+                                  "NOTION_CLIENT_ID and NOTION_CLIENT_SECRET."))
+        return redirect(back)
     state = secrets.token_urlsafe(32)
     pending = _pending(request)
     pending[state] = {"workspace": request.tenant.pk, "user": request.user.pk,  # type: ignore[attr-defined]
@@ -88,7 +113,11 @@ def notion_oauth_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def notion_oauth_callback(request: HttpRequest) -> HttpResponse:
-    """Notion's redirect: check the state (one use), then store the token in ITS workspace."""
+    """Notion's redirect: check the state (one use), then store the token in ITS workspace. A
+    deployment that connects Notion with internal tokens accepts no OAuth callback at all."""
+    if notion.integration_type() != "public":
+        return render(request, "datasets/notion_oauth_refused.html", {"reason": _internal_only()},
+                      status=403)
     pending = _pending(request)
     record = pending.pop(str(request.GET.get("state") or ""), None)
     request.session[OAUTH_SESSION_KEY] = pending

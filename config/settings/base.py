@@ -213,6 +213,13 @@ NOTION_TIMEOUT = env.float("NOTION_TIMEOUT", default=30.0)
 NOTION_CLIENT_ID = env("NOTION_CLIENT_ID", default="")
 NOTION_CLIENT_SECRET = env("NOTION_CLIENT_SECRET", default="")
 NOTION_REDIRECT_URI = env("NOTION_REDIRECT_URI", default="")  # default: this site's /console/oauth/notion/callback/
+# KN-32: "public" (Connect with Notion, OAuth) or "internal" (a pasted integration token); Settings →
+# Data sources offers only that way. Empty: "public" when the client id and secret are set.
+NOTION_INTEGRATION_TYPE = env("NOTION_INTEGRATION_TYPE", default="").strip().lower()
+if NOTION_INTEGRATION_TYPE not in ("", "public", "internal"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured('NOTION_INTEGRATION_TYPE must be "public" or "internal".')
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth (django-allauth) ---------------------------------------------------------------------

@@ -242,7 +242,10 @@ def test_wrong_client_secret_and_unconfigured_oauth(world, oauth_notion, setting
     settings.NOTION_CLIENT_ID = settings.NOTION_CLIENT_SECRET = ""
     page = owner.get(SOURCES.format(ws="alpha")).content.decode()
     assert 'data-testid="notion-oauth"' not in page and 'name="token"' in page  # internal tokens still work
-    assert owner.post(SOURCES.format(ws="alpha") + "notion/connect/").status_code == 404
+    # Unset, the deployment connects with internal tokens (KN-32): the OAuth start sends the member back.
+    refused = owner.post(SOURCES.format(ws="alpha") + "notion/connect/", follow=True)
+    assert refused.redirect_chain[-1][0] == SOURCES.format(ws="alpha")
+    assert "internal integration token" in refused.content.decode()
 
 
 def test_operator_redirect_uri_is_sent_and_exchanged(world, oauth_notion, settings) -> None:  # type: ignore[no-untyped-def]
