@@ -10,6 +10,7 @@ django.setup(set_prefix=False)
 
 from apps.applications.api.asgi import PATHS as GENERATION_PATHS  # noqa: E402
 from apps.applications.api.asgi import generation_app  # noqa: E402
+from apps.core.cors import open_cors  # noqa: E402
 
 
 class ServiceAPIHandler(ASGIHandler):
@@ -51,13 +52,10 @@ service_api_app = ServiceAPIHandler()
 
 async def http_app(scope: dict, receive: object, send: object) -> None:
     path = scope["path"]
-    if path in GENERATION_PATHS:
-        app = generation_app
-    elif path.startswith("/v1/"):
-        app = service_api_app
+    if path.startswith("/v1/"):
+        await open_cors(generation_app if path in GENERATION_PATHS else service_api_app, scope, receive, send)
     else:
-        app = django_asgi_app
-    await app(scope, receive, send)
+        await django_asgi_app(scope, receive, send)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -186,3 +186,30 @@ async def test_idle_stream_gets_pings_until_the_first_token(api, fake_openai, mo
     events = [json.loads(b[6:]) for b in blocks[first_message:]]
     assert "".join(e.get("answer", "") for e in events if e["event"] == "message") == "Late but here"
     assert events[-1]["event"] == "message_end"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat-messages", "/v1/parameters", "/v1/datasets"])
+async def test_browser_preflight_is_answered_for_any_origin(path) -> None:  # type: ignore[no-untyped-def]
+    scope = _scope(path, None, "OPTIONS")
+    scope["headers"] += [(b"origin", b"https://client.example"), (b"access-control-request-method", b"POST"),
+                         (b"access-control-request-headers", b"authorization, content-type")]
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(5)
+    headers = dict(start["headers"])
+    assert start["status"] == 200 and headers[b"access-control-allow-origin"] == b"*"
+    assert b"Authorization" in headers[b"access-control-allow-headers"]
+    assert b"POST" in headers[b"access-control-allow-methods"]
+
+
+async def test_browser_requests_are_marked_and_servers_untouched(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.script("chat", Reply("From a page"), Reply("From a server"))
+    scope = _scope("/v1/chat-messages", api.chat_key)
+    scope["headers"].append((b"origin", b"https://client.example"))
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": json.dumps(CHAT).encode()})
+    start = await app.receive_output(10)
+    assert start["status"] == 200 and dict(start["headers"])[b"access-control-allow-origin"] == b"*"
+    await app.receive_output(10)
+    status, headers, _ = await _request("/v1/chat-messages", api.chat_key, json.dumps(CHAT).encode())
+    assert status == 200 and b"access-control-allow-origin" not in {k.lower() for k in headers}
