@@ -498,8 +498,9 @@ def clean_dataset_configs(
         try:
             weights = retrieval.validate_retrieval_model(
                 multi_path_settings({**configs_in, "reranking_enabled": True}))["weights"]
-        except ServiceError as exc:
-            errors.append(exc.message)
+        except ServiceError:
+            errors.append(_("The weighted score needs a vector weight between 0 and 1; the full-text weight "
+                            "is the rest, so both add up to 1."))
             mode = None
     threshold = configs_in.get("score_threshold") if configs_in.get("score_threshold_enabled") else None
     configs = config_for(

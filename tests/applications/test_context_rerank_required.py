@@ -67,6 +67,17 @@ def test_reranking_enabled_without_a_model_is_no_step(world, fake_openai) -> Non
     assert refused.status_code == 400 and any(NEEDS_STEP in e for e in refused.json()["errors"])
 
 
+def test_bad_weights_give_a_translated_reason(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _setup(world, fake_openai)
+    ids = _ids(world)
+    bad = context.config_for(ids, mode="multiple", reranking_mode="weighted_score",
+                             weights={"vector_setting": {"vector_weight": 1.5}})
+    for lang, text in (("en", "add up to 1"), ("zh-hans", "两者之和为 1"), ("ja", "両者の合計は 1")):
+        refused = _save_json(world, app, bad, HTTP_ACCEPT_LANGUAGE=lang)
+        assert refused.status_code == 400 and len(refused.json()["errors"]) == 1, refused.content
+        assert text in refused.json()["errors"][0], lang
+
+
 def test_an_unusable_rerank_model_gives_one_reason(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = _setup(world, fake_openai)
     ids = _ids(world)
