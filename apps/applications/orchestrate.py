@@ -365,7 +365,10 @@ def orchestrate(request: HttpRequest, app_id: Any) -> HttpResponse:
     if app.mode in (App.Mode.WORKFLOW, App.Mode.ADVANCED_CHAT):  # graphs live on the Workflow page
         return redirect(ws_reverse(request, "console:app_workflow", app_id=app.pk))
     if request.method == "GET":
-        return _page(request, app)
+        # A draft from before PR-06 (an imported app) may lack the multi-path rerank step: say so
+        # up front rather than only when saving or publishing.
+        problem = knowledge.multi_path_problem(with_defaults(app.draft_config).get("dataset_configs") or {})
+        return _page(request, app, errors=[problem] if problem else None)
     config, errors, problems = clean_config(
         app, _posted_config(request), llms=_llm_options(with_defaults(app.draft_config)["model"]),
         stt=bool(selectors.available_models(ModelType.SPEECH2TEXT)),

@@ -23,6 +23,7 @@ WEIGHTS = {"weight_type": "customized", "vector_setting": {"vector_weight": 0.7}
            "keyword_setting": {"keyword_weight": 0.3}}
 FAKE_RERANK = {"reranking_provider_name": "openai_api_compatible", "reranking_model_name": "fake-rerank"}
 NEEDS_STEP = "Multi-path retrieval needs a rerank step"
+REFUSED = "or switch to N-to-1"  # the refusal's words, not the Context card's help line
 
 
 def _ids(world) -> list[str]:  # type: ignore[no-untyped-def]
@@ -56,7 +57,7 @@ def test_multi_path_without_a_rerank_step_is_refused(world, fake_openai) -> None
     page = _save(client_for(world.editor.user), app.pk,
                  _basic(dataset_configs=context.config_for(ids, mode="multiple"),
                         speech_to_text={"enabled": False}, file_upload={"image": {"enabled": False}}))
-    assert page.status_code == 400 and NEEDS_STEP in page.content.decode()
+    assert page.status_code == 400 and REFUSED in page.content.decode()
 
 
 def test_reranking_enabled_without_a_model_is_no_step(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
@@ -122,8 +123,9 @@ def test_publishing_a_draft_without_the_step_is_refused(world, fake_openai) -> N
         apps.draft_save(app=App.objects.get(pk=app.pk), config={
             **_app(app.pk).draft_config, "dataset_configs": context.config_for(ids, mode="multiple")})
     client = client_for(world.editor.user)
+    assert REFUSED in client.get(_url("app_orchestrate", app.pk)).content.decode()  # said up front
     page = client.post(_url("app_orchestrate_publish", app.pk), follow=True)
-    assert NEEDS_STEP in page.content.decode()
+    assert REFUSED in page.content.decode()
     assert _app(app.pk).published.number == 1  # still the first version
     with schema_context("ws_alpha"):
         apps.draft_save(app=App.objects.get(pk=app.pk), config={
@@ -132,6 +134,7 @@ def test_publishing_a_draft_without_the_step_is_refused(world, fake_openai) -> N
                                                   weights=WEIGHTS)})
     client.post(_url("app_orchestrate_publish", app.pk))
     assert _app(app.pk).published.number == 2
+    assert REFUSED not in client.get(_url("app_orchestrate", app.pk)).content.decode()
 
 
 OLD_DSL = """
