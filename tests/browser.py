@@ -86,3 +86,10 @@ def log_in(page, base: str, email: str = "edith@alpha.test") -> None:  # type: i
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_url(re.compile(r".*/console/.*"))
+
+
+def alpine_ready(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Alpine has bound every x-data component on the page: a click before that (its
+    script is deferred) reaches no handler, e.g. a form then submits natively."""
+    page.wait_for_function("() => window.Alpine && [...document.querySelectorAll('[x-data]')]"
+                           ".every((el) => el._x_dataStack !== undefined)")

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from apps.applications import services
 from apps.applications.models import Site
 from apps.logs.models import Conversation, MessageFeedback, Source
-from tests.browser import shot
+from tests.browser import alpine_ready, shot
 from tests.fakes.base import Reply
 from tests.webapp.conftest import build_web_setup
 
@@ -46,8 +46,9 @@ def test_share_link_variables_streamed_answer_feedback_and_script_as_text(  # ty
     shot(page, "webapp-chat-variables")
 
     # The required variable must be filled before chatting (WEB-11).
+    alpine_ready(page)
     page.click("[data-testid=start-chat]")
-    assert "Please fill in “Name”." in page.inner_text("[data-testid=variables-form]")
+    page.locator("[data-testid=variables-form]").filter(has_text="Please fill in “Name”.").wait_for()
     assert page.locator("[data-testid=query]").is_hidden()
     page.fill("#var-name", "Ada")
     page.click("[data-testid=start-chat]")
