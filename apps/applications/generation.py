@@ -76,7 +76,7 @@ class Prepared:
     active_key: str | None = None
     generate_name: bool = False  # a new conversation, to be named once its first answer is stored
     retriever_resources: list = field(default_factory=list)  # citations of the knowledge context
-    speech: tuple[ModelInstance, str] | None = None  # (tts model, voice) when answers are read aloud automatically
+    speech_voice: str | None = None  # the voice when answers are read aloud automatically (autoPlay)
     context_usage: Usage | None = None  # the knowledge context's model call (N-to-1 routing)
 
 
@@ -159,20 +159,18 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
         stop=list((model_config.get("completion_params") or {}).get("stop") or []),
         generate_name=new_conversation and app.is_chat and auto_generate_name,
-        retriever_resources=context.resources, context_usage=context.usage, speech=_autoplay(config),
+        retriever_resources=context.resources, context_usage=context.usage,
+        speech_voice=_autoplay_voice(config),
     )
 
 
-def _autoplay(config: dict[str, Any]) -> tuple[ModelInstance, str] | None:
-    """The default tts model and voice when the app has text to speech with autoPlay on (the
-    stream then ends with tts_message events, service-api.md §4); None without a tts model."""
+def _autoplay_voice(config: dict[str, Any]) -> str | None:
+    """The voice when the app has text to speech with autoPlay on (a streamed answer then ends
+    with tts_message events, service-api.md §4), else None."""
     tts = config.get("text_to_speech") or {}
     if not (tts.get("enabled") and tts.get("autoPlay") == "enabled"):
         return None
-    try:
-        return models.resolve_default("tts"), tts.get("voice") or DEFAULT_VOICE
-    except RuntimeModelError:
-        return None
+    return tts.get("voice") or DEFAULT_VOICE
 
 
 def insert_rows(*objs: models_.Model) -> None:
@@ -246,7 +244,7 @@ class Generation:
 
     @property
     def speaks(self) -> bool:
-        return self.autoplay and self.prepared.speech is not None
+        return self.autoplay and self.prepared.speech_voice is not None
 
     def envelope(self, event: str, **fields: Any) -> dict[str, Any]:
         p = self.prepared
@@ -313,13 +311,15 @@ class Generation:
 
     async def _speak(self, answer: str) -> None:
         """tts_message events with the spoken answer (base64 MP3 in pieces), then tts_message_end.
-        A failing tts model costs the audio, not the stored answer: it is logged and the stream ends."""
-        model, voice = self.prepared.speech  # type: ignore[misc]
+        The tts model is resolved only here, for streams that speak. A missing or failing tts model
+        costs the audio, not the stored answer: it is logged and the stream ends."""
+        p = self.prepared
         if answer.strip() and self.status == Message.Status.NORMAL:
             try:
-                audio = (await model.speak(answer, voice)).audio
+                model = await run_hot(p.tenant, models.resolve_default, "tts")
+                audio = (await model.speak(answer, p.speech_voice)).audio
             except Exception:  # noqa: BLE001 - the answer is already stored and sent
-                logger.warning("speaking message %s failed", self.prepared.message_id, exc_info=True)
+                logger.warning("speaking message %s failed", p.message_id, exc_info=True)
                 audio = b""
             for start in range(0, len(audio), TTS_CHUNK_BYTES):
                 piece = base64.b64encode(audio[start:start + TTS_CHUNK_BYTES]).decode("ascii")

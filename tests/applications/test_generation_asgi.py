@@ -213,3 +213,17 @@ async def test_browser_requests_are_marked_and_servers_untouched(api, fake_opena
     await app.receive_output(10)
     status, headers, _ = await _request("/v1/chat-messages", api.chat_key, json.dumps(CHAT).encode())
     assert status == 200 and b"access-control-allow-origin" not in {k.lower() for k in headers}
+
+
+async def test_autoplay_without_a_tts_model_ends_the_stream_without_audio(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_service_endpoints import enable
+
+    await enable(api.chat, text_to_speech={"enabled": True, "voice": "nova", "autoPlay": "enabled"})
+    fake_openai.script("chat", Reply("Unspoken answer"))
+    status, _, content = await _request("/v1/chat-messages", api.chat_key,
+                                        json.dumps({**CHAT, "response_mode": "streaming"}).encode())
+    events = [json.loads(line[6:]) for line in content.decode().split("\n") if line.startswith("data: ")]
+    assert status == 200 and [e["event"] for e in events[-2:]] == ["message_end", "tts_message_end"]
+    assert not any(e["event"] == "tts_message" for e in events)
+    stored = await asyncio.to_thread(_stored, events[-1]["message_id"])
+    assert stored.answer == "Unspoken answer" and stored.status == "normal"
