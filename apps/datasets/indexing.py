@@ -172,9 +172,9 @@ def pending_chunks(document: Document, chunks: list[Chunk]) -> list[tuple[int, C
 
 
 _UPSERT_COLUMNS = ("id, dataset_id, document_id, position, content, answer, keywords, word_count, tokens, enabled, "
-                   "status, index_node_id, index_node_hash, hit_count, embedding, embedding_dim, search_vector, "
+                   "status, index_node_id, index_node_hash, hit_count, embedding, embedding_dim, vector_indexed, search_vector, "
                    "created_by_id, created_at, updated_at, indexing_at, completed_at")
-_UPSERT_ROW = ("(%s, %s, %s, %s, %s, %s, '[]'::jsonb, %s, %s, true, 'completed', %s, %s, 0, %s::vector, %s, "
+_UPSERT_ROW = ("(%s, %s, %s, %s, %s, %s, '[]'::jsonb, %s, %s, true, 'completed', %s, %s, 0, %s::vector, %s, false, "
                f"to_tsvector('{TS_CONFIG}', %s), %s, now(), now(), now(), now())")
 
 
@@ -182,7 +182,8 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
                    vectors_: list[list[float]] | None) -> None:
     """Write a batch of finished segments (content, vector, keyword vector) in one statement, keyed
     by (document, position): a second run overwrites the same rows instead of adding new ones.
-    Vectors travel binary (vectors.execute_binary), not as text literals."""
+    Vectors travel binary (vectors.execute_binary), not as text literals, and go to the tail
+    (`vector_indexed` false): searchable at once, added to the HNSW graph later (vectors.merge_tail)."""
     rows, params = [], []
     for i, (position, chunk) in enumerate(items):
         sid = str(segment_id(document.pk, position))
@@ -199,7 +200,8 @@ def upsert_indexed(document: Document, items: list[tuple[int, Chunk]], counter: 
            "keywords = EXCLUDED.keywords, word_count = EXCLUDED.word_count, tokens = EXCLUDED.tokens, "
            "status = EXCLUDED.status, index_node_id = EXCLUDED.index_node_id, "
            "index_node_hash = EXCLUDED.index_node_hash, embedding = EXCLUDED.embedding, "
-           "embedding_dim = EXCLUDED.embedding_dim, search_vector = EXCLUDED.search_vector, error = NULL, "
+           "embedding_dim = EXCLUDED.embedding_dim, vector_indexed = false, search_vector = EXCLUDED.search_vector, "
+           "error = NULL, "
            "updated_at = now(), indexing_at = now(), completed_at = now()")
     vectors.execute_binary(sql, params)
 
@@ -263,7 +265,8 @@ def index_text(segment: Segment) -> str:
 
 
 def write_index(segments: list[Segment], vectors_: list[list[float]] | None) -> None:
-    """Store embeddings and keyword vectors of a batch in one statement."""
+    """Store embeddings and keyword vectors of a batch in one statement. These few segments (edits,
+    additions, re-embedding) go straight into the HNSW graph rather than the tail."""
     if not segments:
         return
     values, params = [], []
@@ -274,11 +277,13 @@ def write_index(segments: list[Segment], vectors_: list[list[float]] | None) -> 
                    len(vector) if vector is not None else None,
                    cjk.tokenize(" ".join(map(str, segment.keywords or []))), index_text(segment)]
     sql = (
-        "UPDATE datasets_segment AS s SET embedding = v.e, embedding_dim = v.d, "
+        "UPDATE datasets_segment AS s SET embedding = v.e, embedding_dim = v.d, vector_indexed = true, "
         f"search_vector = setweight(to_tsvector('{TS_CONFIG}', v.k), 'A') || to_tsvector('{TS_CONFIG}', v.t), "
         "status = 'completed', error = NULL, indexing_at = now(), completed_at = now(), updated_at = now() "
         f"FROM (VALUES {', '.join(values)}) AS v(id, e, d, k, t) WHERE s.id = v.id"
     )
+    if vectors_ is not None:
+        vectors.ready_for_inserts()
     vectors.execute_binary(sql, params)
 
 
@@ -362,6 +367,15 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
              tokens=totals["tokens"] or 0, error=None)
     add_vector_usage(usage_before, _vector_totals(document=document))
+    if model is not None:
+        schedule_merge()
+
+
+def schedule_merge() -> None:
+    """Queue the Celery task that adds this workspace's tail vectors to the HNSW graphs."""
+    from apps.datasets import tasks
+
+    tasks.merge_vectors.apply_async(queue="priority_dataset")
 
 
 def _fail(document: Document, reason: str) -> None:

@@ -6,6 +6,9 @@ HNSW indexes need a fixed dimension, so each dimension gets its own partial expr
 `((embedding::vector(N)) vector_cosine_ops) WHERE embedding_dim = N` (see apps/datasets/vectors.py).
 A query written the same way (`embedding::vector(N) <=> q ... WHERE embedding_dim = N`) is planned on
 that index; tests/datasets/test_vectors.py checks the plan with EXPLAIN.
+
+New vectors first land in a tail that is searched exactly (`vector_indexed` false) and join the
+HNSW graph afterwards, in the background (apps/datasets/vectors.py, "The tail").
 """
 
 import uuid
@@ -186,6 +189,8 @@ class Segment(models.Model):
     hit_count = models.PositiveIntegerField(default=0)
     embedding = VectorField(null=True, blank=True)  # no fixed dimension: see the module docstring
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
+    # False: the vector is in the tail, searched exactly, not yet in its dimension's HNSW graph.
+    vector_indexed = models.BooleanField(default=False)
     search_vector = SearchVectorField(null=True, blank=True)
     error = models.TextField(null=True, blank=True)
     created_by_id = models.BigIntegerField(null=True, blank=True)
@@ -200,6 +205,8 @@ class Segment(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="segment_search_gin"),
             models.Index(fields=["dataset", "enabled"], name="segment_dataset_enabled"),
+            models.Index(fields=["dataset"], name="segment_vector_tail",
+                         condition=models.Q(embedding_dim__isnull=False, vector_indexed=False)),
         ]
 
     def __str__(self) -> str:

@@ -287,27 +287,51 @@ def tsquery_text(query: str) -> str:
 
 
 def semantic_query(dataset_ids: list[Any], dim: int, vector: list[float], limit: int, where: str = "",
-                   params: list[Any] | None = None) -> tuple[str, list[Any]]:
-    """The nearest-neighbour SQL, written like the partial HNSW index of `dim` (so it is used)."""
+                   params: list[Any] | None = None, exact: bool = False) -> tuple[str, list[Any]]:
+    """The nearest-neighbour SQL: the `limit` nearest vectors in the HNSW graph of `dim` (written
+    like its partial index, so the index is used) and the `limit` nearest in the tail (exact, see
+    apps/datasets/vectors.py), merged into the `limit` nearest of both. `exact`: one exact scan of
+    the matching segments instead (`+ 0` keeps the planner off the index)."""
     literal = vectors.vector_literal(vector)
-    sql = (f"SELECT s.id, 1 - {vectors.distance_sql(dim)} AS score FROM {_FROM} "
-           f"WHERE s.embedding_dim = {int(dim)} AND {_BASE_WHERE}{where} "
-           f"ORDER BY {vectors.distance_sql(dim)} LIMIT %s")
-    return sql, [literal, dataset_ids, *(params or []), literal, limit]
+    distance = vectors.distance_sql(dim)
+    if exact:
+        sql = (f"SELECT s.id, 1 - {distance} AS score FROM {_FROM} WHERE s.embedding_dim = {int(dim)} AND "
+               f"{_BASE_WHERE}{where} ORDER BY {distance} + 0 LIMIT %s")
+        return sql, [literal, dataset_ids, *(params or []), literal, limit]
+
+    def branch(graph: bool) -> str:
+        return (f"(SELECT s.id, {distance} AS distance FROM {_FROM} WHERE s.embedding_dim = {int(dim)} AND "
+                f"{'' if graph else 'NOT '}s.vector_indexed AND {_BASE_WHERE}{where} ORDER BY {distance} LIMIT %s)")
+
+    args = [literal, dataset_ids, *(params or []), literal, limit]
+    sql = f"SELECT id, 1 - distance AS score FROM ({branch(True)} UNION ALL {branch(False)}) AS nearest " \
+          "ORDER BY distance LIMIT %s"
+    return sql, [*args, *args, limit]
 
 
 def semantic_search(dataset_ids: list[Any], dim: int, vector: list[float], limit: int,
                     where: str = "", params: list[Any] | None = None) -> list[tuple[Any, float]]:
-    """(segment id, cosine similarity) nearest first, through the HNSW index of `dim`."""
-    sql, args = semantic_query(dataset_ids, dim, vector, limit, where, params)
+    """(segment id, cosine similarity) nearest first: the HNSW index of `dim` and the exact tail.
+
+    The index scan looks at the hnsw.ef_search nearest vectors of the whole workspace's graph and
+    the dataset and metadata conditions drop the others afterwards, so a small dataset among large
+    ones, or a narrow metadata filter, can leave fewer than `limit` rows although more match. Then
+    the matching segments are searched exactly: few of them match, or the index would have found
+    them, so that scan is short (pgvector 0.6 has no iterative index scan to do this itself)."""
+    def nearest(cursor: Any) -> list[tuple[Any, float]]:
+        cursor.execute(*semantic_query(dataset_ids, dim, vector, limit, where, params))
+        rows = cursor.fetchall()
+        if len(rows) < limit:
+            cursor.execute(*semantic_query(dataset_ids, dim, vector, limit, where, params, exact=True))
+            rows = cursor.fetchall()
+        return [(row[0], max(0.0, float(row[1]))) for row in rows]
+
     if limit <= vectors.EF_SEARCH:  # every connection opens with it (DATASET_HNSW_EF_SEARCH in settings)
         with connection.cursor() as cursor:
-            cursor.execute(sql, args)
-            return [(row[0], max(0.0, float(row[1]))) for row in cursor.fetchall()]
+            return nearest(cursor)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {limit}")
-        cursor.execute(sql, args)
-        return [(row[0], max(0.0, float(row[1]))) for row in cursor.fetchall()]
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(limit)}")
+        return nearest(cursor)
 
 
 def full_text_search(dataset_ids: list[Any], query: str, limit: int, where: str = "",

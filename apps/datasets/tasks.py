@@ -1,8 +1,8 @@
 """Celery tasks of Knowledge: thin adapters around apps.datasets.indexing (ids in, idempotent).
 
 Queues: whole documents go to `dataset`; short interactive work (re-embedding a dataset's few
-missing vectors after a settings change) to `priority_dataset`, so it is not stuck behind a
-large upload.
+missing vectors after a settings change, adding tail vectors to the HNSW graphs in bounded runs)
+to `priority_dataset`, so it is not stuck behind a large upload.
 """
 
 import logging
@@ -31,6 +31,22 @@ def embed_dataset(dataset_id: str) -> int:
     return services.dataset_embed_missing(dataset_id=dataset_id)
 
 
+@shared_task(base=TenantTask, acks_late=True, name="apps.datasets.tasks.merge_vectors")
+def merge_vectors() -> int:
+    """Add the sender's workspace's tail vectors to their HNSW graphs (apps/datasets/vectors.py),
+    at most DATASET_VECTOR_MERGE_LIMIT a run: with more left, the task queues itself again, so a
+    long tail never holds a worker for long."""
+    from django.conf import settings
+
+    from apps.datasets import vectors
+
+    limit = settings.DATASET_VECTOR_MERGE_LIMIT
+    merged = vectors.merge_tail(limit)
+    if merged >= limit and vectors.tail_size():
+        merge_vectors.apply_async(queue="priority_dataset")
+    return merged
+
+
 def _ready_schemas() -> list[str]:
     """The schemas of every provisioned workspace (periodic tasks visit each in turn)."""
     from apps.workspaces.models import Workspace
@@ -41,10 +57,11 @@ def _ready_schemas() -> list[str]:
 
 @shared_task(name="apps.datasets.tasks.recover_indexing")
 def recover_indexing() -> int:
-    """Re-queue documents whose worker died mid-pipeline, in every workspace, and recount each
-    workspace's vector storage. Runs when a worker starts and periodically (beat); a document still
-    being worked on holds its lock and is left alone."""
-    from apps.datasets import indexing
+    """Re-queue documents whose worker died mid-pipeline, in every workspace, queue a merge where
+    vectors wait in the tail (a merge task lost with a worker), and recount each workspace's vector
+    storage. Runs when a worker starts and periodically (beat); a document still being worked on
+    holds its lock and is left alone."""
+    from apps.datasets import indexing, vectors
 
     requeued = 0
     for schema in _ready_schemas():
@@ -57,6 +74,8 @@ def recover_indexing() -> int:
             for document in orphans:
                 index_document.apply_async(args=[str(document.pk)], queue="dataset")
                 requeued += 1
+            if vectors.tail_size():
+                merge_vectors.apply_async(queue="priority_dataset")
             indexing.refresh_vector_usage()  # corrects drift left by interrupted runs
     if requeued:
         logger.info("re-queued %d orphaned documents", requeued)

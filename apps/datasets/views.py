@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.datasets import retrieval, selectors, services
+from apps.datasets import retrieval, selectors, services, vectors
 from apps.datasets.context import apps_using
 from apps.datasets.forms import (
     DatasetForm,
@@ -72,7 +72,8 @@ def datasets(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     return render(request, "datasets/list.html", {
         "datasets": selectors.dataset_list(request.membership, query=query),  # type: ignore[attr-defined]
-        "query": query, "can_edit": _can_edit(request), "usage": selectors.vector_usage()})
+        "query": query, "can_edit": _can_edit(request), "usage": selectors.vector_usage(),
+        "tail": vectors.tail_size()})
 
 
 @require_perm(Perm.APPS_EDIT)

@@ -294,6 +294,8 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 # Segments embedded and written per step: progress, pause and a killed worker's restart all work
 # at this granularity.
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
+# Tail vectors (apps/datasets/vectors.py) one merge_vectors run adds to the HNSW graphs (~1.5 ms each).
+DATASET_VECTOR_MERGE_LIMIT = env.int("DATASET_VECTOR_MERGE_LIMIT", default=2048)
 # HNSW search breadth (pgvector's hnsw.ef_search) for knowledge retrieval: recall against latency.
 DATASET_HNSW_EF_SEARCH = env.int("DATASET_HNSW_EF_SEARCH", default=400)
 # Set when each connection opens (a startup option), so a retrieval query needs no extra round trip.

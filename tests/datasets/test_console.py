@@ -37,6 +37,21 @@ def test_knowledge_is_in_the_navigation_and_lists_datasets(world) -> None:  # ty
     assert 'aria-current="page"' in listing
 
 
+def test_the_list_says_how_many_new_vectors_wait_for_the_search_index(world) -> None:  # type: ignore[no-untyped-def]
+    with _in_alpha(world):
+        document = add_text(world, make_dataset(world), "Kettles boil water.\n\nTeapots brew tea.",
+                            process_rule={"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {
+                                "separator": "\n\n", "max_tokens": 100}}})
+        assert document.segments.count() == 2
+    assert 'data-testid="vector-tail"' not in _page(client_for(world.owner.user).get(BASE))  # merged already
+    with _in_alpha(world):
+        Segment.objects.filter(document=document).update(vector_indexed=False)
+    listing = _page(client_for(world.owner.user).get(BASE))
+    assert "2 new vectors are being added to the search index; they can already be found." in listing
+    japanese = _page(client_for(world.owner.user).get(BASE, HTTP_ACCEPT_LANGUAGE="ja"))
+    assert "2 件の新しいベクトルを検索インデックスに追加しています" in japanese
+
+
 def test_create_a_dataset_from_the_console(world) -> None:  # type: ignore[no-untyped-def]
     editor = client_for(world.editor.user)
     response = editor.post(BASE + "new/", {

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from apps.core.errors import ServiceError
-from apps.datasets import indexing, retrieval, selectors, services
+from apps.datasets import indexing, retrieval, selectors, services, tasks, vectors
 from apps.datasets.models import Dataset, Document, Segment
 from tests.datasets import files
 from tests.datasets.conftest import FAKE_EMBED, add_text, fake_models, make_dataset
@@ -37,6 +37,25 @@ def test_a_document_moves_through_every_step_to_completed(alpha) -> None:  # typ
     assert dataset.embedding_dim == 384 and dataset.indexing_technique == "high_quality"
     usage = selectors.vector_usage()
     assert (usage.segments, usage.vectors, usage.bytes) == (12, 12, 12 * (384 * 4 + 8))
+
+
+def test_a_completed_documents_vectors_join_the_hnsw_graph_in_bounded_merges(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATASET_VECTOR_MERGE_LIMIT = 5  # 12 vectors: the merge task runs, then queues itself twice
+    dataset = make_dataset(alpha)
+    document = add_text(alpha, dataset, TEXT, process_rule=CUSTOM)
+    assert document.segments.filter(vector_indexed=True).count() == 12 and vectors.tail_size() == 0
+    # A merge lost with its worker: the periodic recovery queues one for a workspace with a tail.
+    document.segments.update(vector_indexed=False)
+    assert vectors.tail_size() == 12
+    tasks.recover_indexing()
+    assert vectors.tail_size() == 0
+    # Writing a segment's vector again puts it back in the tail until the next merge.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    Document.objects.filter(pk=document.pk).update(indexing_status=Document.Status.INDEXING)
+    Segment.objects.filter(document=document, position=3).update(index_node_hash="stale")
+    assert indexing.index_document(document_id=document.pk) == Document.Status.COMPLETED
+    assert vectors.tail_size() == 0 and document.segments.count() == 12
 
 
 def test_running_again_after_a_partial_run_adds_no_duplicates(alpha, fake_openai, settings) -> None:  # type: ignore[no-untyped-def]
@@ -202,6 +221,8 @@ def test_segment_edit_add_disable_reindex_at_once(alpha) -> None:  # type: ignor
     (added,) = services.segments_add(document=document, items=[{"content": "Rockets fly to orbit.",
                                                                  "keywords": ["space"]}], actor_id=None)
     assert added.position == 2 and added.embedding_dim == 384
+    # Segments written one at a time go straight into the HNSW graph, not the tail.
+    assert Segment.objects.get(pk=added.pk).vector_indexed and vectors.tail_size() == 0
     assert retrieval.retrieve(datasets=dataset, query="space",
                               retrieval_model={"search_method": "full_text_search"})[0].segment.pk == added.pk
     services.segment_update(segment=added, enabled=False)

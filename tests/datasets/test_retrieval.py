@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django_tenants.utils import schema_context
 
 from apps.core.errors import ServiceError
 from apps.datasets import indexing, retrieval, services, vectors
@@ -197,27 +198,127 @@ def test_hit_test_records_history(alpha, facts) -> None:  # type: ignore[no-unty
     assert caught.value.code == "dataset_not_initialized"
 
 
-def test_the_query_plan_uses_the_hnsw_index(alpha) -> None:  # type: ignore[no-untyped-def]
-    dataset = make_dataset(alpha)
+def _random_segments(alpha, count: int, indexed: bool, name: str = "Handbook", seed: int = 7):  # type: ignore[no-untyped-def]
+    dataset = make_dataset(alpha, name=name)
     document = add_text(alpha, dataset, "seed", index=False)
-    rng = random.Random(7)
+    rng = random.Random(seed)
     rows = []
-    for position in range(1, 1001):
+    for position in range(2, count + 2):  # after the seed text's own segment, where it was indexed
         vector = [rng.uniform(-1, 1) for _ in range(384)]
         rows.append(Segment(id=uuid.uuid4(), dataset=dataset, document=document, position=position,
-                            content=f"s{position}", status="completed", embedding=vector, embedding_dim=384))
+                            content=f"s{position}", status="completed", embedding=vector, embedding_dim=384,
+                            vector_indexed=indexed))
     Segment.objects.bulk_create(rows, batch_size=500)
     document.indexing_status = "completed"
     document.save()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE datasets_segment")
         cursor.execute("ANALYZE datasets_document")
+    return dataset, rows, rng
+
+
+def _plan(dataset, rng) -> str:  # type: ignore[no-untyped-def]
+    with connection.cursor() as cursor:
         sql, args = retrieval.semantic_query([dataset.pk], 384, [rng.uniform(-1, 1) for _ in range(384)], 10)
         cursor.execute("EXPLAIN " + sql, args)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_query_plan_uses_the_hnsw_index(alpha) -> None:  # type: ignore[no-untyped-def]
+    dataset, rows, rng = _random_segments(alpha, 1000, indexed=True)
+    plan = _plan(dataset, rng)
     assert f"Index Scan using {vectors.index_name(384)}" in plan, plan
+    # The tail's side of the query looks in the tail's own small index, not at every segment.
+    assert "segment_vector_tail" in plan, plan
     hits = retrieval.semantic_search([dataset.pk], 384, list(rows[42].embedding), 3)
     assert hits[0][0] == rows[42].id and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+                       [vectors.index_name(384)])
+        assert cursor.fetchone()[0].endswith("WHERE ((embedding_dim = 384) AND vector_indexed)")
+
+
+def test_tail_vectors_are_searched_exactly_until_merged_into_the_graph(alpha) -> None:  # type: ignore[no-untyped-def]
+    dataset, rows, rng = _random_segments(alpha, 300, indexed=False)
+    assert vectors.tail_size() == 300
+    query = [rng.uniform(-1, 1) for _ in range(384)]
+    # Exact nearest neighbours, computed here in Python.
+    norm = sum(x * x for x in query) ** 0.5
+
+    def cosine(vector) -> float:  # type: ignore[no-untyped-def]
+        return sum(a * b for a, b in zip(query, vector, strict=True)) / norm / sum(x * x for x in vector) ** 0.5
+
+    exact = sorted(rows, key=lambda r: -cosine(list(r.embedding)))[:10]
+    in_tail = retrieval.semantic_search([dataset.pk], 384, query, 10)
+    assert [sid for sid, _ in in_tail] == [r.id for r in exact]
+    assert [score for _, score in in_tail] == pytest.approx([max(0.0, cosine(list(r.embedding))) for r in exact],
+                                                            abs=1e-4)
+    assert vectors.merge_tail(200, batch=64) == 200  # bounded: 100 stay behind
+    assert vectors.tail_size() == 100
+    # Half in the graph, half in the tail: one search still sees both.
+    assert [sid for sid, _ in retrieval.semantic_search([dataset.pk], 384, query, 10)] == [r.id for r in exact]
+    assert vectors.merge_tail(10_000) == 100 and vectors.tail_size() == 0
+    assert Segment.objects.filter(dataset=dataset, vector_indexed=True).count() == 300
+    merged = retrieval.semantic_search([dataset.pk], 384, query, 10)
+    assert [sid for sid, _ in merged] == [r.id for r in exact]  # 300 vectors: the graph search is exact too
+
+
+def test_a_small_dataset_among_large_ones_still_gets_its_nearest_segments(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    # The graph holds the big dataset's 1,000 vectors too. When the index is used (forced here: the
+    # planner avoids it on a dataset this small when its statistics are fresh), the index scan's 40
+    # nearest are mostly theirs and the dataset condition drops them. The exact fallback finds all three.
+    _random_segments(alpha, 1000, indexed=True)
+    small, rows, _ = _random_segments(alpha, 3, indexed=True, name="Small", seed=8)
+    with connection.cursor() as cursor:
+        cursor.execute("SET hnsw.ef_search = 40")
+        cursor.execute("SET enable_sort = off")
+    try:
+        query = list(rows[0].embedding)
+        sql, args = retrieval.semantic_query([small.pk], 384, query, 3)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            assert len(cursor.fetchall()) < 3  # what the index scan alone returns
+        hits = retrieval.semantic_search([small.pk], 384, query, 3)
+        assert {sid for sid, _ in hits} == {r.id for r in rows} and hits[0][0] == rows[0].id
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {settings.DATASET_HNSW_EF_SEARCH}")
+            cursor.execute("RESET enable_sort")
+
+
+def _page_faults(connection_) -> int:  # type: ignore[no-untyped-def]
+    """Minor page faults of the connection's Postgres process so far (the server runs on this machine)."""
+    with open(f"/proc/{connection_.connection.info.backend_pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[7])
+
+
+def test_merging_from_a_fresh_connection_does_not_fault_memory_in_for_every_vector(world_tx) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connections
+
+    with schema_context(world_tx.alpha.schema_name):
+        _random_segments(world_tx, 200, indexed=False)  # committed: the other connection sees them
+        ids = list(Segment.objects.filter(vector_indexed=False, embedding_dim=384).values_list("id", flat=True))
+    assert len(ids) == 200
+    other = connections.create_connection("default")  # what a worker's new connection is
+    try:
+        other.ensure_connection()
+        other.set_schema(world_tx.alpha.schema_name)
+
+        def merge(chunk) -> int:  # type: ignore[no-untyped-def]
+            before = _page_faults(other)
+            with other.cursor() as cursor:
+                cursor.execute("UPDATE datasets_segment SET vector_indexed = true WHERE id = ANY(%s)", [chunk])
+                assert cursor.rowcount == len(chunk)
+            return _page_faults(other) - before
+
+        cold = merge(ids[:100])
+        # What ready_for_inserts does on its connection: one large value, allocated and freed.
+        with other.cursor() as cursor:
+            cursor.execute("SELECT length(repeat('x', %s))", [vectors.MALLOC_WARMUP_BYTES])
+        warm = merge(ids[100:])
+        assert warm * 5 < cold, (cold, warm)
+    finally:
+        other.close()
 
 
 def test_connections_open_with_the_configured_hnsw_breadth(alpha, settings) -> None:  # type: ignore[no-untyped-def]

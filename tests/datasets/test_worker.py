@@ -1,7 +1,7 @@
 """Indexing through a real Celery worker (Redis broker started by the suite, so no other test run
 shares the queue): a document completes, a malformed file ends in error without hurting the
 worker, and a worker killed mid-document leaves it to the next worker, which finishes it with no
-duplicate segments."""
+duplicate segments and adds its vectors to the HNSW graph."""
 
 import uuid
 
@@ -40,6 +40,11 @@ def _status(document_id) -> tuple[str, int, int, str | None]:  # type: ignore[no
     with schema_context("ws_alpha"):
         return tuple(Document.objects.filter(pk=document_id).values_list(
             "indexing_status", "completed_segments", "total_segments", "error").first() or ("gone", 0, 0, None))
+
+
+def _tail(document_id) -> int:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        return Segment.objects.filter(document_id=document_id, vector_indexed=False).count()
 
 
 def _embedding_calls(fake) -> int:  # type: ignore[no-untyped-def]
@@ -89,10 +94,12 @@ def test_a_killed_worker_leaves_the_document_to_the_next_one(world_tx, redis_bro
     assert _status(document.pk)[:3] == ("indexing", 8, 12)
     restarted = _start_worker(tmp_path, env)  # recovers orphaned documents when it is ready
     try:
-        finished = _wait_for(lambda: _status(document.pk)[0] == "completed", 60)
+        # The document completes, then the worker's merge_vectors adds its vectors to the HNSW graph.
+        finished = _wait_for(lambda: _status(document.pk)[0] == "completed" and _tail(document.pk) == 0, 60)
     finally:
         output = _stop(restarted, tmp_path)
     assert finished, output
+    assert "apps.datasets.tasks.merge_vectors" in output
     assert _status(document.pk)[:3] == ("completed", 12, 12)
     with schema_context("ws_alpha"):
         segments = list(Segment.objects.filter(document_id=document.pk).order_by("position"))

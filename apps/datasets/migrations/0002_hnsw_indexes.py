@@ -2,7 +2,17 @@
 
 from django.db import migrations
 
-from apps.datasets.vectors import PRESET_DIMS, create_index_sql, drop_index_sql
+PRESET_DIMS = (384, 768, 1024, 1536)
+
+
+def create_index_sql(dim: int) -> str:
+    """The index as it was first made (0005 adds the `vector_indexed` condition)."""
+    return (f"CREATE INDEX IF NOT EXISTS segment_hnsw_{dim} ON datasets_segment USING hnsw "
+            f"((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_dim = {dim}")
+
+
+def drop_index_sql(dim: int) -> str:
+    return f"DROP INDEX IF EXISTS segment_hnsw_{dim}"
 
 
 class Migration(migrations.Migration):
