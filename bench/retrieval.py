@@ -61,7 +61,7 @@ def load(count: int, rng: np.random.Generator, clusters: int, spread: float) -> 
                            vectors.vector_literal(points[i].tolist()), text]
             cursor.execute("INSERT INTO datasets_segment (id, dataset_id, document_id, position, content, answer, "
                            "keywords, word_count, tokens, enabled, status, index_node_id, index_node_hash, "
-                           "hit_count, embedding, embedding_dim, search_vector, created_at, updated_at) VALUES "
+                           "hit_count, embedding, embedding_dim, vector_indexed, search_vector, created_at, updated_at) VALUES "
                            + ", ".join(rows), params)
         started = time.perf_counter()
         cursor.execute("SET maintenance_work_mem = '1GB'")
@@ -109,7 +109,7 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT s.id FROM datasets_segment s WHERE s.embedding_dim = {DIMS} AND s.vector_indexed "
                                f"AND s.dataset_id = %s ORDER BY {distance} LIMIT 10",
-                               [vectors.vector_literal(vector), dataset.pk, vectors.vector_literal(vector)])
+                               [dataset.pk, vectors.vector_literal(vector)])
                 return [row[0] for row in cursor.fetchall()]
 
         def exact(vector):  # type: ignore[no-untyped-def]
