@@ -1,7 +1,8 @@
 """The Knowledge Retrieval node's multi-path rerank step (KN-13/14, dsl.md §3.5) is checked like
 the Knowledge settings: reranking enabled without a rerank model, an unknown mode or bad weights
 fail the node with a clear error and show in the checklist; the weighted score (hybrid search)
-and a rerank model on the fake OpenAI-compatible server work."""
+and a rerank model on the fake OpenAI-compatible server work; multi-path without a rerank step and
+N-to-1 without a model are flagged as incomplete (WF-14)."""
 
 import asyncio
 
@@ -71,6 +72,19 @@ async def test_weighted_score_and_rerank_model_steps_run(alpha, fake_openai, wor
     assert result.status == "succeeded", result.error
     assert "Tyre pressure" in result.outputs["r"][0]["content"]
     assert len(fake_openai.requests_to("rerank")) == 1
-    # Reranking switched off: a leftover mode is no rerank step, and nothing is refused.
+    # Reranking switched off: a leftover mode is no rerank step. The checklist flags the node as
+    # incomplete (WF-14/KN-19); it still runs (an imported file), ordering the merged hits by score.
     off = _node(ids, reranking_enable=False, reranking_mode="reranking_model")
-    assert await asyncio.to_thread(_checklist, off) == []
+    assert await asyncio.to_thread(_checklist, off) == [
+        "kr: Multi-path retrieval needs a rerank step: enable reranking with a rerank model or the weighted score."]
+    result = await one(alpha, off, {"q": "tyre pressure checked"}, outputs={"r": ["kr", "result"]})
+    assert result.status == "succeeded" and "Tyre pressure" in result.outputs["r"][0]["content"]
+    assert len(fake_openai.requests_to("rerank")) == 1  # no rerank call for it
+
+
+async def test_n_to_1_without_a_model_is_flagged(alpha, world_tx) -> None:
+    ids = list(await asyncio.to_thread(_knowledge, world_tx))
+    data = node("kr", "knowledge-retrieval", query_variable_selector=["start", "q"], dataset_ids=ids,
+                retrieval_mode="single", single_retrieval_config={})
+    assert await asyncio.to_thread(_checklist, data) == [
+        "kr: N-to-1 retrieval needs a model to choose the knowledge base."]

@@ -216,13 +216,24 @@ def _multi_path_configs(data: dict[str, Any]) -> dict[str, Any]:
 def knowledge_config_problem(data: dict[str, Any]) -> str | None:
     """Why a Knowledge Retrieval node's multi-path rerank step is unusable (KN-13/14), or None;
     in the workspace schema (the rerank model must be one it can call)."""
+    from django.utils.translation import gettext as _
+
     from apps.core.errors import ServiceError
     from apps.datasets import context
 
     if (data.get("retrieval_mode") or "multiple") != "multiple":
+        model = (data.get("single_retrieval_config") or {}).get("model") or {}
+        if not model.get("provider") or not model.get("name"):
+            return _("N-to-1 retrieval needs a model to choose the knowledge base.")
         return None
+    configs = _multi_path_configs(data)
+    if data.get("dataset_ids") and not configs["reranking_enabled"]:
+        # WF-14/KN-19: multi-path merges several knowledge bases' hits and needs a rerank step to
+        # order them. The node still runs without one (an imported file), ordering hits by score.
+        return _("Multi-path retrieval needs a rerank step: enable reranking with a rerank model or "
+                 "the weighted score.")
     try:
-        context.check_rerank_step(_multi_path_configs(data))
+        context.check_rerank_step(configs)
     except ServiceError as exc:
         return exc.message
     return None
