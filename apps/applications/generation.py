@@ -137,7 +137,13 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     if knowledge.has_datasets(config):  # a dict check: apps without knowledge pay no query here
         context = knowledge.for_turn(config=config, query=query, inputs=clean_inputs, model=model, source=source,
                                      user=str(end_user.pk) if end_user else None)
-    messages = prompts.build(config, inputs=clean_inputs, query=query, history=history, context=context.text)
+    completion_params = model_config.get("completion_params") or {}
+    if context.hits:  # KN-11: only as many segments as the model's context window holds
+        context, messages = knowledge.fit_to_window(
+            context, model, int(completion_params.get("max_tokens") or 0),
+            lambda text: prompts.build(config, inputs=clean_inputs, query=query, history=history, context=text))
+    else:
+        messages = prompts.build(config, inputs=clean_inputs, query=query, history=history, context=context.text)
     new_conversation = conversation is None
     rows = []
     if conversation is None:
@@ -152,12 +158,12 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         prompt_log=prompts.as_log(messages), retriever_resources=context.resources)
     rows.append(message)
     insert_rows(*rows)
-    params = {k: v for k, v in (model_config.get("completion_params") or {}).items() if k != "stop"}
+    params = {k: v for k, v in completion_params.items() if k != "stop"}
     return Prepared(
         tenant=tenant, app_id=app.pk, mode=app.mode, task_id=str(message.task_id), message_id=str(message.pk),
         conversation_id=str(conversation.pk), created_at=int(message.created_at.timestamp()),
         end_user_id=str(end_user.pk) if end_user else None, model=model, messages=messages, params=params,
-        stop=list((model_config.get("completion_params") or {}).get("stop") or []),
+        stop=list(completion_params.get("stop") or []),
         generate_name=new_conversation and app.is_chat and auto_generate_name,
         retriever_resources=context.resources, context_usage=context.usage,
         speech_voice=_autoplay_voice(config),

@@ -19,6 +19,7 @@ datasets (`has_datasets` reads the config dict only, so other apps pay no query 
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -45,6 +46,31 @@ class TurnContext:
     text: str = ""
     resources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     usage: Usage | None = None  # the N-to-1 routing call's; the turn adds it to its own (usage_with)
+    hits: list[retrieval.Hit] = dataclasses.field(default_factory=list)  # best first; `text` joins them
+    cite: Callable[[list[retrieval.Hit]], list[dict[str, Any]]] | None = None  # resources of some hits
+
+    def keep(self, count: int) -> "TurnContext":
+        """The context with only its `count` best hits (text and citations follow)."""
+        hits = self.hits[:count]
+        return dataclasses.replace(self, hits=hits, text="\n\n".join(segment_text(h.segment) for h in hits),
+                                   resources=self.cite(hits) if self.cite and hits else [])
+
+
+def fit_to_window(context: TurnContext, model: Any, completion_tokens: int,
+                  build: Callable[[str], list[Any]]) -> tuple[TurnContext, list[Any]]:
+    """KN-11: top_k shrinks to what the model's context window holds. `build` makes the turn's
+    prompt messages around a context text; while they and the completion's max_tokens exceed the
+    model's context length, the least relevant segment is dropped (its citation with it). Returns
+    the context kept and the messages built with it."""
+    messages = build(context.text)
+    window = int(getattr(model.resolved.spec, "context_length", 0) or 0)
+    if not window or not context.hits:
+        return context, messages
+    count = len(context.hits)
+    while count and model.count_tokens(messages)[0] + completion_tokens > window:
+        count -= 1
+        messages = build("\n\n".join(segment_text(h.segment) for h in context.hits[:count]))
+    return (context if count == len(context.hits) else context.keep(count)), messages
 
 
 @dataclasses.dataclass
@@ -417,8 +443,11 @@ def for_turn(
     _record(searched, search, hits, started)
     text = "\n\n".join(segment_text(h.segment) for h in hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
-    return TurnContext(text=text, resources=resources(hits, datasets, source) if cited and hits else [],
-                       usage=routing_usage)
+
+    def cite(kept: list[retrieval.Hit]) -> list[dict[str, Any]]:
+        return resources(kept, datasets, source) if cited else []
+
+    return TurnContext(text=text, resources=cite(hits) if hits else [], usage=routing_usage, hits=hits, cite=cite)
 
 
 # --- The orchestrate page --------------------------------------------------------------------------------

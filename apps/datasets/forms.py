@@ -32,7 +32,8 @@ class DatasetForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=40)
     description = forms.CharField(label=_("Description"), required=False, max_length=400,
                                   widget=forms.Textarea(attrs={"rows": 3}),
-                                  help_text=_("Apps that choose among several knowledge bases read this."))
+                                  help_text=_("Apps that choose among several knowledge bases read this. Left empty, it "
+                                              "is written from the first documents by the default model."))
     permission = forms.ChoiceField(label=_("Visible to"), choices=Dataset.Permission.choices)
     indexing_technique = forms.ChoiceField(label=_("Indexing"), choices=Dataset.Technique.choices,
                                            initial=Dataset.Technique.HIGH_QUALITY,

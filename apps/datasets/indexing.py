@@ -369,6 +369,10 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
     add_vector_usage(usage_before, _vector_totals(document=document))
     if model is not None:
         schedule_merge()
+    if not dataset.description:
+        from apps.datasets import tasks
+
+        tasks.describe_dataset.apply_async(args=[str(dataset.pk)], queue="default")
 
 
 def schedule_merge() -> None:

@@ -2,10 +2,12 @@
 API all call these; they validate, write in a transaction and queue indexing once it commits."""
 
 import datetime
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -560,3 +562,53 @@ def documents_preview(*, dataset: Dataset, uploads: list[Upload], process_rule: 
         except Exception:  # an estimate must not fail the preview
             pass
     return {"files": files, "estimate": estimate, "rule": rule}
+
+
+# --- The description written for a dataset that has none (KN-20) ----------------------------------
+
+logger = logging.getLogger(__name__)
+DESCRIPTION_PREFIX = "Useful only when the question you want to answer is about the following: "
+DESCRIBE_SAMPLE_CHARS = 4000
+DESCRIBE_PROMPT = (
+    "You write the description of a knowledge base. From the excerpts below, say in one or two "
+    "sentences what its documents are about: their subject and the kinds of questions they answer. "
+    "Write in the language of the excerpts. Reply with the description only."
+)
+
+
+def dataset_describe(*, dataset_id: Any) -> str:
+    """KN-20: when a dataset's first documents are indexed and it has no description, the
+    workspace's default LLM summarises its first segments into one, written with the recommended
+    prefix. N-to-1 retrieval offers each dataset to the model by its description. Nothing happens
+    without a default LLM, and a description someone wrote meanwhile is never replaced. Returns
+    what happened; never raises (it runs in a worker)."""
+    from apps.providers.runtime.entities import PromptMessage
+
+    dataset = Dataset.objects.filter(pk=dataset_id, description="").first()
+    if dataset is None:
+        return "kept"
+    if model_selectors.default_model(ModelType.LLM) is None:
+        return "no model"
+    sample, size = [], 0
+    for content in (Segment.objects.filter(dataset=dataset, enabled=True)
+                    .order_by("document__created_at", "position").values_list("content", flat=True)[:40]):
+        sample.append(content)
+        size += len(content)
+        if size >= DESCRIBE_SAMPLE_CHARS:
+            break
+    if not sample:
+        return "empty"
+    try:
+        llm = model_selectors.resolve_default(ModelType.LLM)
+        result = async_to_sync(llm.invoke)([PromptMessage("system", DESCRIBE_PROMPT),
+                                            PromptMessage("user", "\n\n".join(sample)[:DESCRIBE_SAMPLE_CHARS])])
+    except Exception:  # a provider error must not fail the worker; the description stays empty
+        logger.exception("describing dataset %s failed", dataset_id)
+        return "failed"
+    summary = " ".join(result.text.split())
+    if not summary:
+        return "empty"
+    limit = Dataset._meta.get_field("description").max_length - len(DESCRIPTION_PREFIX)
+    summary = summary if len(summary) <= limit else summary[:limit - 1].rstrip() + "…"
+    updated = Dataset.objects.filter(pk=dataset_id, description="").update(description=DESCRIPTION_PREFIX + summary)
+    return "described" if updated else "kept"

@@ -47,6 +47,14 @@ def merge_vectors() -> int:
     return merged
 
 
+@shared_task(base=TenantTask, acks_late=True, name="apps.datasets.tasks.describe_dataset")
+def describe_dataset(dataset_id: str) -> str:
+    """Write a description for a dataset that has none (KN-20), in the sender's workspace."""
+    from apps.datasets import services
+
+    return services.dataset_describe(dataset_id=dataset_id)
+
+
 def _ready_schemas() -> list[str]:
     """The schemas of every provisioned workspace (periodic tasks visit each in turn)."""
     from apps.workspaces.models import Workspace

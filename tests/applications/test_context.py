@@ -411,3 +411,47 @@ async def test_n_to_1_routing_usage_counts_in_message_end_and_the_message(world_
     assert Decimal(usage["total_price"]) == Decimal("0.156")
     stored = await asyncio.to_thread(_stored, world_tx, end["message_id"])
     assert (stored.message_tokens, stored.answer_tokens, stored.total_price) == (140, 8, Decimal("0.156"))
+
+
+SEGMENTS = ("Our office cat is called Miso.", "The office dog is called Rex.",
+            "Employees get 25 days of paid leave.", "Expenses are refunded within 30 days.")
+
+
+def _sent_tokens(request) -> int:  # type: ignore[no-untyped-def]
+    """Prompt tokens of a request the fake server received, counted as the platform counts them."""
+    from apps.providers.runtime.entities import PromptMessage
+    from apps.providers.runtime.tokens import count_message_tokens
+
+    messages = [PromptMessage(m["role"], m["content"]) for m in request.json["messages"]]
+    return count_message_tokens(messages, provider="openai_api_compatible", model="fake-chat")[0]
+
+
+@pytest.mark.asyncio
+async def test_top_k_shrinks_to_the_models_context_window(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """KN-11: the context keeps only as many segments as the model's context length (4,096 for
+    this model) leaves room for, after the completion's max_tokens; the least relevant go first."""
+    setup = await asyncio.to_thread(_setup, world_tx, fake_openai)
+    query = {"inputs": {}, "query": "What is the cat called, and how many days of paid leave?", "user": "u-1"}
+
+    async def ask(max_tokens: int | None) -> tuple[str, list[dict]]:
+        model = {**setup.model, "completion_params": {"max_tokens": max_tokens} if max_tokens else {}}
+        _, key = await asyncio.to_thread(_app, world_tx, setup, model=model)
+        fake_openai.script("chat", Reply("Miso."))
+        response = await _post("/v1/chat-messages", key, query)
+        assert response.status_code == 200, response.content
+        return _system(fake_openai.requests_to("chat")[-1]), response.json()["metadata"]["retriever_resources"]
+
+    full_prompt, full_resources = await ask(None)
+    full = [s for s in SEGMENTS if s in full_prompt]
+    assert len(full) >= 2 and full_resources
+    # One token too many for everything: exactly the least relevant segment is left out.
+    window_tokens = _sent_tokens(fake_openai.requests_to("chat")[-1])
+    trimmed_prompt, trimmed_resources = await ask(4096 - window_tokens + 1)
+    kept = [s for s in SEGMENTS if s in trimmed_prompt]
+    assert len(kept) == len(full) - 1 and set(kept) < set(full)
+    assert full_resources[0]["content"] in trimmed_prompt
+    assert trimmed_resources[0]["segment_id"] == full_resources[0]["segment_id"]
+    assert _sent_tokens(fake_openai.requests_to("chat")[-1]) + 4096 - window_tokens + 1 <= 4096
+    # No room at all: the turn still answers, without context or citations.
+    bare_prompt, bare_resources = await ask(4096)
+    assert not any(s in bare_prompt for s in SEGMENTS) and bare_resources == []

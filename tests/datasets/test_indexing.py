@@ -287,3 +287,29 @@ def test_vector_usage_follows_each_document_and_a_recount_agrees(alpha) -> None:
     assert (usage.segments, usage.vectors, usage.bytes) == (13, 12, 12 * (384 * 4 + 8))
     recount = indexing.refresh_vector_usage()
     assert (recount.segments, recount.vectors, recount.bytes) == (13, 12, 12 * (384 * 4 + 8))
+
+
+def test_a_dataset_without_a_description_gets_one_from_the_default_llm(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """KN-20: the first indexed documents of a dataset with no description are summarised by the
+    workspace's default LLM, with the recommended prefix; a written description is never replaced,
+    and without a default LLM nothing is asked."""
+    plain = make_dataset(alpha, name="No model yet")
+    add_text(alpha, plain, "Kettles boil water.")
+    plain.refresh_from_db()
+    assert plain.description == "" and fake_openai.requests_to("chat") == []  # no default LLM
+
+    fake_models(fake_openai, embedding=False, llm=True)
+    fake_openai.script("chat", Reply("  Kitchen appliances:\n how kettles and teapots work. "))
+    dataset = make_dataset(alpha, name="Kitchen")
+    add_text(alpha, dataset, "Kettles boil water.\n\nTeapots brew tea.")
+    dataset.refresh_from_db()
+    assert dataset.description == (services.DESCRIPTION_PREFIX + "Kitchen appliances: how kettles and teapots work.")
+    (request,) = fake_openai.requests_to("chat")
+    assert "Kettles boil water." in request.json["messages"][1]["content"]
+    assert "language of the excerpts" in request.json["messages"][0]["content"]
+    # A second document asks nothing: the dataset has a description now.
+    add_text(alpha, dataset, "Toasters brown bread.")
+    written = make_dataset(alpha, name="Written", description="Our own words.")
+    add_text(alpha, written, "Ovens bake.")
+    written.refresh_from_db()
+    assert written.description == "Our own words." and len(fake_openai.requests_to("chat")) == 1
