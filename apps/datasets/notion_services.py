@@ -1,7 +1,9 @@
 """Writes for Notion in Knowledge: the workspace's integration token (validated with Notion, then
 stored encrypted with the workspace's key), importing pages as documents, and re-syncing them. The
 token is pasted (internal integration) or comes from Notion's OAuth flow (public integration,
-connection_save_oauth); both are stored the same way and used the same way afterwards.
+connection_save_oauth); both are stored the same way and used the same way afterwards. A workspace
+may instead use the deployment's own internal integration (NOTION_INTERNAL_SECRET,
+connection_save_deployment), whose token stays in the settings.
 
 A Notion page becomes a Document with data_source_type "notion_import" whose text is stored as a
 Markdown file, so it goes through the same cleaning, splitting and indexing as an upload. A
@@ -12,6 +14,7 @@ and the extra ones dropped, so syncing twice never duplicates anything.
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -37,9 +40,17 @@ def token() -> str:
                            "Notion is not connected. An owner or admin can connect it "
                            "in Settings → Data sources.", 400)
     try:
-        return str(crypto.decrypt(connection.schema_name, row.secret).get("token") or "")
+        stored = crypto.decrypt(connection.schema_name, row.secret)
     except crypto.CredentialsUnreadable as exc:
         raise ServiceError("notion_token_unreadable", str(exc), 400) from exc
+    if stored.get("deployment"):
+        if not settings.NOTION_INTERNAL_SECRET:
+            raise ServiceError("notion_not_connected",
+                               "This workspace used the deployment's Notion integration, which is no longer "
+                               "configured (NOTION_INTERNAL_SECRET). Connect Notion again in Settings → Data sources.",
+                               400)
+        return str(settings.NOTION_INTERNAL_SECRET)
+    return str(stored.get("token") or "")
 
 
 def connection_save(*, token_value: str, actor_id: int | None) -> NotionConnection:
@@ -47,6 +58,30 @@ def connection_save(*, token_value: str, actor_id: int | None) -> NotionConnecti
     token_value = str(token_value or "").strip()
     if not token_value:
         raise invalid_param("The integration token is required.", params="token")
+    return _connect(token_value, {"token": token_value}, actor_id)
+
+
+def connection_save_deployment(*, actor_id: int | None) -> NotionConnection:
+    """KN-32: connect the workspace to the deployment's internal integration (NOTION_INTERNAL_SECRET),
+    checked with Notion like a pasted token. The token itself is not copied into the workspace: the
+    row records the choice and token() reads the setting at each call, so rotating the secret needs
+    no reconnecting, and unsetting it disconnects every workspace that used it."""
+    if not settings.NOTION_INTERNAL_SECRET:
+        raise ServiceError("notion_not_configured",
+                           "This deployment has no Notion integration of its own (NOTION_INTERNAL_SECRET).", 400)
+    return _connect(str(settings.NOTION_INTERNAL_SECRET), {"deployment": True}, actor_id)
+
+
+def uses_deployment_integration(row: NotionConnection | None) -> bool:
+    if row is None:
+        return False
+    try:
+        return bool(crypto.decrypt(connection.schema_name, row.secret).get("deployment"))
+    except crypto.CredentialsUnreadable:
+        return False
+
+
+def _connect(token_value: str, stored: dict[str, Any], actor_id: int | None) -> NotionConnection:
     try:
         with notion.Client(token_value) as client:
             me = client.me()
@@ -54,7 +89,7 @@ def connection_save(*, token_value: str, actor_id: int | None) -> NotionConnecti
         raise ServiceError("notion_token_invalid", exc.message, 400) from exc
     bot = me.get("bot") or {}
     row, _ = NotionConnection.objects.update_or_create(pk=1, defaults={
-        "secret": crypto.encrypt(connection.schema_name, {"token": token_value}),
+        "secret": crypto.encrypt(connection.schema_name, stored),
         "bot_name": str(me.get("name") or "")[:255],
         "notion_workspace": str(bot.get("workspace_name") or "")[:255], "created_by_id": actor_id})
     return row

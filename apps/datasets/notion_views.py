@@ -63,16 +63,21 @@ def data_sources(request: HttpRequest) -> HttpResponse:
             messages.error(request, _public_only())
             return redirect(ws_reverse(request, "console:data_sources"))
         try:
-            notion_services.connection_save(token_value=request.POST.get("token", ""),
-                                            actor_id=request.user.pk)
+            if request.POST.get("action") == "deployment":
+                notion_services.connection_save_deployment(actor_id=request.user.pk)
+            else:
+                notion_services.connection_save(token_value=request.POST.get("token", ""),
+                                                actor_id=request.user.pk)
         except ServiceError as exc:
             error = exc.message
         else:
             messages.success(request, _("Notion is connected."))
             return redirect(ws_reverse(request, "console:data_sources"))
+    row = notion_services.connection_get()
     return render(request, "datasets/data_sources.html", {
-        "notion": notion_services.connection_get(), "error": error, "integration": integration,
-        "oauth": notion.oauth_configured()},
+        "notion": row, "error": error, "integration": integration, "oauth": notion.oauth_configured(),
+        "deployment_integration": bool(settings.NOTION_INTERNAL_SECRET),
+        "uses_deployment": notion_services.uses_deployment_integration(row)},
         status=400 if error else 200)
 
 

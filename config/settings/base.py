@@ -216,6 +216,10 @@ NOTION_REDIRECT_URI = env("NOTION_REDIRECT_URI", default="")  # default: this si
 # KN-32: "public" (Connect with Notion, OAuth) or "internal" (a pasted integration token); Settings →
 # Data sources offers only that way. Empty: "public" when the client id and secret are set.
 NOTION_INTEGRATION_TYPE = env("NOTION_INTEGRATION_TYPE", default="").strip().lower()
+# KN-32, internal: the deployment's own internal integration token. Settings → Data sources then
+# lets an owner or admin connect the workspace to it instead of pasting a token; every workspace
+# that does sees the pages shared with that integration (a single-team deployment's choice).
+NOTION_INTERNAL_SECRET = env("NOTION_INTERNAL_SECRET", default="")
 if NOTION_INTEGRATION_TYPE not in ("", "public", "internal"):
     from django.core.exceptions import ImproperlyConfigured
 

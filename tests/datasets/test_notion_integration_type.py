@@ -1,15 +1,19 @@
 """KN-32: NOTION_INTEGRATION_TYPE ("public" | "internal"; unset: public when NOTION_CLIENT_ID and
 NOTION_CLIENT_SECRET are set, else internal). Settings → Data sources offers only that way to
-connect, the other way's views refuse with the reason, and disconnecting works either way."""
+connect, the other way's views refuse with the reason, and disconnecting works either way. With
+NOTION_INTERNAL_SECRET, a workspace can connect to the deployment's own internal integration."""
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django_tenants.utils import schema_context
 
-from apps.datasets import notion
-from apps.datasets.models import NotionConnection
+from apps.core.errors import ServiceError
+from apps.datasets import notion, notion_services
+from apps.datasets.models import Document, NotionConnection
+from apps.providers import crypto
 from tests.conftest import client_for
-from tests.datasets.test_notion import TOKEN, fake_notion  # noqa: F401 (the fixture)
+from tests.datasets.conftest import make_dataset
+from tests.datasets.test_notion import TOKEN, _index_waiting, fake_notion  # noqa: F401 (the fixture)
 from tests.datasets.test_notion_oauth import (  # noqa: F401 (oauth_notion: the fixture)
     ACCESS_TOKEN,
     CALLBACK,
@@ -123,3 +127,32 @@ def test_the_reasons_are_translated(world, fake_notion, settings) -> None:  # ty
     for lang, word in (("zh-hans", "内部集成令牌"), ("ja", "内部インテグレーショントークン")):
         page = owner.post(CONNECT, follow=True, headers={"Accept-Language": lang}).content.decode()
         assert word in page, lang
+
+
+def test_the_deployments_own_internal_integration(world, fake_notion, settings) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """KN-32: with NOTION_INTERNAL_SECRET set, an owner connects the workspace to the deployment's
+    integration with one button (no token to paste) and imports pages; the token stays in the
+    settings, other workspaces are not connected by it, and unsetting it disconnects."""
+    settings.NOTION_INTEGRATION_TYPE = "internal"
+    owner = client_for(world.owner.user)
+    assert 'data-testid="notion-deployment"' not in owner.get(ALPHA).content.decode()  # none set up
+    refused = owner.post(ALPHA, {"action": "deployment"})
+    assert refused.status_code == 400 and "NOTION_INTERNAL_SECRET" in refused.content.decode()
+
+    settings.NOTION_INTERNAL_SECRET = TOKEN
+    page = owner.get(ALPHA).content.decode()
+    assert 'data-testid="notion-deployment"' in page and "Use this deployment" in page
+    assert owner.post(ALPHA, {"action": "deployment"}).status_code == 302
+    assert _connected() and not _connected("ws_beta")
+    assert "In use: the operator" in owner.get(ALPHA).content.decode()
+    with schema_context("ws_alpha"):
+        row = NotionConnection.objects.get()
+        assert TOKEN not in row.secret and crypto.decrypt("ws_alpha", row.secret) == {"deployment": True}
+        assert {p["title"] for p in notion_services.search()} >= {"Onboarding guide", "FAQ"}
+        dataset = make_dataset(world, technique="economy")
+        notion_services.pages_import(dataset=dataset, page_ids=["page-guide"], actor_id=world.owner.user_id)
+        _index_waiting()
+        assert Document.objects.get(dataset=dataset).indexing_status == "completed"
+        settings.NOTION_INTERNAL_SECRET = ""
+        with pytest.raises(ServiceError, match="no longer configured"):
+            notion_services.token()
