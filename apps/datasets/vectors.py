@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
@@ -158,8 +158,6 @@ def merge_tail(limit: int, batch: int = 256) -> int:
     many were added. Rows another session holds (a merge running beside this one, a document being
     rewritten) are skipped, not waited for. A transaction commits with synchronous_commit off: a
     database crash can only put its rows back in the tail, which the next merge takes again."""
-    from django.db import transaction
-
     ready_for_inserts()
     merged = 0
     while merged < limit:
