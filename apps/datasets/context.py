@@ -52,7 +52,7 @@ class TurnContext:
     def keep(self, count: int) -> "TurnContext":
         """The context with only its `count` best hits (text and citations follow)."""
         hits = self.hits[:count]
-        return dataclasses.replace(self, hits=hits, text="\n\n".join(segment_text(h.segment) for h in hits),
+        return dataclasses.replace(self, hits=hits, text=context_text(hits),
                                    resources=self.cite(hits) if self.cite and hits else [])
 
 
@@ -69,7 +69,7 @@ def fit_to_window(context: TurnContext, model: Any, completion_tokens: int,
     count = len(context.hits)
     while count and model.count_tokens(messages)[0] + completion_tokens > window:
         count -= 1
-        messages = build("\n\n".join(segment_text(h.segment) for h in context.hits[:count]))
+        messages = build(context_text(context.hits[:count]))
     return (context if count == len(context.hits) else context.keep(count)), messages
 
 
@@ -334,6 +334,11 @@ def segment_text(segment: Any) -> str:
     return segment.content
 
 
+def context_text(hits: list[retrieval.Hit]) -> str:
+    """The text of the hits as the prompt's context, best first."""
+    return "\n\n".join(segment_text(h.segment) for h in hits)
+
+
 def resources(hits: list[retrieval.Hit], datasets: list[Dataset], source: str) -> list[dict[str, Any]]:
     """retriever_resources (service-api.md §3.5): one per (dataset, document), best first, from 1."""
     names = {d.pk: d.name for d in datasets}
@@ -441,7 +446,7 @@ def for_turn(
             settings = multi_path_settings({**configs, "reranking_enabled": False})
         hits = retrieval.retrieve(datasets=searched, query=search, retrieval_model=settings)
     _record(searched, search, hits, started)
-    text = "\n\n".join(segment_text(h.segment) for h in hits)
+    text = context_text(hits)
     cited = (config.get("retriever_resource") or {}).get("enabled")
 
     def cite(kept: list[retrieval.Hit]) -> list[dict[str, Any]]:
