@@ -21,13 +21,20 @@ def notion_env(fake_notion, monkeypatch):  # type: ignore[no-untyped-def]  # noq
     return fake_notion
 
 
-def test_connect_import_and_sync_in_the_browser(notion_env, live_url, browser, world_tx) -> None:  # type: ignore[no-untyped-def]
-    with schema_context(world_tx.alpha.schema_name):
+def open_data_sources(live_url, browser, world):  # type: ignore[no-untyped-def]
+    """A shared economy dataset to import into, and the owner's page on Settings → Data sources,
+    reached through the navigation."""
+    with schema_context(world.alpha.schema_name):
         dataset = Dataset.objects.create(name="Team wiki", indexing_technique="economy",
-                                         permission="all_team_members", created_by_id=world_tx.owner.user_id)
+                                         permission="all_team_members", created_by_id=world.owner.user_id)
     page = browser.new_context().new_page()
     log_in(page, live_url, "olivia@alpha.test")
     page.click("nav a[href='/console/alpha/settings/data-sources/']")
+    return page, dataset
+
+
+def test_connect_import_and_sync_in_the_browser(notion_env, live_url, browser, world_tx) -> None:  # type: ignore[no-untyped-def]
+    page, dataset = open_data_sources(live_url, browser, world_tx)
     page.fill("#notion-token", "secret_not_valid")
     page.click("#notion-form button[type=submit]")
     assert "Notion refused the integration token" in page.inner_text("[role=alert]")

@@ -5,8 +5,9 @@ access and comes back connected; the shared page is then offered by the import p
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.datasets.models import Dataset, NotionConnection
-from tests.browser import log_in, shot
+from apps.datasets.models import NotionConnection
+from tests.browser import shot
+from tests.datasets.test_notion_browser import open_data_sources
 from tests.datasets.test_notion_oauth import CLIENT_ID, CLIENT_SECRET, oauth_notion  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,12 +23,7 @@ def oauth_env(oauth_notion, monkeypatch):  # type: ignore[no-untyped-def]  # noq
 
 
 def test_connect_with_notion_in_the_browser(oauth_env, live_url, browser, world_tx) -> None:  # type: ignore[no-untyped-def]
-    with schema_context(world_tx.alpha.schema_name):
-        dataset = Dataset.objects.create(name="Team wiki", indexing_technique="economy",
-                                         permission="all_team_members", created_by_id=world_tx.owner.user_id)
-    page = browser.new_context().new_page()
-    log_in(page, live_url, "olivia@alpha.test")
-    page.click("nav a[href='/console/alpha/settings/data-sources/']")
+    page, dataset = open_data_sources(live_url, browser, world_tx)
     assert page.get_attribute("[data-notion]", "data-notion") == "not-connected"
     shot(page, "notion-oauth-button")
     page.click("[data-testid=notion-oauth] button[type=submit]")
