@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -80,6 +82,19 @@ def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
             },
         })
     return render(request, "workflows/workflow.html", context)
+
+
+@require_perm(Perm.APPS_EDIT)
+def version_page(request: HttpRequest, app_id: Any, workflow_id: Any) -> HttpResponse:
+    """A published version on the canvas, read-only, with the button that restores it to the draft."""
+    app = _app(app_id)
+    version = get_object_or_404(Workflow.objects.exclude(version="draft"), pk=workflow_id, app=app)
+    reason = _("You are looking at the version published %(date)s. Restore it to the draft to change it.") % {
+        "date": date_format(localtime(version.created_at), "SHORT_DATETIME_FORMAT")}
+    return render(request, "workflows/workflow.html", {
+        "app": app, "tab": "orchestrate", "can_edit": True,
+        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS), "viewing": version,
+        "published": selectors.published(app), "editor": editor.config(request, app, version, readonly=reason)})
 
 
 @require_perm(Perm.APPS_EDIT)

@@ -140,3 +140,29 @@ def test_another_workspace_cannot_read_or_save_the_draft(world) -> None:
         draft = selectors.draft(app)
     assert draft.updated_at.isoformat() == loaded["updated_at"]
     assert {n["data"]["title"] for n in draft.graph["nodes"]} == {"Start", "End"}
+
+
+@pytest.mark.django_db
+def test_a_published_version_opens_read_only_on_the_canvas_and_restores(world) -> None:
+    app = _blank(world)
+    with schema_context(world.alpha.schema_name):
+        version = services.publish(app=app)
+        draft = selectors.draft(app)
+        services.draft_sync(app=app, graph=_renamed(draft.graph, "end", "Changed since"))
+    client = client_for(world.editor.user)
+    listing = client.get(f"{BASE}/{app.pk}/workflow/").content.decode()
+    url = f"{BASE}/{app.pk}/workflow/versions/{version.pk}/"
+    assert f'href="{url}"' in listing
+    page = client.get(url)
+    config = _config(page)
+    assert config["readonly"].startswith("You are looking at the version published")
+    assert {n["data"]["title"] for n in config["graph"]["nodes"]} == {"Start", "End"}
+    assert config["publish_form"] == "" and 'data-testid="restore"' in page.content.decode()
+    assert client.post(f"{url}restore/").status_code == 302
+    with schema_context(world.alpha.schema_name):
+        assert {n["data"]["title"] for n in selectors.draft(app).graph["nodes"]} == {"Start", "End"}
+    # Members without edit rights, and other workspaces, cannot open it
+    assert client_for(world.normal.user).get(url).status_code == 403
+    outsider = client_for(world.other.user)
+    assert outsider.get(url).status_code in (403, 404)
+    assert outsider.get(f"/console/beta/apps/{app.pk}/workflow/versions/{version.pk}/").status_code == 404
