@@ -24,7 +24,7 @@ from apps.workspaces import services
 from apps.workspaces.models import Membership, Workspace
 from apps.workspaces.roles import Role
 
-pytest_plugins = ["tests.fakes.fixtures", "tests.browser"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.dns", "tests.browser"]
 PASSWORD = "Correct-Horse-42"
 
 

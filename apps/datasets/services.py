@@ -27,7 +27,9 @@ DATASET_IN_USE = ("The dataset is being used by some apps. Please remove the dat
 
 
 def _name(name: Any) -> str:
-    name = str(name or "").strip()
+    if name is not None and not isinstance(name, str):  # never store [1, 'a'] as "[1, 'a']"
+        raise invalid_param("name must be a string.", params="name")
+    name = (name or "").strip()
     if not 1 <= len(name) <= 40:
         raise invalid_param("Name must be between 1 to 40 characters.", params="name")
     return name

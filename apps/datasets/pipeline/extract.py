@@ -93,11 +93,82 @@ def sniff(name: str, data: bytes) -> str:
         if "[Content_Types].xml" not in parts or needed not in parts:
             raise unsupported_file_type(f"The file is not a {ext.upper()} document.")
         return ext
-    if data.startswith((b"%PDF-", b"PK\x03\x04", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+    if data.startswith(_BINARY):
         raise unsupported_file_type(f"The content is binary, not {ext}.")
     if _decode(data) is None:
         raise unsupported_file_type(f"The content is not {ext} text.")
     return ext
+
+
+_EXECUTABLES = (b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"#!")
+_BINARY = (b"%PDF-", b"PK\x03\x04", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+
+
+def _media_ok(ext: str, data: bytes) -> bool | None:
+    """Whether ``data`` starts like an ``ext`` image, audio or video file (None: not such a format)."""
+    checks = {
+        "png": lambda: data.startswith(b"\x89PNG\r\n\x1a\n"),
+        "jpg": lambda: data.startswith(b"\xff\xd8\xff"),
+        "jpeg": lambda: data.startswith(b"\xff\xd8\xff"),
+        "gif": lambda: data.startswith((b"GIF87a", b"GIF89a")),
+        "webp": lambda: data[:4] == b"RIFF" and data[8:12] == b"WEBP",
+        "svg": lambda: not data.startswith(_BINARY) and _decode(data[:65536]) is not None,
+        "wav": lambda: data[:4] == b"RIFF" and data[8:12] == b"WAVE",
+        "mp3": lambda: data.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xe3")),
+        "mpga": lambda: data.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xe3")),
+        "m4a": lambda: data[4:8] in _ISO_BOXES,
+        "mp4": lambda: data[4:8] in _ISO_BOXES,
+        "mov": lambda: data[4:8] in _ISO_BOXES,
+        "webm": lambda: data.startswith(b"\x1a\x45\xdf\xa3"),
+        "amr": lambda: data.startswith(b"#!AMR"),
+        "mpeg": lambda: data.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")),
+        "mpg": lambda: data.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")),
+    }
+    check = checks.get(ext)
+    return None if check is None else check()
+
+
+# Declared types whose content can be checked, as the extension they stand for.
+_DECLARED_TYPES = {
+    "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "audio/wav": "wav", "audio/mpeg": "mp3", "video/mp4": "mp4", "video/webm": "webm", "audio/webm": "webm",
+}
+# How much of a file check_content needs: documents are checked whole (the zip directory of docx
+# and xlsx is at the end), media and other files by their first bytes.
+HEAD_BYTES = 65536
+
+
+def needs_whole_file(name: str, declared_type: str = "") -> bool:
+    return any(ext in SUPPORTED_EXTENSIONS for ext in _claimed(name, declared_type))
+
+
+def _claimed(name: str, declared_type: str) -> list[str]:
+    claimed = [extension_of(name)]
+    declared = _DECLARED_TYPES.get(declared_type.split(";")[0].strip().lower())
+    if declared and declared not in claimed:
+        claimed.append(declared)
+    return claimed
+
+
+def check_content(name: str, data: bytes, declared_type: str = "") -> None:
+    """Refuse a file (any upload, not only a knowledge document) whose content contradicts its
+    extension or its declared type: documents get `sniff`'s check, images, audio and video must
+    start with their format's signature, and no other name may hide a program.
+
+    ``data`` is the whole file when needs_whole_file() says so, else at least its first HEAD_BYTES.
+    """
+    for ext in _claimed(name, declared_type):
+        if ext in SUPPORTED_EXTENSIONS:
+            sniff(f"file.{ext}", data)
+            continue
+        matches = _media_ok(ext, data)
+        if matches is False:
+            raise unsupported_file_type(f"The content is not {ext.upper()}.")
+        if matches is None and data.startswith(_EXECUTABLES):
+            raise unsupported_file_type(f"The content is a program, not a .{ext} file.")
 
 
 class _HtmlText(HTMLParser):
