@@ -208,7 +208,8 @@ def test_undo_redo_copy_paste_and_insert_on_edge(live_url, browser, world_tx) ->
     page.keyboard.press("Control+c")
     page.click(".react-flow__pane", position={"x": 30, "y": 30})
     page.keyboard.press("Control+v")  # the clipboard is read asynchronously: wait for the node
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=wf-node][data-type=code]').length === 2")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=wf-node][data-type=code]').length === 2")
     assert _node(page, "Code").count() == 2
     _saved(page)
     codes = [n for n in _draft(app)["nodes"] if n["data"]["type"] == "code"]
