@@ -87,7 +87,11 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 # Send `SET search_path` only when the schema changes, not before every query.
 TENANT_LIMIT_SET_CALLS = True
 
+# /v1/ (Service and Knowledge APIs) is served by config.asgi's ServiceAPIHandler with
+# SERVICE_API_MIDDLEWARE only; in MIDDLEWARE, the same middleware acts on /v1/ paths alone.
+SERVICE_API_MIDDLEWARE = ["apps.core.middleware.ServiceAPIMiddleware"]
 MIDDLEWARE = [
+    *SERVICE_API_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
