@@ -306,6 +306,15 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 # Segments embedded and written per step: progress, pause and a killed worker's restart all work
 # at this granularity.
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
+# Bounds on one document's work (issue 20): the text extracted from its file, in characters, and
+# the segments it splits into. A document over either ends in `error` with the reason.
+DATASET_MAX_TEXT_CHARACTERS = env.int("DATASET_MAX_TEXT_CHARACTERS", default=20_000_000)
+DATASET_MAX_SEGMENTS = env.int("DATASET_MAX_SEGMENTS", default=20_000)
+# Segments one index_document task indexes before it re-queues the rest of the document at the
+# back of the queue, so other workspaces' documents get their turn (see README, Knowledge).
+DATASET_INDEXING_SLICE = env.int("DATASET_INDEXING_SLICE", default=1024)
+# Operations one POST documents/metadata may carry.
+DATASET_METADATA_MAX_OPERATIONS = env.int("DATASET_METADATA_MAX_OPERATIONS", default=500)
 # Tail vectors (apps/datasets/vectors.py) one merge_vectors run adds to the HNSW graphs (~1.5 ms each).
 DATASET_VECTOR_MERGE_LIMIT = env.int("DATASET_VECTOR_MERGE_LIMIT", default=2048)
 # HNSW search breadth (pgvector's hnsw.ef_search) for knowledge retrieval: recall against latency.
