@@ -61,6 +61,7 @@ SHARED_APPS = [
     "allauth.account",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs pages load nothing from a CDN
     "channels",
     "django_celery_beat",
     "apps.core",
@@ -387,7 +388,39 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Tessera Service API", "VERSION": "1.0.0"}
+# The /v1 OpenAPI document (apps/core/openapi.py): no operation is derived from view code; each
+# API's fragment adds its own, and the document is made once per process.
+_BEARER = "Authorization: Bearer <key>"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera Service API and Knowledge API",
+    "DESCRIPTION": (
+        "Dify-compatible Service API (apps, `app-` keys) and Knowledge API (datasets, `dataset-` keys). "
+        "Every error is a JSON body `{code, message, status}`. Streaming endpoints answer "
+        "`text/event-stream`: one `data: <JSON>` line per event, and `event: ping` while idle."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "PREPROCESSING_HOOKS": ["apps.core.openapi.no_generated_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "apps.applications.api.openapi.service_api",
+        "apps.datasets.api.openapi.knowledge_api",
+        "apps.core.openapi.common_components",
+    ],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "AppKey": {"type": "http", "scheme": "bearer", "bearerFormat": "app-…",
+                       "description": f"An app's API key ({_BEARER}), from the app's API access page."},
+            "DatasetKey": {"type": "http", "scheme": "bearer", "bearerFormat": "dataset-…",
+                           "description": f"A Knowledge API key ({_BEARER}), from Knowledge → API."},
+        }
+    },
+    "SERVE_PUBLIC": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge that sends the document to swagger.io's validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": True},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
