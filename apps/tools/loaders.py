@@ -1,0 +1,67 @@
+"""From a provider reference to a ToolHandle, one loader per provider type (sync, in the schema).
+
+api, workflow and mcp providers are found by id and, failing that, by name: an imported app keeps
+the ids of the workspace it was exported from, while the name is what the user recognises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from apps.tools.entities import ToolUnavailable
+from apps.tools.runtime import ToolHandle
+
+Loader = Callable[[Any, str, str, str, dict[str, Any]], ToolHandle]
+
+
+def by_id_or_name(model: Any, provider_id: str, provider_name: str) -> Any:
+    """A workspace's provider row by uuid, else by name (the current schema)."""
+    row = None
+    try:
+        row = model.objects.filter(pk=uuid.UUID(provider_id)).first()
+    except ValueError:
+        pass
+    for name in (provider_name, provider_id):
+        if row is None and name:
+            row = model.objects.filter(name=name).first()
+    return row
+
+
+def load_builtin(workspace: Any, provider_id: str, provider_name: str, tool_name: str,
+                 values: dict[str, Any]) -> ToolHandle:
+    from apps.tools import services
+    from apps.tools.builtin import PROVIDERS
+    from apps.tools.builtin.base import Call
+
+    provider = PROVIDERS.get(provider_id) or PROVIDERS.get(provider_name)
+    if provider is None:
+        raise ToolUnavailable(f"There is no built-in tool provider {provider_id!r}.")
+    tool = provider.tool(tool_name)
+    if tool is None:
+        raise ToolUnavailable(f"The provider {provider.name} has no tool {tool_name!r}.")
+    credentials = services.builtin_credentials(provider.name)
+    if credentials is None and provider.needs_credentials:
+        raise ToolUnavailable(f"The provider {provider.name} is not authorised in this workspace.")
+
+    async def run(params: dict[str, Any], context: Any) -> Any:
+        return await tool.run(params, Call(credentials=credentials or {}, context=context))
+
+    return ToolHandle("builtin", provider.name, provider.name, tool.name, str(tool.label),
+                      tool.llm_description, tool.parameters, values, workspace.schema_name, workspace.pk, run)
+
+
+def _unsupported(kind: str) -> Loader:
+    def load(*args: Any) -> ToolHandle:
+        raise ToolUnavailable(f"Tools of type {kind} are not available yet.")
+
+    return load
+
+
+LOADERS: dict[str, Loader] = {
+    "builtin": load_builtin,
+    "api": _unsupported("api"),
+    "workflow": _unsupported("workflow"),
+    "mcp": _unsupported("mcp"),
+}
