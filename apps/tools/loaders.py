@@ -52,6 +52,29 @@ def load_builtin(workspace: Any, provider_id: str, provider_name: str, tool_name
                       tool.llm_description, tool.parameters, values, workspace.schema_name, workspace.pk, run)
 
 
+def load_api(workspace: Any, provider_id: str, provider_name: str, tool_name: str,
+             values: dict[str, Any]) -> ToolHandle:
+    from apps.tools import api_call, services
+    from apps.tools.entities import ToolParameter
+    from apps.tools.models import ApiToolProvider
+
+    provider = by_id_or_name(ApiToolProvider, provider_id, provider_name)
+    if provider is None:
+        raise ToolUnavailable(f"There is no custom tool provider {provider_name or provider_id!r}.")
+    tool = next((t for t in provider.tools if t["operation_id"] == tool_name), None)
+    if tool is None:
+        raise ToolUnavailable(f"The custom tool provider {provider.name} has no operation {tool_name!r}.")
+    endpoint = services.api_endpoint(provider)
+
+    async def run(params: dict[str, Any], context: Any) -> Any:
+        return await api_call.call(endpoint, tool, params)
+
+    parameters = tuple(ToolParameter.from_dict(p) for p in tool.get("parameters") or [])
+    return ToolHandle("api", str(provider.pk), provider.name, tool["operation_id"], tool["operation_id"],
+                      tool.get("description") or tool["operation_id"], parameters, values,
+                      workspace.schema_name, workspace.pk, run)
+
+
 def _unsupported(kind: str) -> Loader:
     def load(*args: Any) -> ToolHandle:
         raise ToolUnavailable(f"Tools of type {kind} are not available yet.")
@@ -61,7 +84,7 @@ def _unsupported(kind: str) -> Loader:
 
 LOADERS: dict[str, Loader] = {
     "builtin": load_builtin,
-    "api": _unsupported("api"),
+    "api": load_api,
     "workflow": _unsupported("workflow"),
     "mcp": _unsupported("mcp"),
 }

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from apps.tools.entities import (
     RawFile,
@@ -204,7 +204,18 @@ def form_values(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _workspace(workspace: Any) -> Any:
-    return workspace if workspace is not None else connection.tenant
+    """The given workspace, else the one whose schema is active (schema_context leaves a stand-in
+    without an id on the connection, so the row is looked up then)."""
+    if workspace is not None:
+        return workspace
+    current = getattr(connection, "tenant", None)
+    if getattr(current, "pk", None) is not None:
+        return current
+    from apps.workspaces.models import Workspace
+
+    schema = connection.schema_name
+    with schema_context(get_public_schema_name()):
+        return Workspace.objects.get(schema_name=schema)
 
 
 def resolve_tool(workspace: Any, spec: dict[str, Any]) -> ToolHandle:
@@ -218,7 +229,7 @@ def resolve_tool(workspace: Any, spec: dict[str, Any]) -> ToolHandle:
     if not tool_name:
         raise ToolUnavailable("The tool entry names no tool.")
     workspace = _workspace(workspace)
-    with schema_context(workspace.schema_name):
+    with tenant_context(workspace):
         return loaders.LOADERS[kind](workspace, provider_id, str(spec.get("provider_name") or ""),
                                      tool_name, form_values(spec))
 
