@@ -75,6 +75,29 @@ def load_api(workspace: Any, provider_id: str, provider_name: str, tool_name: st
                       workspace.schema_name, workspace.pk, run)
 
 
+def load_mcp(workspace: Any, provider_id: str, provider_name: str, tool_name: str,
+             values: dict[str, Any]) -> ToolHandle:
+    from apps.tools import mcp_client, services
+    from apps.tools.models import McpServer
+
+    server = by_id_or_name(McpServer, provider_id, provider_name)
+    if server is None:
+        raise ToolUnavailable(f"There is no MCP server {provider_name or provider_id!r}.")
+    tool = next((t for t in server.tools if t.get("name") == tool_name), None)
+    if tool is None:
+        raise ToolUnavailable(f"The MCP server {server.name} has no tool {tool_name!r} (refresh its tools?).")
+    url, transport, headers = server.server_url, server.transport, services.mcp_headers(server)
+
+    async def run(params: dict[str, Any], context: Any) -> Any:
+        return await mcp_client.call_tool(url, transport, headers, tool_name, params)
+
+    schema = tool.get("input_schema") or {}
+    description = tool.get("description") or tool_name
+    return ToolHandle("mcp", str(server.pk), server.name, tool_name, tool_name, description,
+                      mcp_client.parameters(schema), values, workspace.schema_name, workspace.pk, run,
+                      input_schema={"type": "object", **schema})
+
+
 def _unsupported(kind: str) -> Loader:
     def load(*args: Any) -> ToolHandle:
         raise ToolUnavailable(f"Tools of type {kind} are not available yet.")
@@ -86,5 +109,5 @@ LOADERS: dict[str, Loader] = {
     "builtin": load_builtin,
     "api": load_api,
     "workflow": _unsupported("workflow"),
-    "mcp": _unsupported("mcp"),
+    "mcp": load_mcp,
 }

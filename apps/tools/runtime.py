@@ -58,12 +58,20 @@ class ToolHandle:
     workspace_schema: str
     workspace_id: Any
     run: Runner = dataclasses.field(repr=False)
+    # The tool's own JSON Schema when it has one richer than the parameters (MCP tools).
+    input_schema: dict[str, Any] | None = None
 
     def llm_parameters(self) -> list[ToolParameter]:
         return [p for p in self.parameters if p.form == "llm" and p.type != "file"]
 
     def parameters_schema(self) -> dict[str, Any]:
         """JSON Schema of the parameters the model fills (function calling's `parameters`)."""
+        if self.input_schema:
+            fixed = set(self.form_values)
+            given = self.input_schema.get("properties") or {}
+            properties = {k: v for k, v in given.items() if k not in fixed}
+            return {"type": "object", "properties": properties,
+                    "required": [r for r in self.input_schema.get("required") or [] if r in properties]}
         params = self.llm_parameters()
         return {"type": "object", "properties": {p.name: p.json_schema() for p in params},
                 "required": [p.name for p in params if p.required]}
@@ -163,14 +171,15 @@ def as_context(context: Any) -> ToolContext:
 
 
 async def _store(handle: ToolHandle, raw: RawFile, app_id: str | None) -> ToolMessage:
-    from apps.tools import files
-    from apps.workspaces.sync import run_detached
+    from channels.db import database_sync_to_async
 
-    def call() -> ToolMessage:
+    from apps.tools import files
+
+    def call() -> ToolMessage:  # as apps.workspaces.sync.run_in_tenant, with the handle's schema
         with schema_context(handle.workspace_schema):
             return files.store(raw, app_id, handle.workspace_id)
 
-    return await run_detached(call)
+    return await database_sync_to_async(call)()
 
 
 # --- Specs ----------------------------------------------------------------------------------------

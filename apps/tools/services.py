@@ -12,6 +12,7 @@ import httpx
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core import outbound
@@ -20,7 +21,7 @@ from apps.tools import api_call, openapi
 from apps.tools.builtin import PROVIDERS
 from apps.tools.builtin.base import BuiltinProvider
 from apps.tools.entities import CredentialField, CredentialsInvalid, ToolInvokeError, ToolMessage
-from apps.tools.models import ApiToolProvider, BuiltinCredential
+from apps.tools.models import ApiToolProvider, BuiltinCredential, McpServer
 
 MASK_CHAR = "•"
 NAME_RE = re.compile(r"^[\w][\w .-]{0,127}$")
@@ -216,3 +217,69 @@ def api_tool_test(*, provider: ApiToolProvider, operation_id: str,
         return async_to_sync(handle.invoke)(arguments)
     except ToolInvokeError as exc:
         raise ValidationError(exc.message) from None
+
+
+# --- MCP servers --------------------------------------------------------------------------------------
+
+
+def parse_header_lines(lines: list[str]) -> dict[str, str]:
+    """`Name: value` lines (the console's text box, the command's --header) → headers."""
+    headers = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name.strip()):
+            raise ValidationError(
+                _("A header is written Name: value, not %(line)s.") % {"line": line.strip()})
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def mcp_headers(server: McpServer) -> dict[str, str]:
+    return dict(decrypt(server.secret_config).get("headers") or {})
+
+
+def mcp_server_save(*, name: str, url: str, transport: str = McpServer.Transport.STREAMABLE_HTTP,
+                    headers: dict[str, str] | None = None, bearer: str = "", server: McpServer | None = None,
+                    user_id: int | None = None) -> McpServer:
+    """Add or change an MCP server; its tools are listed at once, which proves URL and headers."""
+    name, url = check_name(name), check_url(url)
+    if transport not in McpServer.Transport.values:
+        raise ValidationError(_("Unknown transport %(transport)s.") % {"transport": transport})
+    if McpServer.objects.filter(name=name).exclude(pk=getattr(server, "pk", None)).exists():
+        raise ValidationError(_("An MCP server named %(name)s exists already.") % {"name": name})
+    values = dict(headers or {})
+    if server is not None:  # a header sent back masked keeps its stored value
+        stored = mcp_headers(server)
+        values = {k: (stored.get(k, "") if MASK_CHAR in v else v) for k, v in values.items()}
+    if bearer.strip():
+        values["Authorization"] = f"Bearer {bearer.strip()}"
+    tools = mcp_tools_fetch(url, transport, values)
+    row = server or McpServer(created_by_id=user_id)
+    row.name, row.server_url, row.transport = name, url, transport
+    row.secret_config, row.header_names = _encrypt({"headers": values}), sorted(values)
+    row.tools, row.tools_refreshed_at = tools, timezone.now()
+    row.save()
+    return row
+
+
+def mcp_tools_fetch(url: str, transport: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    from apps.tools import mcp_client
+
+    try:
+        return async_to_sync(mcp_client.list_tools)(url, transport, headers)
+    except ToolInvokeError as exc:
+        raise ValidationError(exc.message) from None
+
+
+def mcp_server_refresh(*, server: McpServer) -> McpServer:
+    """List the server's tools again (they change when the server is updated)."""
+    server.tools = mcp_tools_fetch(server.server_url, server.transport, mcp_headers(server))
+    server.tools_refreshed_at = timezone.now()
+    server.save(update_fields=["tools", "tools_refreshed_at", "updated_at"])
+    return server
+
+
+def mcp_server_delete(*, server: McpServer) -> None:
+    server.delete()

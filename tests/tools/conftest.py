@@ -33,3 +33,23 @@ def allow_loopback(settings):  # type: ignore[no-untyped-def]
 def alpha(world):  # type: ignore[no-untyped-def]
     with tenant_context(world.alpha):
         yield world.alpha
+
+
+@pytest.fixture(scope="session")
+def mcp_server() -> Iterator[Served]:
+    """Streamable HTTP at /mcp."""
+    from tests.tools import mcp_fake
+
+    server = Served(mcp_fake.streamable_app()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mcp_sse_server() -> Iterator[Served]:
+    """SSE at /sse (messages at /messages/)."""
+    from tests.tools import mcp_fake
+
+    server = Served(mcp_fake.sse_app()).start()
+    yield server
+    server.stop()
