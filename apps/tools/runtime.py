@@ -175,6 +175,9 @@ async def _store(handle: ToolHandle, raw: RawFile, app_id: str | None) -> ToolMe
 
     from apps.tools import files
 
+    if not app_id:
+        return files.inline(raw)
+
     def call() -> ToolMessage:  # as apps.workspaces.sync.run_in_tenant, with the handle's schema
         with schema_context(handle.workspace_schema):
             return files.store(raw, app_id, handle.workspace_id)

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 PET_KEY = "pet-secret-123"
@@ -165,5 +165,18 @@ def search_app() -> Starlette:
             return JSONResponse({"query": {"pages": pages}})
         return JSONResponse({"error": {"code": "badparams"}}, status_code=400)
 
+    async def page(request: Request) -> Response:
+        return HTMLResponse(ARTICLE)
+
     return Starlette(routes=[Route("/search.json", serpapi), Route("/searxng/search", searxng),
-                             Route("/{lang}/w/api.php", wikipedia)])
+                             Route("/{lang}/w/api.php", wikipedia), Route("/article", page)])
+
+
+ARTICLE = """<!doctype html><html><head><title>Tessellation basics</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About</a> | <a href="/login">Log in</a></nav>
+<article><h1>Tessellation basics</h1>
+<p>A tessellation covers a plane with shapes that fit together without gaps or overlaps.
+Regular tessellations use a single regular polygon: triangles, squares or hexagons.</p>
+<p>Semi-regular tessellations combine two or more regular polygons around identical vertices,
+and they have fascinated mathematicians and artists for centuries.</p></article>
+<footer>Copyright 2026 Example Corp. All rights reserved. Cookie settings.</footer></body></html>"""
