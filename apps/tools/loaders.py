@@ -98,16 +98,32 @@ def load_mcp(workspace: Any, provider_id: str, provider_name: str, tool_name: st
                       input_schema={"type": "object", **schema})
 
 
-def _unsupported(kind: str) -> Loader:
-    def load(*args: Any) -> ToolHandle:
-        raise ToolUnavailable(f"Tools of type {kind} are not available yet.")
+def load_workflow(workspace: Any, provider_id: str, provider_name: str, tool_name: str,
+                  values: dict[str, Any]) -> ToolHandle:
+    from apps.tools import workflow_tool
+    from apps.tools.models import WorkflowToolProvider
+    from apps.workflows import runner, selectors
 
-    return load
+    provider = by_id_or_name(WorkflowToolProvider, provider_id, provider_name or tool_name)
+    if provider is None:
+        raise ToolUnavailable(f"There is no workflow tool {provider_name or tool_name!r}.")
+    workflow = selectors.published(provider.app)
+    if workflow is None:
+        raise ToolUnavailable(f"The workflow of the tool {provider.name} is not published.")
+    parameters = workflow_tool.parameters(runner.start_variables(workflow.graph), provider.parameters)
+    app_id = str(provider.app_id)
+
+    async def run(params: dict[str, Any], context: Any) -> Any:
+        return await workflow_tool.run(workspace, app_id, params)
+
+    return ToolHandle("workflow", str(provider.pk), provider.name, provider.name, provider.label,
+                      provider.description or provider.label, parameters, values, workspace.schema_name,
+                      workspace.pk, run)
 
 
 LOADERS: dict[str, Loader] = {
     "builtin": load_builtin,
     "api": load_api,
-    "workflow": _unsupported("workflow"),
+    "workflow": load_workflow,
     "mcp": load_mcp,
 }

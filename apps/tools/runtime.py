@@ -246,6 +246,16 @@ def resolve_tool(workspace: Any, spec: dict[str, Any]) -> ToolHandle:
                                      tool_name, form_values(spec))
 
 
+def unavailable_reason(spec: dict[str, Any]) -> str | None:
+    """Why a tool entry cannot be used in the current workspace schema (None: it can). For import
+    reports and the workflow checklist."""
+    try:
+        resolve_tool(None, spec)
+    except ToolUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def available_tools(workspace: Any, specs: Iterable[dict[str, Any]]) -> list[ToolHandle]:
     """Handles for the usable entries of `specs`; disabled, deleted, unknown or unauthorised tools
     (and legacy dataset entries) are left out and logged. `workspace` None: the current schema."""

@@ -283,3 +283,39 @@ def mcp_server_refresh(*, server: McpServer) -> McpServer:
 
 def mcp_server_delete(*, server: McpServer) -> None:
     server.delete()
+
+
+# --- Workflow tools -----------------------------------------------------------------------------------
+
+TOOL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def workflow_tool_save(*, app: Any, name: str, label: str = "", description: str = "",
+                       parameters: list[dict[str, Any]] | None = None, user_id: int | None = None) -> Any:
+    """Register (or update) a published workflow app as a tool; its Start variables are the parameters."""
+    from apps.applications.models import App
+    from apps.tools.models import WorkflowToolProvider
+    from apps.workflows import selectors
+
+    if app.mode != App.Mode.WORKFLOW:
+        raise ValidationError(_("Only workflow apps can be used as tools."))
+    if selectors.published(app) is None:
+        raise ValidationError(_("Publish the workflow before using it as a tool."))
+    name = (name or "").strip()
+    if not TOOL_NAME_RE.match(name):
+        raise ValidationError(_("A tool name starts with a letter and has up to 64 letters, digits or _."))
+    existing = WorkflowToolProvider.objects.filter(app=app).first()
+    if WorkflowToolProvider.objects.filter(name=name).exclude(pk=getattr(existing, "pk", None)).exists():
+        raise ValidationError(_("A workflow tool named %(name)s exists already.") % {"name": name})
+    cleaned = [{"name": str(p.get("name")), "description": str(p.get("description") or ""),
+                "form": "form" if p.get("form") == "form" else "llm"}
+               for p in parameters or [] if isinstance(p, dict) and p.get("name")]
+    row = existing or WorkflowToolProvider(app=app, created_by_id=user_id)
+    row.name, row.label = name, (label or app.name)[:128]
+    row.description, row.parameters = description or app.description or "", cleaned
+    row.save()
+    return row
+
+
+def workflow_tool_delete(*, provider: Any) -> None:
+    provider.delete()
