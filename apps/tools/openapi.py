@@ -24,7 +24,7 @@ class SchemaError(ValueError):
     """The document cannot be used; `where` locates the problem."""
 
     def __init__(self, message: str, where: str = "") -> None:
-        super().__init__(f"{message} (at {where})" if where else message)
+        super().__init__(f"{message.rstrip('.')} (at {where})." if where else message)
         self.where = where
 
 
