@@ -75,6 +75,7 @@ TENANT_APPS = [
     "apps.logs",
     "apps.workflows",
     "apps.datasets",
+    "apps.tools",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -271,6 +272,16 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=2)  # transient e
 # The most connections one pooled provider client opens (concurrent streams to one provider).
 PROVIDER_MAX_CONNECTIONS = env.int("PROVIDER_MAX_CONNECTIONS", default=5000)
 OPENAI_API_BASE = env.str("OPENAI_API_BASE", default="")  # default base URL for the openai provider
+
+# --- Tools (apps/tools) ---------------------------------------------------------------------------
+TOOL_CALL_TIMEOUT = env.float("TOOL_CALL_TIMEOUT", default=60.0)  # seconds per tool call, all included
+TOOL_HTTP_TIMEOUT = env.float("TOOL_HTTP_TIMEOUT", default=30.0)  # seconds per HTTP request of a tool
+# Base URLs of the built-in tools' services (tests point them at fake servers). {language} is filled in.
+TOOL_SERPAPI_BASE_URL = env.str("TOOL_SERPAPI_BASE_URL", default="https://serpapi.com")
+TOOL_WIKIPEDIA_BASE_URL = env.str("TOOL_WIKIPEDIA_BASE_URL", default="https://{language}.wikipedia.org")
+TOOL_OPENAI_BASE_URL = env.str("TOOL_OPENAI_BASE_URL", default="https://api.openai.com/v1")
+TOOL_VECTORIZER_BASE_URL = env.str("TOOL_VECTORIZER_BASE_URL", default="https://vectorizer.ai/api/v1")
+TOOL_YOUTUBE_BASE_URL = env.str("TOOL_YOUTUBE_BASE_URL", default="https://www.googleapis.com/youtube/v3")
 
 # --- Outbound requests made for users (apps/core/outbound.py) and the Code node's sandbox ---------
 OUTBOUND_ALLOWED_NETWORKS = env.str("OUTBOUND_ALLOWED_NETWORKS", default="")  # CIDR[:port], comma-separated
