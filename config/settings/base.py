@@ -96,6 +96,8 @@ MIDDLEWARE = [
     *SERVICE_API_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their own caching): CSP and no-store (apps/core/headers.py).
+    "apps.core.headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -438,6 +440,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Sources added to the Content-Security-Policy of every page (apps/core/headers.py), as JSON, e.g.
+# {"img-src": "https://cdn.example"}; scripts stay limited to this origin and the page's nonce.
+CSP_EXTRA_DIRECTIVES = env.json("CSP_EXTRA_DIRECTIVES", default={})
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -16,6 +16,7 @@ from apps.applications.webapp.embedding import origin_allowed
 from apps.logs.models import Conversation, EndUser, Message
 from config.asgi import application
 from tests.conftest import client_for
+from tests.core.test_headers import csp
 from tests.fakes.base import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -348,14 +349,15 @@ async def test_betas_code_never_reaches_alpha_data(web, fake_openai) -> None:  #
 
 def test_iframe_page_may_be_framed_by_allowed_origins_only(web) -> None:  # type: ignore[no-untyped-def]
     response = Client().get(f"/chat/{web.chat_code}")
-    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert csp(response)["frame-ancestors"] == "'self'"
     assert "X-Frame-Options" not in response
     _set_site(web.chat, allowed_origins=["https://shop.example", "http://localhost:8001"])
     response = Client().get(f"/chat/{web.chat_code}")
-    assert response["Content-Security-Policy"] == (
-        "frame-ancestors 'self' https://shop.example http://localhost:8001")
+    assert csp(response)["frame-ancestors"] == "'self' https://shop.example http://localhost:8001"
+    # The page's script policy holds inside the frame too (one policy, both parts).
+    assert csp(response)["script-src"].startswith("'self' 'nonce-")
     _set_site(web.chat, allowed_origins=["*"])
-    assert Client().get(f"/chat/{web.chat_code}")["Content-Security-Policy"] == "frame-ancestors *"
+    assert csp(Client().get(f"/chat/{web.chat_code}"))["frame-ancestors"] == "*"
     # Everything else still refuses to be framed.
     assert Client().get("/chat/nope-not-a-code")["X-Frame-Options"] == "DENY"
     assert Client().get("/accounts/login/")["X-Frame-Options"] == "DENY"
