@@ -152,8 +152,8 @@ EXPECT_404 = {
 }
 
 
-def resolver_routes() -> set[str]:
-    """Every URL pattern of the site as a route string (includes joined)."""
+def resolver_routes(urlconf: str | None = None) -> set[str]:
+    """Every URL pattern of the site (or of `urlconf`) as a route string (includes joined)."""
     def walk(patterns: list, prefix: str) -> set[str]:
         found: set[str] = set()
         for entry in patterns:
@@ -163,7 +163,7 @@ def resolver_routes() -> set[str]:
                 found.add(prefix + str(entry.pattern))
         return found
 
-    return walk(get_resolver().url_patterns, "")
+    return walk(get_resolver(urlconf).url_patterns, "")
 
 
 def test_the_route_tables_match_the_resolver() -> None:
@@ -357,19 +357,6 @@ CONSOLE_IDS = ("app_id", "key_id", "message_id", "task_id", "conversation_id", "
                "credential_id")
 
 
-def console_routes() -> set[str]:
-    def walk(patterns: list, prefix: str) -> set[str]:
-        found: set[str] = set()
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                found |= walk(entry.url_patterns, prefix + str(entry.pattern))
-            else:
-                found.add(prefix + str(entry.pattern))
-        return found
-
-    return walk(get_resolver("config.urls_tenant").url_patterns, "")
-
-
 def test_every_console_route_with_an_id_is_404_for_another_workspaces_ids(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     """B's owner, in B's console, names A's ids in every route that takes one (GET and POST; the
     async debug chat, workflow run and stop views among them): each is a 404 and A is unchanged.
@@ -398,7 +385,7 @@ def test_every_console_route_with_an_id_is_404_for_another_workspaces_ids(world_
         if dataset_key is None:
             dataset_key, _ = dataset_keys.api_key_create()
         console_ids["key_id_dataset"] = str(dataset_key.pk)
-    routes = console_routes()
+    routes = resolver_routes("config.urls_tenant")
     with_ids = {r for r in routes if any(f":{name}>" in r for name in CONSOLE_IDS)}
     assert len(with_ids) >= 40, sorted(with_ids)
     assert "apps/<uuid:app_id>/debug/chat/" in with_ids and "apps/<uuid:app_id>/workflow/run/" in with_ids
