@@ -186,3 +186,34 @@ def test_a_large_document_does_not_hold_the_worker_from_other_workspaces(world_t
     with schema_context("ws_alpha"):
         assert Segment.objects.filter(document_id=large.pk).count() == 2_000
     assert output.count("apps.datasets.tasks.index_document[") >= 2 * 21  # 20 slices + the others, received and done
+
+
+def test_describe_dataset_runs_on_the_worker_after_indexing(world_tx, redis_broker, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """KN-20 on a real worker: the document's last step queues describe_dataset through the broker
+    (not inline), and the worker writes the description in the sender's workspace only."""
+    from tests.fakes.base import Reply
+
+    fake_openai.script("chat", Reply("Kitchen appliances: kettles and teapots."))
+    with schema_context(world_tx.alpha.schema_name):
+        fake_models(fake_openai, embedding=False, llm=True)
+        dataset = services.dataset_create(name=f"D {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="economy")
+        services.document_create_from_text(dataset=dataset, name="kitchen.txt", actor_id=None,
+                                           text="Kettles boil water.###Teapots brew tea.", process_rule=CUSTOM)
+    worker = _start_worker(tmp_path, {"REDIS_URL": redis_broker, "CELERY_TASK_ALWAYS_EAGER": "false"})
+
+    def description() -> str:
+        with schema_context("ws_alpha"):
+            return type(dataset).objects.get(pk=dataset.pk).description
+
+    try:
+        described = _wait_for(lambda: bool(description()), 60)
+    finally:
+        output = _stop(worker, tmp_path)
+    assert described, output
+    assert description() == services.DESCRIPTION_PREFIX + "Kitchen appliances: kettles and teapots."
+    assert "Task apps.datasets.tasks.describe_dataset[" in output and " received" in output
+    (request,) = fake_openai.requests_to("chat")
+    assert "Kettles boil water." in request.json["messages"][1]["content"]
+    with schema_context("ws_beta"):
+        assert not type(dataset).objects.filter(pk=dataset.pk).exists()

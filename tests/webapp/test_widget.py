@@ -141,7 +141,7 @@ async def test_chat_before_session_starts_one_and_bad_messages_get_error_events(
 
 
 @pytest.mark.asyncio
-async def test_stop_keeps_what_was_said(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_keeps_what_was_said(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     words = " ".join(f"w{i}" for i in range(200))
     fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.05))
@@ -161,7 +161,7 @@ async def test_stop_keeps_what_was_said(web, fake_openai) -> None:  # type: igno
 
 
 @pytest.mark.asyncio
-async def test_another_end_user_cannot_stop_an_answer(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_another_end_user_cannot_stop_an_answer(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     fake_openai.script("chat", Reply("one two three four five six", chunk_size=1, delay_between_chunks=0.05))
     owner, _, _ = await _socket(web.chat_code)
@@ -242,7 +242,7 @@ async def test_unknown_regenerated_disabled_or_non_chat_codes_are_refused(web) -
 # --- Limits and isolation -------------------------------------------------------------------------
 
 @pytest.mark.asyncio
-async def test_rate_limit_is_an_error_event_and_the_socket_stays_open(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limit_is_an_error_event_and_the_socket_stays_open(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     await sync_to_async(_set_site)(web.chat, rate_limit_per_user=1)
     fake_openai.script("chat", Reply("Once."))
