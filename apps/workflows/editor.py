@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from apps.applications.models import App
+from apps.datasets.selectors import datasets_visible_to
+from apps.providers.selectors import available_models
 from apps.workflows import services
 from apps.workflows.engine.nodes import registry, unsupported_reason
 from apps.workflows.models import Workflow
@@ -23,7 +25,9 @@ def node_types(mode: str) -> list[dict[str, Any]]:
         described.append({"type": item.type, "group": item.group, "label": str(item.label),
                           "description": str(item.description), "palette": offered,
                           "container": item.container, "only_in_container": item.only_in_container,
-                          "error_handling": item.error_handling, "data": item.new_data()})
+                          "error_handling": item.error_handling, "data": item.new_data(),
+                          "form": [f.describe() for f in item.form if mode in f.modes],
+                          "outputs": [list(o) for o in item.outputs]})
     return described
 
 
@@ -63,6 +67,26 @@ def strings() -> dict[str, str]:
     }
 
 
+def picker_strings() -> dict[str, str]:
+    return {
+        "choose_variable": _("Choose a variable…"), "insert_variable": _("Insert a variable…"),
+        "dangling": _("Refers to a variable that is not upstream of this node (or a node that no "
+                      "longer exists)."),
+        "system_vars": _("System"), "env_vars": _("Environment"), "conversation_vars": _("Conversation"),
+        "add": _("Add"), "variable_name": _("Name"), "label": _("Label"), "type": _("Type"),
+        "required": _("Required"), "options_csv": _("Options, comma-separated"), "role": _("Role"),
+        "add_message": _("Add message"), "choose_model": _("Choose a model…"),
+        "temperature": _("Temperature"),
+        "max_tokens": _("Max tokens"), "no_models": _("No model is configured in this workspace yet."),
+        "search_datasets": _("Search knowledge bases"),
+        "no_datasets": _("This workspace has no knowledge base yet."),
+        "add_condition": _("Add condition"), "and": _("and"), "or": _("or"), "value": _("Value"),
+        "more_settings": _("More settings (JSON)"), "case_n": _("Case %(n)s"),
+        "last_run": _("Last run"), "run_inputs": _("Inputs"), "run_process": _("Process data"),
+        "run_outputs": _("Outputs"), "tokens_n": _("%(n)s tokens"),
+    }
+
+
 def shortcuts() -> list[tuple[str, str]]:
     return [("Shift+A", _("Add node")), ("Shift+N", _("Add a note")), ("Ctrl+Z", _("Undo")),
             ("Ctrl+Shift+Z / Ctrl+Y", _("Redo")), ("Ctrl+C", _("Copy")), ("Ctrl+V", _("Paste")),
@@ -85,6 +109,40 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
         "groups": [{"id": key, "label": str(label)} for key, label in registry.GROUPS],
         "checklist": services.checklist_items(draft.graph, app.mode), "readonly": readonly,
         "user": getattr(user, "name", "") or getattr(user, "email", ""),
-        "i18n": strings(), "shortcuts": shortcuts(), "publish_form": "" if readonly else "wf-publish-form",
+        "i18n": {**strings(), **picker_strings()}, "shortcuts": shortcuts(),
+        "publish_form": "" if readonly else "wf-publish-form",
         "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk)},
+        "models": models(), "datasets": datasets(request),
+        "operators": {kind: list(ops) for kind, ops in registry.OPERATORS.items()},
+        "unary_operators": list(registry.UNARY_OPERATORS),
+        "variables": global_variables(app.mode, draft),
     }
+
+
+def models() -> list[dict[str, Any]]:
+    """The workspace's configured models the pickers offer, grouped by type."""
+    return [{"provider": m.provider, "provider_label": m.provider_label, "name": m.model, "label": m.label,
+             "model_type": str(m.spec.model_type), "mode": str(m.spec.mode), "vision": m.spec.vision,
+             "max_tokens": m.spec.max_tokens}
+            for m in available_models()]
+
+
+def datasets(request: HttpRequest) -> list[dict[str, Any]]:
+    return [{"id": str(d.pk), "name": d.name, "description": d.description}
+            for d in datasets_visible_to(getattr(request, "membership", None)).order_by("name")]
+
+
+SYSTEM = (("files", "array[file]"), ("user_id", "string"), ("app_id", "string"), ("workflow_id", "string"),
+          ("workflow_run_id", "string"), ("timestamp", "number"))
+CHAT_SYSTEM = (("query", "string"), ("conversation_id", "string"), ("dialogue_count", "number"))
+
+
+def global_variables(mode: str, draft: Workflow) -> list[dict[str, Any]]:
+    """sys.*, env.* and conversation.* variables the picker offers everywhere (secrets by name only)."""
+    found = [{"node": "sys", "name": name, "type": kind}
+             for name, kind in (CHAT_SYSTEM + SYSTEM if mode == App.Mode.ADVANCED_CHAT else SYSTEM)]
+    found += [{"node": "env", "name": v.get("name"), "type": v.get("value_type")}
+              for v in draft.environment_variables or [] if isinstance(v, dict)]
+    found += [{"node": "conversation", "name": v.get("name"), "type": v.get("value_type")}
+              for v in draft.conversation_variables or [] if isinstance(v, dict)]
+    return found

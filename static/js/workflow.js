@@ -16,9 +16,11 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  /** Tell the canvas (static/js/workflow-editor.js) a node's run status; "*" clears them all. */
-  function mark(nodeId, status) {
-    window.dispatchEvent(new CustomEvent("workflow:node-status", { detail: { nodeId: nodeId, status: status } }));
+  /** Tell the canvas (static/js/workflow-editor.js) a node's run status, with what the node read and
+      wrote once it finished (its inspector shows them); "*" clears them all. */
+  function mark(nodeId, status, run) {
+    window.dispatchEvent(new CustomEvent("workflow:node-status",
+                                         { detail: { nodeId: nodeId, status: status, run: run || null } }));
   }
 
   document.addEventListener("alpine:init", function () {
@@ -50,7 +52,7 @@
             .then(function (r) { return r.json(); })
             .then(function (body) {
               var node = body.node || {};
-              self.mark(self.stepNode, node.status || "failed");
+              self.mark(self.stepNode, node.status || "failed", node);
               self.stepResult = JSON.stringify({ status: node.status, error: node.error, inputs: node.inputs,
                                                  outputs: node.outputs, elapsed_time: node.elapsed_time,
                                                  execution_metadata: node.execution_metadata }, null, 2);
@@ -73,7 +75,7 @@
             this.mark(event.data.node_id, "running");
             this.steps.push({ id: event.data.id, title: event.data.title, status: "running", elapsed: "" });
           } else if (event.event === "node_finished") {
-            this.mark(event.data.node_id, event.data.status);
+            this.mark(event.data.node_id, event.data.status, event.data);
             var step = this.steps.find(function (s) { return s.id === event.data.id; });
             if (step) { step.status = event.data.status; step.elapsed = event.data.elapsed_time.toFixed(3) + " s"; }
           } else if (event.event === "message" || event.event === "text_chunk") {

@@ -59,18 +59,16 @@ def _insert_on_edge(page, source_id: str, target_id: str, node_type: str) -> Non
     page.click(f"[data-testid=palette-{node_type}]")
 
 
-def _configure(page, title: str, fields: dict, new_title: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    """Select a node, set its title and its settings in the inspector."""
+def _configure(page, title: str, new_title: str) -> None:  # type: ignore[no-untyped-def]
+    """Select a node and rename it in the inspector."""
+    _select(page, title)
+    page.locator("[data-testid=inspector] [data-testid=field-title]").fill(new_title)
+
+
+def _select(page, title: str) -> None:  # type: ignore[no-untyped-def]
     page.click("[data-testid=fit]")
     _node(page, title).click()
-    inspector = page.locator("[data-testid=inspector]")
-    if new_title:
-        inspector.locator("[data-testid=field-title]").fill(new_title)
-    if fields:
-        box = inspector.locator("[data-testid=field-json]")
-        current = json.loads(box.input_value())
-        box.fill(json.dumps({**current, **fields}))
-        inspector.locator("[data-testid=field-title]").focus()  # leaving the box applies it
+    page.wait_for_selector(f"[data-testid=inspector][data-node-id='{_id(page, title)}']")
 
 
 def _edges(graph: dict) -> set[tuple[str, str, str]]:
@@ -93,14 +91,14 @@ def test_build_run_publish_and_export_a_workflow(live_url, browser, world_tx, fa
     _insert_on_edge(page, llm, "end", "if-else")
     branch = _id(page, "IF/ELSE")
     _insert_on_edge(page, branch, "end", "template-transform")
-    _configure(page, "Template", {}, new_title="Yes")
+    _configure(page, "Template", new_title="Yes")
     yes = _id(page, "Yes")
     _insert_on_edge(page, yes, "end", "variable-aggregator")
     agg = _id(page, "Variable Aggregator")
     _node(page, "IF/ELSE").click()
     page.keyboard.press("Shift+A")  # the palette, from the keyboard
     page.click("[data-testid=palette-template-transform]")  # joined to the free ELSE handle
-    _configure(page, "Template", {}, new_title="No")
+    _configure(page, "Template", new_title="No")
     no = _id(page, "No")
     # Connect No → Aggregator by dragging from its handle to the aggregator's input
     page.click("[data-testid=tidy]")
@@ -113,19 +111,48 @@ def test_build_run_publish_and_export_a_workflow(live_url, browser, world_tx, fa
     page.mouse.up()
     page.wait_for_selector(f".react-flow__edge[data-id^='{no}-source-{agg}']")
     shot(page, "editor-built")
-    # Configure each node in the inspector
-    _configure(page, "Start", {"variables": [{"variable": "query", "label": "Query", "type": "text-input",
-                                              "required": True, "max_length": 256}]})
-    _configure(page, "LLM", {"model": MODEL,
-                             "prompt_template": [{"role": "user", "text": "{{#start.query#}}"}]})
-    _configure(page, "IF/ELSE", {"cases": [{"case_id": "true", "logical_operator": "and", "conditions": [
-        {"variable_selector": [llm, "text"], "comparison_operator": "contains", "value": "Paris"}]}]})
-    reads = [{"variable": "a", "value_selector": [llm, "text"]}]
-    _configure(page, "Yes", {"variables": reads, "template": "yes: {{ a }}"})
-    _configure(page, "No", {"variables": reads, "template": "no: {{ a }}"})
-    _configure(page, "Variable Aggregator", {"variables": [[yes, "output"], [no, "output"]]})
-    _configure(page, "End", {"outputs": [{"variable": "result", "value_selector": [agg, "output"],
-                                          "value_type": "string"}]})
+    # Configure each node in its inspector's form
+    inspector = page.locator("[data-testid=inspector]")
+
+    def pick(locator, node_id: str, name: str) -> None:  # type: ignore[no-untyped-def]
+        locator.select_option(json.dumps([node_id, name], separators=(",", ":")))
+
+    _select(page, "Start")
+    inspector.locator("[data-testid=start-variables-add]").click()
+    inspector.get_by_label("Name", exact=True).fill("query")
+    inspector.get_by_label("Label", exact=True).fill("Query")
+    _select(page, "LLM")
+    inspector.locator("[data-testid=model]").select_option(
+        json.dumps([MODEL["provider"], MODEL["name"]], separators=(",", ":")))
+    prompt = inspector.locator("[data-testid=prompt] [data-testid=template]").first
+    prompt.fill("Answer briefly: ")
+    prompt.press("End")
+    pick(inspector.locator("[data-testid=prompt] [data-testid=insert-variable]").first, "start", "query")
+    assert prompt.input_value() == "Answer briefly: {{#start.query#}}"
+    _select(page, "IF/ELSE")
+    inspector.locator("[data-testid=add-condition]").click()
+    condition = inspector.locator("[data-testid=condition]")
+    pick(condition.locator("[data-testid=selector]"), llm, "text")
+    condition.locator("[data-testid=operator]").select_option("contains")
+    condition.locator("[data-testid=condition-value]").fill("Paris")
+    for title, text in (("Yes", "yes: {{ a }}"), ("No", "no: {{ a }}")):
+        _select(page, title)
+        inspector.locator("[data-testid=named-variables-add]").click()
+        inspector.get_by_label("Name", exact=True).fill("a")
+        pick(inspector.locator("[data-testid=named-variables] [data-testid=selector]"), llm, "text")
+        inspector.locator("[data-field=template] [data-testid=template]").fill(text)
+    _select(page, "Variable Aggregator")
+    inspector.locator("[data-testid=selector-list-add]").click()
+    inspector.locator("[data-testid=selector-list-add]").click()
+    pick(inspector.locator("[data-testid=selector-list] [data-testid=selector]").nth(0), yes, "output")
+    pick(inspector.locator("[data-testid=selector-list] [data-testid=selector]").nth(1), no, "output")
+    _select(page, "End")
+    inspector.locator("[data-testid=end-outputs-add]").click()
+    inspector.get_by_label("Name", exact=True).fill("result")
+    pick(inspector.locator("[data-testid=end-outputs] [data-testid=selector]"), agg, "output")
+    # Only upstream variables are offered: End reads the aggregator, the aggregator cannot read End
+    assert inspector.locator("[data-testid=end-outputs] optgroup[label='Variable Aggregator']").count() == 1
+    shot(page, "editor-inspector-end")
     _saved(page)
     assert page.locator("[data-testid=checklist-toggle]").text_content() == "✓ Checklist"
     shot(page, "editor-configured")
@@ -139,6 +166,11 @@ def test_build_run_publish_and_export_a_workflow(live_url, browser, world_tx, fa
     assert sorted(ran_ids) == sorted(["start", llm, branch, yes, agg, "end"])
     assert _node(page, "No").get_attribute("data-status") == ""
     shot(page, "editor-run")
+    _select(page, "LLM")  # the inspector shows what the node read and wrote in the last run
+    assert page.locator("[data-testid=last-run-status]").text_content() == "Succeeded"
+    assert "Paris is the capital" in page.locator("[data-testid=run_outputs]").text_content()
+    assert "capital of France?" in page.locator("[data-testid=last-run]").text_content()  # the prompt
+    shot(page, "editor-last-run")
     page.click("[data-testid=publish]")
     page.wait_for_selector("text=Published. The API and the WebApp run this version now.")
     exported = yaml.safe_load(page.request.get(f"{live_url}/console/alpha/apps/{app.pk}/export/").text())
@@ -175,7 +207,8 @@ def test_undo_redo_copy_paste_and_insert_on_edge(live_url, browser, world_tx) ->
     _node(page, "Code").click()
     page.keyboard.press("Control+c")
     page.click(".react-flow__pane", position={"x": 30, "y": 30})
-    page.keyboard.press("Control+v")
+    page.keyboard.press("Control+v")  # the clipboard is read asynchronously: wait for the node
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=wf-node][data-type=code]').length === 2")
     assert _node(page, "Code").count() == 2
     _saved(page)
     codes = [n for n in _draft(app)["nodes"] if n["data"]["type"] == "code"]
@@ -185,6 +218,7 @@ def test_undo_redo_copy_paste_and_insert_on_edge(live_url, browser, world_tx) ->
     _goto(page, live_url, other)
     page.click(".react-flow__pane", position={"x": 30, "y": 30})
     page.keyboard.press("Control+v")
+    page.wait_for_selector("[data-testid=wf-node][data-type=code]")
     assert _node(page, "Code").count() == 1
     _saved(page)
     assert [n["data"]["type"] for n in _draft(other)["nodes"]] == ["start", "end", "code"]
@@ -217,9 +251,9 @@ def test_two_editors_the_later_save_is_refused(live_url, browser, world_tx) -> N
     app = _blank()
     first = _open(browser, live_url, app)
     second = _open(browser, live_url, app, email="adam@alpha.test")
-    _configure(first, "End", {}, new_title="Result")
+    _configure(first, "End", new_title="Result")
     _saved(first)
-    _configure(second, "Start", {}, new_title="Begin")
+    _configure(second, "Start", new_title="Begin")
     second.wait_for_selector("[data-testid=conflict]")
     assert "Someone else saved this draft" in second.locator("[data-testid=conflict]").text_content()
     state = second.locator("[data-testid=save-state]").text_content()
@@ -266,6 +300,9 @@ def test_each_node_type_opens_its_settings_and_saves_a_change(live_url, browser,
     page.keyboard.press("Shift+A")
     page.click(f"[data-testid=palette-{node_type}]")
     inspector = page.locator("[data-testid=inspector]")
+    form = next(t for t in node_types(app.mode) if t["type"] == node_type)["form"]
+    assert inspector.locator("[data-field]").evaluate_all("els => els.map(e => e.dataset.field)") == [
+        f["key"] for f in form]  # the registry's form, field by field
     inspector.locator("[data-testid=field-title]").fill(f"My {node_type}")
     inspector.locator("[data-testid=field-desc]").fill("Changed in the inspector")
     _saved(page)
@@ -277,3 +314,64 @@ def test_each_node_type_opens_its_settings_and_saves_a_change(live_url, browser,
     assert {k: v for k, v in saved[0]["data"].items() if k not in IGNORED} == {
         k: v for k, v in defaults.items() if k not in IGNORED}
 
+
+
+def test_containers_branch_handles_and_notes_are_drawn(live_url, browser, world_tx) -> None:  # type: ignore[no-untyped-def]
+    note = json.dumps({"root": {"type": "root", "children": [{"type": "paragraph", "children": [
+        {"type": "text", "text": "Hello from Dify"}]}]}})
+    graph = {"nodes": [
+        {"id": "start", "type": "custom", "position": {"x": 0, "y": 0},
+         "data": {"type": "start", "title": "Start", "variables": []}},
+        {"id": "qc", "type": "custom", "position": {"x": 300, "y": 0},
+         "data": {"type": "question-classifier", "title": "Sort", "model": MODEL,
+                  "query_variable_selector": ["sys", "user_id"],
+                  "classes": [{"id": "c1", "name": "Billing"}, {"id": "c2", "name": "Other"}]}},
+        {"id": "it", "type": "custom", "position": {"x": 600, "y": 0}, "width": 520, "height": 240,
+         "data": {"type": "iteration", "title": "Each", "iterator_selector": ["start", "items"],
+                  "output_selector": ["inner", "output"], "start_node_id": "itstart",
+                  "width": 520, "height": 240}},
+        {"id": "itstart", "type": "custom-iteration-start", "parentId": "it", "position": {"x": 24, "y": 68},
+         "data": {"type": "iteration-start", "title": "", "isInIteration": True}},
+        {"id": "inner", "type": "custom", "parentId": "it", "position": {"x": 120, "y": 60},
+         "data": {"type": "template-transform", "title": "Inner", "template": "x", "variables": [],
+                  "isInIteration": True, "iteration_id": "it"}},
+        {"id": "code", "type": "custom", "position": {"x": 300, "y": 300},
+         "data": {"type": "code", "title": "Compute", "code_language": "python3", "variables": [],
+                  "code": "def main():\n    return {}\n", "outputs": {}}},
+        {"id": "end", "type": "custom", "position": {"x": 1300, "y": 0},
+         "data": {"type": "end", "title": "End", "outputs": []}},
+        {"id": "note", "type": "custom-note", "position": {"x": 0, "y": 300}, "width": 240, "height": 120,
+         "data": {"type": "", "title": "", "desc": "", "text": note, "theme": "blue", "author": "Ada",
+                  "showAuthor": True, "width": 240, "height": 120}}],
+        "edges": [{"id": "e1", "source": "start", "target": "qc"},
+                  {"id": "e2", "source": "qc", "sourceHandle": "c1", "target": "it"},
+                  {"id": "e3", "source": "qc", "sourceHandle": "c2", "target": "code"},
+                  {"id": "e4", "source": "itstart", "target": "inner"},
+                  {"id": "e5", "source": "it", "target": "end"}]}
+    with schema_context("ws_alpha"):
+        app = services.workflow_app_create(name="Shapes", mode="workflow", graph=graph)
+    page = _open(browser, live_url, app)
+    box = page.locator("[data-testid=wf-node][data-node-id=it]").bounding_box()
+    inner = page.locator("[data-testid=wf-node][data-node-id=inner]").bounding_box()
+    assert box["x"] < inner["x"] and inner["x"] + inner["width"] < box["x"] + box["width"]
+    assert box["y"] < inner["y"] and inner["y"] + inner["height"] < box["y"] + box["height"]
+    for handle in ("c1", "c2"):
+        assert page.locator(f".react-flow__handle[data-nodeid=qc][data-handleid={handle}]").count() == 1
+    assert page.locator("[data-testid=wf-node][data-node-id=qc] [data-handle=c1]").text_content() == "Billing"
+    assert page.locator("[data-testid=wf-note] textarea").input_value() == "Hello from Dify"
+    assert "Ada" in page.locator("[data-testid=wf-note]").text_content()
+    # A fail branch appears with the error strategy, and goes with it
+    _select(page, "Compute")
+    page.locator("[data-testid=field-error-strategy]").select_option("fail-branch")
+    assert page.locator(".react-flow__handle[data-nodeid=code][data-handleid=fail-branch]").count() == 1
+    # Tidy up keeps children inside their container
+    page.click("[data-testid=tidy]")
+    _saved(page)
+    shot(page, "editor-shapes")
+    saved = {n["id"]: n for n in _draft(app)["nodes"]}
+    assert saved["inner"]["parentId"] == "it" and saved["inner"]["data"]["iteration_id"] == "it"
+    assert saved["note"]["type"] == "custom-note" and saved["note"]["data"]["text"] == note
+    assert saved["code"]["data"]["error_strategy"] == "fail-branch"
+    inner_box = page.locator("[data-testid=wf-node][data-node-id=inner]").bounding_box()
+    box = page.locator("[data-testid=wf-node][data-node-id=it]").bounding_box()
+    assert box["x"] < inner_box["x"] and inner_box["x"] + inner_box["width"] < box["x"] + box["width"]

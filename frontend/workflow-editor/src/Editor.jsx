@@ -45,6 +45,7 @@ export function Editor({ config }) {
   const [query, setQuery] = useState("");
   const [problems, setProblems] = useState(config.checklist);
   const [statuses, setStatuses] = useState({});
+  const [runs, setRuns] = useState({});
   const [save, setSave] = useState({ state: "saved", at: config.updated_at, error: "" });
   const [conflict, setConflict] = useState(false);
   const [showChecklist, setShowChecklist] = useState(false);
@@ -311,8 +312,9 @@ export function Editor({ config }) {
   /* Node statuses from the run panel (static/js/workflow.js relays the run's SSE events). */
   useEffect(() => {
     function onStatus(e) {
-      const { nodeId, status } = e.detail;
+      const { nodeId, status, run } = e.detail;
       setStatuses((s) => (nodeId === "*" ? {} : { ...s, [nodeId]: status }));
+      if (nodeId === "*") setRuns({}); else if (run) setRuns((r) => ({ ...r, [nodeId]: run }));
     }
     window.addEventListener("workflow:node-status", onStatus);
     return () => window.removeEventListener("workflow:node-status", onStatus);
@@ -341,9 +343,11 @@ export function Editor({ config }) {
 
   const ctx = useMemo(() => ({
     t, types, editable, statuses, problems: byNode, updateData,
+    models: config.models, datasets: config.datasets, operators: config.operators, unary: config.unary_operators,
+    globals: config.variables,
     openInsert: (edgeId) => setPalette({ mode: "insert", edgeId }),
     edgeStatus: (s, target) => (statuses[s] === "succeeded" && statuses[target] ? "succeeded" : ""),
-  }), [t, types, editable, statuses, byNode, updateData]);
+  }), [t, types, editable, statuses, byNode, updateData, config]);
 
   const isValidConnection = useCallback((c) => {
     const { nodes: ns, edges: es } = state.current;
@@ -476,7 +480,7 @@ export function Editor({ config }) {
           </div>
           {selected.length === 1 && selected[0].type !== "note" && (
             <Inspector key={selected[0].id} node={selected[0]} def={types[selected[0].data.type]} ctx={ctx}
-                       problems={byNode[selected[0].id] || []} onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))} />
+                       problems={byNode[selected[0].id] || []} nodes={nodes} edges={edges} lastRun={runs[selected[0].id]} onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))} />
           )}
         </div>
       </div>

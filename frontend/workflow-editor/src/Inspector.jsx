@@ -1,25 +1,55 @@
 /* The inspector of the selected node: title, description, branches (IF/ELSE cases, classifier
    classes), error handling and retry, and every other field of the node's data as JSON. */
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
+import { availableVariables, FormField } from "./fields.jsx";
 import { newId } from "./graph.js";
 import { glyph } from "./nodes.jsx";
 
 const OWN = new Set(["type", "title", "desc", "error_strategy", "retry_config", "default_value",
   "selected", "width", "height", "isInIteration", "isInLoop", "iteration_id", "loop_id"]);
 
-function rest(data) {
+/* The JSON box holds what the form does not: every key outside OWN and the form's own keys. */
+function rest(data, formKeys) {
   const out = {};
-  Object.keys(data).forEach((k) => { if (!OWN.has(k)) out[k] = data[k]; });
+  Object.keys(data).forEach((k) => { if (!OWN.has(k) && !formKeys.has(k)) out[k] = data[k]; });
   return JSON.stringify(out, null, 2);
 }
 
-export function Inspector({ node, def, ctx, problems, onClose }) {
+function pretty(value) {
+  return value === null || value === undefined || (typeof value === "object" && !Object.keys(value).length)
+    ? "" : JSON.stringify(value, null, 2);
+}
+
+function LastRun({ run, t }) {
+  const meta = run.execution_metadata || {};
+  const parts = [["run_inputs", run.inputs], ["run_process", run.process_data], ["run_outputs", run.outputs]];
+  return (
+    <section className="wfe-section" data-testid="last-run">
+      <h4>{t("last_run")}</h4>
+      <div className="wfe-row wfe-muted">
+        <span className={`wfe-node__status wfe-status--${run.status}`} />
+        <span data-testid="last-run-status">{t(`status_${run.status}`)}</span>
+        <span>· {Number(run.elapsed_time || 0).toFixed(3)} s</span>
+        {meta.total_tokens ? <span>· {t("tokens_n").replace("%(n)s", meta.total_tokens)}</span> : null}
+      </div>
+      {run.error && <p className="wfe-error">{run.error}</p>}
+      {parts.map(([key, value]) => pretty(value) && (
+        <details key={key} open={key === "run_outputs"}><summary>{t(key)}</summary><pre className="wfe-pre" data-testid={key}>{pretty(value)}</pre></details>
+      ))}
+    </section>
+  );
+}
+
+export function Inspector({ node, def, ctx, problems, onClose, nodes, edges, lastRun }) {
   const { t, editable } = ctx;
   const data = node.data;
   const set = (patch, field) => ctx.updateData(node.id, patch, field);
-  const [json, setJson] = useState(() => rest(data));
+  const form = (def && def.form) || [];
+  const formKeys = useMemo(() => new Set(form.map((f) => f.key.split(".")[0])), [form]);
+  const groups = useMemo(() => availableVariables(node.id, nodes, edges, ctx.types, ctx.globals), [node.id, nodes, edges, ctx]);
+  const [json, setJson] = useState(() => rest(data, formKeys));
   const [jsonError, setJsonError] = useState("");
-  useEffect(() => { setJson(rest(data)); }, [data]);
+  useEffect(() => { setJson(rest(data, formKeys)); }, [data, formKeys]);
   const id = (name) => `wfe-${node.id}-${name}`;
   const retry = data.retry_config || { retry_enabled: false, max_retries: 3, retry_interval: 1000 };
   const kind = def || { label: data.type, description: "" };
@@ -29,10 +59,10 @@ export function Inspector({ node, def, ctx, problems, onClose }) {
     try { parsed = JSON.parse(json || "{}"); } catch (err) { setJsonError(t("invalid_json")); return; }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) { setJsonError(t("invalid_json")); return; }
     setJsonError("");
-    if (JSON.stringify(parsed, null, 2) === rest(data)) return;
+    if (JSON.stringify(parsed, null, 2) === rest(data, formKeys)) return;
     const next = {};
-    Object.keys(data).forEach((k) => { if (OWN.has(k)) next[k] = data[k]; });
-    Object.keys(data).forEach((k) => { if (!OWN.has(k) && !(k in parsed)) next[k] = undefined; });
+    Object.keys(data).forEach((k) => { if (OWN.has(k) || formKeys.has(k)) next[k] = data[k]; });
+    Object.keys(data).forEach((k) => { if (!OWN.has(k) && !formKeys.has(k) && !(k in parsed)) next[k] = undefined; });
     set({ ...next, ...parsed }, "json");
   }
 
@@ -46,6 +76,7 @@ export function Inspector({ node, def, ctx, problems, onClose }) {
         </div>
         <button type="button" className="wfe-btn wfe-btn--icon" onClick={onClose} aria-label={t("close")}>×</button>
       </header>
+      {lastRun && <LastRun run={lastRun} t={t} />}
       {problems.length > 0 && <ul className="wfe-problems" data-testid="node-problems">{problems.map((p) => <li key={p}>{p}</li>)}</ul>}
       <fieldset disabled={!editable} className="wfe-form">
         <label htmlFor={id("title")}>{t("title")}</label>
@@ -54,6 +85,10 @@ export function Inspector({ node, def, ctx, problems, onClose }) {
         <label htmlFor={id("desc")}>{t("description")}</label>
         <textarea id={id("desc")} className="wfe-input" rows={2} data-testid="field-desc" value={data.desc || ""}
                   placeholder={t("description_placeholder")} onChange={(e) => set({ desc: e.target.value }, "desc")} />
+
+        {form.map((field) => (
+          <FormField key={field.key} field={field} data={data} set={set} ctx={ctx} groups={groups} nodeId={node.id} />
+        ))}
 
         {data.type === "if-else" && Array.isArray(data.cases) && (
           <div className="wfe-section">
@@ -114,8 +149,8 @@ export function Inspector({ node, def, ctx, problems, onClose }) {
           </div>
         )}
 
-        <details className="wfe-section" open>
-          <summary>{t("fields")}</summary>
+        <details className="wfe-section" open={!form.length}>
+          <summary>{form.length ? t("more_settings") : t("fields")}</summary>
           <p className="wfe-muted">{t("fields_hint")}</p>
           <textarea className="wfe-input wfe-code" rows={12} spellCheck={false} data-testid="field-json" aria-label={t("fields")}
                     value={json} onChange={(e) => setJson(e.target.value)} onBlur={applyJson} />

@@ -4,7 +4,7 @@ it may be placed. The engine's catalogue (`NODES`), the checklist and the canvas
 table, so a node type is described once, here, and never again in JavaScript."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.functional import Promise
@@ -71,6 +71,119 @@ def _loop() -> dict[str, Any]:
             "width": 480, "height": 220}
 
 
+@dataclass(frozen=True)
+class Field:
+    """One inspector field: `key` is a path into the node's data ("context.variable_selector"),
+    `widget` names how the editor draws it, `options` are (value, label) pairs for selects."""
+
+    key: str
+    widget: str
+    label: Promise | str
+    options: tuple[tuple[str, Promise | str], ...] = ()
+    modes: tuple[str, ...] = ("workflow", "advanced-chat")
+    model_type: str = "llm"
+
+    def describe(self) -> dict[str, Any]:
+        return {"key": self.key, "widget": self.widget, "label": str(self.label), "modes": list(self.modes),
+                "options": [[value, str(label)] for value, label in self.options],
+                "model_type": self.model_type}
+
+
+def _choices(*values: str) -> tuple[tuple[str, str], ...]:
+    return tuple((v, v) for v in values)
+
+
+MODEL_FIELD = Field("model", "model", _("Model"))
+FORMS: dict[str, tuple[Field, ...]] = {
+    "start": (Field("variables", "start-variables", _("Input fields")),),
+    "end": (Field("outputs", "outputs", _("Output variables")),),
+    "answer": (Field("answer", "template", _("Reply")),),
+    "llm": (MODEL_FIELD, Field("prompt_template", "prompt", _("Prompt")),
+            Field("context.enabled", "switch", _("Use context")),
+            Field("context.variable_selector", "selector", _("Context variable")),
+            Field("memory.window.enabled", "switch", _("Remember the conversation"),
+                  modes=("advanced-chat",)),
+            Field("memory.window.size", "number", _("Messages remembered"), modes=("advanced-chat",)),
+            Field("vision.enabled", "switch", _("Vision"))),
+    "knowledge-retrieval": (
+        Field("query_variable_selector", "selector", _("Query variable")),
+        Field("dataset_ids", "datasets", _("Knowledge bases")),
+        Field("retrieval_mode", "select", _("Retrieval"),
+              options=(("multiple", _("Multi-path")), ("single", _("N-to-1 (a model picks one)")))),
+        Field("multiple_retrieval_config.top_k", "number", _("Top K")),
+        Field("multiple_retrieval_config.score_threshold", "number", _("Score threshold")),
+        Field("single_retrieval_config.model", "model", _("Routing model"))),
+    "question-classifier": (Field("query_variable_selector", "selector", _("Query variable")), MODEL_FIELD,
+                            Field("instruction", "template", _("Instructions"))),
+    "parameter-extractor": (Field("query", "selector", _("Input variable")), MODEL_FIELD,
+                            Field("instruction", "template", _("Instructions")),
+                            Field("reasoning_mode", "select", _("Reasoning mode"),
+                                  options=(("function_call", _("Function call")), ("prompt", _("Prompt"))))),
+    "if-else": (Field("cases", "conditions", _("Conditions")),),
+    "iteration": (Field("iterator_selector", "selector", _("List to go through")),
+                  Field("output_selector", "selector", _("Collect from each round")),
+                  Field("is_parallel", "switch", _("Run items in parallel")),
+                  Field("parallel_nums", "number", _("At most in parallel")),
+                  Field("error_handle_mode", "select", _("When an item fails"), options=(
+                      ("terminated", _("Stop")), ("continue-on-error", _("Go on")),
+                      ("remove-abnormal-output", _("Go on, drop its output"))))),
+    "loop": (Field("loop_count", "number", _("Most rounds")),
+             Field("logical_operator", "select", _("Break when"), options=(("and", _("all hold")),
+                                                                           ("or", _("any holds"))))),
+    "code": (Field("code_language", "select", _("Language"), options=_choices("python3", "javascript")),
+             Field("variables", "named-variables", _("Input variables")), Field("code", "code", _("Code"))),
+    "template-transform": (Field("variables", "named-variables", _("Input variables")),
+                           Field("template", "code", _("Template (Jinja2)"))),
+    "variable-aggregator": (Field("output_type", "select", _("Output type"), options=_choices(
+                                "string", "number", "object", "array[string]", "array[number]",
+                                "array[object]", "file", "array[file]")),
+                            Field("variables", "selector-list", _("Variables, first with a value wins"))),
+    "http-request": (Field("method", "select", _("Method"), options=_choices(
+                         "get", "post", "put", "patch", "delete", "head", "options")),
+                     Field("url", "template-line", _("URL")),
+                     Field("authorization.type", "select", _("Authorization"),
+                           options=(("no-auth", _("None")), ("api-key", _("API key")))),
+                     Field("headers", "template", _("Headers (one key:value a line)")),
+                     Field("params", "template", _("Query parameters (one key:value a line)")),
+                     Field("body.type", "select", _("Body"), options=_choices(
+                         "none", "form-data", "x-www-form-urlencoded", "raw-text", "json", "binary")),
+                     Field("timeout.connect", "number", _("Connect timeout (s)")),
+                     Field("timeout.read", "number", _("Read timeout (s)")),
+                     Field("timeout.write", "number", _("Write timeout (s)")),
+                     Field("ssl_verify", "switch", _("Verify TLS certificates"))),
+    "list-operator": (Field("variable", "selector", _("List variable")),),
+    "document-extractor": (Field("variable_selector", "selector", _("File variable")),),
+}
+
+OUTPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "llm": (("text", "string"), ("reasoning_content", "string"), ("usage", "object")),
+    "knowledge-retrieval": (("result", "array[object]"),),
+    "question-classifier": (("class_name", "string"), ("class_id", "string")),
+    "parameter-extractor": (("__is_success", "number"), ("__reason", "string")),
+    "if-else": (("result", "boolean"), ("selected_case_id", "string")),
+    "template-transform": (("output", "string"),),
+    "variable-aggregator": (("output", "any"),),
+    "http-request": (("status_code", "number"), ("body", "string"), ("headers", "object"),
+                     ("files", "array[file]")),
+    "list-operator": (("result", "array"), ("first_record", "any"), ("last_record", "any")),
+    "document-extractor": (("text", "string"),),
+    "iteration": (("output", "array"),),
+    "loop": (("loop_round", "number"),),
+}
+
+# IF/ELSE and loop-break operators offered per variable type (dsl.md §3.7).
+OPERATORS: dict[str, tuple[str, ...]] = {
+    "string": ("contains", "not contains", "start with", "end with", "is", "is not", "empty", "not empty"),
+    "number": ("=", "≠", ">", "<", "≥", "≤", "empty", "not empty"),
+    "boolean": ("is", "is not"),
+    "array": ("contains", "not contains", "empty", "not empty"),
+    "file": ("exists", "not exists"),
+    "object": ("empty", "not empty", "null", "not null"),
+    "any": ("contains", "not contains", "is", "is not", "=", "≠", ">", "<", "empty", "not empty"),
+}
+UNARY_OPERATORS = ("empty", "not empty", "null", "not null", "exists", "not exists")
+
+
 # Types whose settings offer error_strategy and retry_config (the engine honours them on any node;
 # these are the ones where a failure is expected: model, network, sandbox and data calls).
 ERROR_HANDLING = frozenset({"llm", "code", "http-request", "question-classifier", "parameter-extractor",
@@ -93,11 +206,22 @@ class NodeType:
     container: bool = False       # Iteration and Loop hold child nodes
     only_in_container: bool = False
     single: bool = False          # at most one per workflow
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_handling(self) -> bool:
         return self.type in ERROR_HANDLING
+
+    @property
+    def form(self) -> tuple["Field", ...]:
+        """The inspector's fields, in order (the editor draws each by its widget)."""
+        return FORMS.get(self.type, ())
+
+    @property
+    def outputs(self) -> tuple[tuple[str, str], ...]:
+        """Variables every node of this type offers downstream, as (name, type). Outputs that depend
+        on the node's own settings (Start fields, Code outputs, extracted parameters, loop variables)
+        are read from its data by the editor's variable picker."""
+        return OUTPUTS.get(self.type, ())
 
     def new_data(self) -> dict[str, Any]:
         """The data of a freshly added node: type, title and the defaults."""
