@@ -33,12 +33,15 @@
       n.ax = n.x + (parent && n.x < parent.w ? parent.x : 0);
       n.ay = n.y + (parent && n.y < parent.h ? parent.y : 0);
     });
-    var minX = Math.min.apply(null, graph.nodes.map(function (n) { return n.ax; }).concat([0])) - 20;
-    var minY = Math.min.apply(null, graph.nodes.map(function (n) { return n.ay; }).concat([0])) - 20;
-    var maxX = Math.max.apply(null, graph.nodes.map(function (n) { return n.ax + n.w; }).concat([400])) + 20;
-    var maxY = Math.max.apply(null, graph.nodes.map(function (n) { return n.ay + n.h; }).concat([200])) + 20;
-    var svg = el("svg", { viewBox: [minX, minY, maxX - minX, maxY - minY].join(" "), width: maxX - minX,
-                          height: maxY - minY });
+    // The box is the nodes' own bounds (editor positions may start far from 0 or below it), and
+    // the drawing scales down to the card's width, so the whole graph is in view and centred.
+    var shown = graph.nodes.length ? graph.nodes : [{ ax: 0, ay: 0, w: 400, h: 200 }];
+    var minX = Math.min.apply(null, shown.map(function (n) { return n.ax; })) - 20;
+    var minY = Math.min.apply(null, shown.map(function (n) { return n.ay; })) - 20;
+    var maxX = Math.max.apply(null, shown.map(function (n) { return n.ax + n.w; })) + 20;
+    var maxY = Math.max.apply(null, shown.map(function (n) { return n.ay + n.h; })) + 20;
+    var svg = el("svg", { viewBox: [minX, minY, maxX - minX, maxY - minY].join(" "), width: "100%",
+                          height: Math.min(maxY - minY, 520), preserveAspectRatio: "xMidYMid meet" });
     var nodes = {};
     graph.nodes.filter(function (n) { return n.type === "iteration" || n.type === "loop"; })
       .concat(graph.nodes.filter(function (n) { return n.type !== "iteration" && n.type !== "loop"; }))
@@ -102,6 +105,8 @@
             });
         },
         init: function () { this.nodes = draw(this.$refs.graph, data.graph); },
+        label: function (status) { return (data.statuses || {})[status] || status; },
+        badge: function (status) { return status === "running" ? "badge--muted" : ((data.badges || {})[status] || "badge--muted"); },
         mark: function (nodeId, status) {
           var n = this.nodes[nodeId];
           if (!n) return;
@@ -123,6 +128,8 @@
             this.status = event.data.status;
             this.outputs = JSON.stringify(event.data.outputs, null, 2) + (event.data.error ? "\n" + event.data.error : "");
             this.runUrl = data.urls.detail.replace(PLACEHOLDER, event.data.id);
+            // The run history (htmx) refreshes itself on this event: the new run is listed at once.
+            document.body.dispatchEvent(new CustomEvent("wf-run-finished"));
           } else if (event.event === "message_end" || event.event === "error") {
             if (event.conversation_id) this.conversationId = event.conversation_id;
           }

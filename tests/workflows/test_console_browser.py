@@ -1,5 +1,6 @@
-"""The workflow page in a real browser: the graph is drawn, a test run colours nodes and lists
-steps live, the outputs show, and the run's trace opens."""
+"""The workflow page in a real browser: the graph is drawn whole inside its box, a test run
+colours nodes and lists steps live, the outputs show, the run history lists the run without a
+reload, and the run's trace opens."""
 
 import re
 
@@ -31,11 +32,25 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     graph = page.locator("[data-testid=graph] svg")
     assert graph.locator("g.wf-node").count() == 3 and graph.locator("path.wf-edge").count() == 2
     assert graph.locator("text").first.text_content() == "start"
+    # The drawing fits its box: nothing cut off on either side, no blank offset before the first node.
+    box, drawn = page.locator("[data-testid=graph]").bounding_box(), graph.bounding_box()
+    nodes = [graph.locator("g.wf-node rect").nth(i).bounding_box() for i in range(3)]
+    assert drawn["width"] <= box["width"] + 1
+    left, right = min(n["x"] for n in nodes), max(n["x"] + n["width"] for n in nodes)
+    assert left >= box["x"] and right <= box["x"] + box["width"]
+    assert left - box["x"] < 0.2 * box["width"]
+    assert page.locator("[data-testid=runs]").count() == 0  # no test run yet
     page.fill("#wf-in-q", "capital of France")
     page.click("[data-testid=run]")
-    page.wait_for_selector("[data-testid=status]:has-text('succeeded')")
+    page.wait_for_selector("[data-testid=status][data-status=succeeded]")
     steps = page.locator("[data-testid=steps] li")
-    assert steps.count() == 3 and "succeeded" in steps.nth(1).text_content()
+    assert steps.count() == 3
+    assert steps.nth(1).locator("[data-status=succeeded]").text_content() == "Succeeded"
+    # The run history lists the run at once, without a reload (htmx swaps the history in).
+    page.evaluate("window.__stillHere = true")
+    page.locator("[data-testid=runs] tbody tr").first.wait_for()
+    assert page.evaluate("window.__stillHere") is True
+    assert page.locator("[data-testid=runs] [data-status=succeeded]").count() == 1
     assert page.locator("[data-testid=answer]").text_content() == "Paris <b>is</b> the capital"
     assert '"text": "Paris <b>is</b> the capital"' in page.locator("[data-testid=outputs]").text_content()
     assert page.locator("g.wf-node[data-status=succeeded]").count() == 3
@@ -51,4 +66,4 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     page.click("text=Open the run's details")
     page.wait_for_selector("[data-testid=trace]")
     assert page.locator("[data-testid=trace] tbody tr").count() == 3
-    assert page.locator("[data-testid=run-status]").text_content() == "succeeded"
+    assert page.locator("[data-testid=run-status]").text_content() == "Succeeded"
