@@ -128,6 +128,7 @@ AUTH_FIELDS: dict[str, tuple[CredentialField, ...]] = {
               CredentialField("password", label="Password")),
 }
 PUBLIC_AUTH_FIELDS = ("header", "query_param", "username")
+AUTH_INPUTS = ("header", "query_param", "api_key", "username", "password")  # every field of AUTH_FIELDS
 
 
 def schema_fetch(url: str) -> str:
