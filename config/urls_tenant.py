@@ -146,4 +146,6 @@ urlpatterns += [
     path("tools/mcp/<uuid:server_id>/delete/", tool_views.mcp_delete, name="tool_mcp_delete"),
     path("tools/workflow/new/", tool_views.workflow_new, name="tool_workflow_new"),
     path("tools/workflow/<uuid:provider_id>/delete/", tool_views.workflow_delete, name="tool_workflow_delete"),
+    path("tools/mcp-apps/<uuid:app_id>/enable/", tool_views.app_mcp_enable, name="tool_app_mcp_enable"),
+    path("tools/mcp-apps/<uuid:app_id>/disable/", tool_views.app_mcp_disable, name="tool_app_mcp_disable"),
 ]

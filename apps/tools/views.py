@@ -66,6 +66,15 @@ def _builtin_cards() -> list[dict[str, Any]]:
     return cards
 
 
+def _mcp_apps() -> list[dict[str, Any]]:
+    """Every app with its MCP server state (the URL is shown only while it is enabled)."""
+    from apps.applications.models import App
+    from apps.tools.models import AppMcpServer
+
+    servers = {row.app_id: row for row in AppMcpServer.objects.all()}
+    return [{"app": app, "server": servers.get(app.pk)} for app in App.objects.order_by("name")]
+
+
 def _workflow_apps() -> list[Any]:
     from apps.applications.models import App
     from apps.workflows import selectors
@@ -87,6 +96,8 @@ def tools(request: HttpRequest, *, test_result: dict[str, Any] | None = None,
         "workflow_apps": _workflow_apps(),
         "auth_types": ApiToolProvider.Auth.choices,
         "can_manage": roles.has_perm(role, Perm.PROVIDERS_MANAGE),
+        "mcp_apps": _mcp_apps(),
+        "mcp_new_key": request.session.pop("tools_mcp_new_key", None),
         "test_result": test_result,
     }, status=status)
 
@@ -242,3 +253,30 @@ def workflow_delete(request: HttpRequest, provider_id: Any) -> HttpResponse:
     services.workflow_tool_delete(provider=get_object_or_404(WorkflowToolProvider, pk=provider_id))
     messages.success(request, _("The workflow tool was removed."))
     return _page(request, "workflow")
+
+
+# --- Apps as MCP servers -----------------------------------------------------------------------------
+
+
+@require_POST
+@require_perm(Perm.PROVIDERS_MANAGE)
+def app_mcp_enable(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """Publish an app over MCP (or give it a new key): the key is shown once, on the next page."""
+    from apps.applications.models import App
+
+    app = get_object_or_404(App, pk=app_id)
+    row, key = services.app_mcp_enable(app=app, user_id=request.user.pk)
+    request.session["tools_mcp_new_key"] = {"app": str(app.pk), "key": key}
+    messages.success(request, _("%(name)s is served over MCP.") % {"name": app.name})
+    return _page(request, "mcp-apps")
+
+
+@require_POST
+@require_perm(Perm.PROVIDERS_MANAGE)
+def app_mcp_disable(request: HttpRequest, app_id: Any) -> HttpResponse:
+    from apps.applications.models import App
+
+    app = get_object_or_404(App, pk=app_id)
+    services.app_mcp_disable(app=app)
+    messages.success(request, _("%(name)s is no longer served over MCP.") % {"name": app.name})
+    return _page(request, "mcp-apps")

@@ -36,14 +36,14 @@ class Recorded:
 class Served:
     """An ASGI app on a free loopback port, in its own thread and event loop."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: str = "on") -> None:
         self.app, self.requests = app, []
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self._recording, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", interface="asgi3")
+                                lifespan=lifespan, interface="asgi3")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 

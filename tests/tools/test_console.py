@@ -133,3 +133,24 @@ def test_another_workspace_cannot_reach_these_tools(world, pet_server, allow_loo
     assert "pets" not in bruno.get("/console/beta/tools/").content.decode()
     with tenant_context(world.alpha):
         assert ApiToolProvider.objects.filter(pk=provider.pk).exists()
+
+
+def test_an_app_is_served_over_mcp_from_the_page(world) -> None:  # type: ignore[no-untyped-def]
+    from apps.applications import services as app_services
+    from apps.tools.models import AppMcpServer
+    from apps.workspaces.models import ApiKeyRoute, hash_secret
+
+    with tenant_context(world.alpha):
+        app = app_services.app_create(name="Helper", mode="chat")
+    assert "Serve over MCP" in client_for(world.owner.user).get(PAGE).content.decode()  # off by default
+    assert client_for(world.editor.user).post(f"/console/alpha/tools/mcp-apps/{app.pk}/enable/").status_code == 403
+    owner = client_for(world.owner.user)
+    body = owner.post(f"/console/alpha/tools/mcp-apps/{app.pk}/enable/", follow=True).content.decode()
+    with tenant_context(world.alpha):
+        row = AppMcpServer.objects.get(app=app)
+    key = body.split('data-testid="mcp-key">')[1].split("<")[0]
+    assert f"/mcp/{row.code}" in body and row.key_hash == hash_secret(key) and key not in row.key_hash
+    assert ApiKeyRoute.objects.get(key_hash=row.key_hash).kind == "mcp"
+    assert key not in owner.get(PAGE).content.decode()  # shown once
+    owner.post(f"/console/alpha/tools/mcp-apps/{app.pk}/disable/")
+    assert not ApiKeyRoute.objects.filter(key_hash=row.key_hash).exists()
