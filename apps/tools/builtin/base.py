@@ -82,7 +82,7 @@ class BuiltinProvider:
     name: str
     label: Any
     description: Any
-    icon: str  # a short emoji shown on the Tools page
+    icon: str  # a short emoji, for tool pickers (the Tools page draws the console's own tool icon)
     tools: tuple[BuiltinTool, ...]
     credentials: tuple[CredentialField, ...] = ()
     # Proves credentials with a real call (TL-09); raises CredentialsInvalid.
