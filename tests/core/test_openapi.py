@@ -378,6 +378,7 @@ def test_sse_event_types_have_one_schema_each(db) -> None:
 def test_docs_pages_load_only_our_own_files(db, page) -> None:
     response = Client().get(page)
     assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
     html = response.content.decode()
     assert "/v1/openapi.json" in html
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
