@@ -16,6 +16,7 @@ from apps.core.openapi import (
     OBJECT,
     STRING,
     TIMESTAMP,
+    UUID,
     Schema,
     add,
     array,
@@ -144,12 +145,12 @@ RESPONSE_MODE = {
 SCHEMAS |= {
     "ChatRequest": obj(
         {
-            "query": {"type": "string", "minLength": 1, "description": "The user's message."},
+            "query": {"type": "string", "pattern": "\\S", "description": "The user's message (not blank)."},
             "inputs": INPUTS,
             "response_mode": RESPONSE_MODE,
             "user": USER,
             "conversation_id": {
-                "type": "string",
+                "anyOf": [UUID, enum("")],
                 "description": "A conversation to continue (a UUID); empty or missing starts a new one.",
             },
             "files": array(ref("FileInput")),
@@ -991,7 +992,7 @@ PATHS: dict[str, dict[str, Any]] = {
             {"200": ok(ref("AppFeedbackList"))},
             error_table=merge_errors(BAD_JSON, AUTH),
             parameters=[
-                query_param("page", {"type": "integer", "minimum": 1, "default": 1}),
+                query_param("page", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 1}),
                 query_param("limit", {"type": "integer", "minimum": 1, "maximum": 101, "default": 20}),
             ],
         )
