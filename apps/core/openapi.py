@@ -135,8 +135,8 @@ def json_body(schema: Schema, *, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": json_content(schema)}
 
 
-def multipart_body(schema: Schema) -> dict[str, Any]:
-    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+def multipart_body(schema: Schema, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"multipart/form-data": {"schema": schema}}}
 
 
 def path_param(name: str, schema: Schema = STRING, description: str = "") -> dict[str, Any]:
