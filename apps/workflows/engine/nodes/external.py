@@ -1,6 +1,6 @@
 """Nodes that reach outside the run: HTTP Request (through the SSRF-guarded client of
-apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), and the nodes that wait
-for other issues: Knowledge Retrieval, Tool and Agent."""
+apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), Knowledge Retrieval, and
+the Agent node, which waits for the agent runtime. The Tool node is in tool.py."""
 
 import asyncio
 import base64
@@ -297,9 +297,9 @@ class KnowledgeRetrievalNode(Node):
         query = self.pool.get(selector, "") if selector else ""
         query = query if isinstance(query, str) else str(query or "")
         dataset_ids = [str(i) for i in self.data.get("dataset_ids") or []]
-        if not dataset_ids:
-            raise NodeError("No knowledge base is selected.", "KnowledgeRetrievalError")
-        if not query.strip():
+        # No knowledge base (an imported file's ids never exist here): an empty result, and the run
+        # goes on as in the reference; the checklist tells the editor.
+        if not dataset_ids or not query.strip():
             return NodeResult(inputs={"query": query}, outputs={"result": []})
         from apps.core.errors import ServiceError
 
@@ -311,10 +311,6 @@ class KnowledgeRetrievalNode(Node):
         node_result = NodeResult(inputs={"query": query}, outputs={"result": result})
         _usage_result(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
-
-
-class ToolNode(UnsupportedNode):
-    reason = "The Tool node is unsupported until the tools issue lands."
 
 
 class AgentNode(UnsupportedNode):
