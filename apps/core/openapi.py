@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 Schema = dict[str, Any]
 
@@ -258,11 +258,15 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
 
 
 # The docs pages may load nothing from elsewhere (their files come from drf-spectacular-sidecar under
-# /static/): Redoc's sidebar credit, for one, fetches a logo from Redocly's CDN, which this policy
-# stops (the page then shows the credit without the image). Their init scripts are inline; Redoc
-# runs its search in a blob: worker.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
+# /static/) and run no inline script: Swagger UI gets its start script from a second request
+# (drf-spectacular's split view), Redoc from static/js/redoc-init.js. Redoc's sidebar credit
+# fetches a logo from Redocly's CDN, which this policy stops (the credit shows without it); Redoc
+# runs its search in a blob: worker. Under /v1 no middleware adds a policy, so this is the page's.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'"
+)
 
 
 class _OfflinePage:
@@ -274,7 +278,7 @@ class _OfflinePage:
         return response
 
 
-class SwaggerView(_OfflinePage, SpectacularSwaggerView):
+class SwaggerView(_OfflinePage, SpectacularSwaggerSplitView):
     """Swagger UI for /v1/openapi.json."""
 
     url = "/v1/openapi.json"

@@ -58,6 +58,10 @@ def test_swagger_ui_and_redoc_render_offline_from_the_api_page(live_url, browser
     blocked: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
     context.on("requestfailed", lambda request: blocked.append(f"{request.url} {request.failure}"))
+    errors: list[str] = []
+    missing: list[str] = []
+    context.on("response", lambda response: missing.append(response.url) if response.status >= 400 else None)
+    context.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page = context.new_page()
     _login(page, live_url, "olivia@alpha.test")
     page.goto(f"{live_url}/console/alpha/apps/{app.pk}/api/")
@@ -84,3 +88,6 @@ def test_swagger_ui_and_redoc_render_offline_from_the_api_page(live_url, browser
     assert all(f"{url} csp" in blocked for url in outside), (outside, blocked)
     assert any(re.search(r"/static/drf_spectacular_sidecar/swagger-ui-dist/", url) for url in requested)
     assert any(url.endswith("/v1/openapi.json") for url in requested)
+    # No script of the pages was refused (the policy allows scripts from this server only).
+    assert missing == []
+    assert [e for e in errors if "cdn.redoc.ly" not in e] == [], errors
