@@ -71,6 +71,9 @@ ROUTES: dict[str, list[tuple[str, Any]]] = {
     # The Service API (B's app keys)
     "v1/": [("get", None)],
     "v1/docs": [("get", None)],
+    "v1/openapi.json": [("get", None)],
+    "v1/docs/swagger": [("get", None)],
+    "v1/docs/redoc": [("get", None)],
     "v1/chat-messages": [("post", {"query": "hi", "inputs": {}, "user": "u-1", "response_mode": "blocking",
                                    "conversation_id": "{conversation_id}"})],
     "v1/chat-messages/<str:task_id>/stop": [("post", {"user": "u-1"})],
