@@ -16,6 +16,7 @@ from apps.core.openapi import (
     OBJECT,
     STRING,
     TIMESTAMP,
+    UUID,
     Schema,
     add,
     array,
@@ -51,6 +52,8 @@ MODEL = {
 BUSY = {429: ["too_many_requests"]}
 
 USER = {"type": "string", "description": "The end user's identifier, chosen by the client."}
+# Where `user` is required, an empty one is refused ("Arg user must be provided.").
+REQUIRED_USER = {**USER, "minLength": 1}
 MODES = ("chat", "agent-chat", "advanced-chat", "completion", "workflow")
 
 # --- Shared objects ---------------------------------------------------------------------------------
@@ -128,7 +131,7 @@ SCHEMAS: dict[str, Schema] = {
         required=["type", "transfer_method"],
         description="A file sent with a turn (§2.21).",
     ),
-    "StopRequest": obj({"user": USER}),
+    "StopRequest": obj({"user": REQUIRED_USER}),
 }
 
 INPUTS = {
@@ -144,12 +147,12 @@ RESPONSE_MODE = {
 SCHEMAS |= {
     "ChatRequest": obj(
         {
-            "query": {"type": "string", "minLength": 1, "description": "The user's message."},
+            "query": {"type": "string", "pattern": "\\S", "description": "The user's message (not blank)."},
             "inputs": INPUTS,
             "response_mode": RESPONSE_MODE,
-            "user": USER,
+            "user": REQUIRED_USER,
             "conversation_id": {
-                "type": "string",
+                "anyOf": [UUID, enum("")],
                 "description": "A conversation to continue (a UUID); empty or missing starts a new one.",
             },
             "files": array(ref("FileInput")),
@@ -168,7 +171,7 @@ SCHEMAS |= {
             "inputs": INPUTS,
             "query": {"type": "string", "default": ""},
             "response_mode": RESPONSE_MODE,
-            "user": USER,
+            "user": REQUIRED_USER,
             "files": array(ref("FileInput")),
             "retriever_from": {"type": "string", "default": "dev"},
         },
@@ -182,7 +185,7 @@ SCHEMAS |= {
                 "a FileInput (or a list of them).",
             },
             "response_mode": RESPONSE_MODE,
-            "user": USER,
+            "user": REQUIRED_USER,
             "files": {**array(ref("FileInput")), "description": "Becomes sys.files."},
         },
         required=["inputs", "user"],
@@ -545,9 +548,13 @@ operation = functools.partial(openapi.operation, security=SECURITY)
 
 
 def _user_query(required: bool = False) -> dict[str, Any]:
-    return query_param("user", STRING, "The end user's identifier.", required=required)
+    return query_param("user", REQUIRED_USER if required else USER, required=required)
 
 
+DATE_TIME = {
+    "anyOf": [{"type": "string", "format": "date-time"}, enum("")],
+    "description": "ISO 8601; empty: none.",
+}
 LIMIT_100 = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
 
 # --- Resource objects -------------------------------------------------------------------------------
@@ -632,7 +639,7 @@ SCHEMAS |= {
         {
             "rating": {**nullable(enum("like", "dislike")), "description": "null revokes the feedback."},
             "content": STRING,
-            "user": USER,
+            "user": REQUIRED_USER,
         },
         required=["user"],
     ),
@@ -949,7 +956,7 @@ PATHS: dict[str, dict[str, Any]] = {
             parameters=[
                 query_param(
                     "conversation_id",
-                    STRING,
+                    {"anyOf": [UUID, enum("")]},
                     "The conversation (UUID); empty gives an empty page.",
                     required=True,
                 ),
@@ -991,7 +998,7 @@ PATHS: dict[str, dict[str, Any]] = {
             {"200": ok(ref("AppFeedbackList"))},
             error_table=merge_errors(BAD_JSON, AUTH),
             parameters=[
-                query_param("page", {"type": "integer", "minimum": 1, "default": 1}),
+                query_param("page", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 1}),
                 query_param("limit", {"type": "integer", "minimum": 1, "maximum": 101, "default": 20}),
             ],
         )
@@ -1041,10 +1048,21 @@ PATHS: dict[str, dict[str, Any]] = {
             {"200": ok(ref("Conversation"))},
             error_table=merge_errors(BAD_JSON, CHAT_ONLY, AUTH, {404: ["not_found"]}),
             body=json_body(
-                obj(
-                    {"name": STRING, "auto_generate": {"type": "boolean", "default": False}, "user": USER},
-                    required=[],
-                )
+                {
+                    **obj(
+                        {
+                            "name": STRING,
+                            "auto_generate": {"type": "boolean", "default": False},
+                            "user": USER,
+                        },
+                        required=[],
+                    ),
+                    # A name (not blank), unless the default model is to write one.
+                    "anyOf": [
+                        {"properties": {"name": {"pattern": "\\S"}}, "required": ["name"]},
+                        {"properties": {"auto_generate": {"const": True}}, "required": ["auto_generate"]},
+                    ],
+                }
             ),
             parameters=[CONVERSATION_ID],
             description="`name` is required unless `auto_generate` is true (the default model titles it).",
@@ -1249,8 +1267,8 @@ PATHS: dict[str, dict[str, Any]] = {
             parameters=[
                 query_param("keyword"),
                 query_param("status", enum("succeeded", "failed", "stopped")),
-                query_param("created_at__before", {"type": "string", "format": "date-time"}),
-                query_param("created_at__after", {"type": "string", "format": "date-time"}),
+                query_param("created_at__before", DATE_TIME),
+                query_param("created_at__after", DATE_TIME),
                 query_param("created_by_end_user_session_id", STRING, "An end user's `user` string."),
                 query_param("created_by_account", STRING, "A member's email."),
                 query_param("page", {"type": "integer", "minimum": 1, "maximum": 99999, "default": 1}),

@@ -29,6 +29,7 @@ from apps.core.openapi import (
     query_param,
     ref,
 )
+from apps.datasets import retrieval
 
 SECURITY = [{"DatasetKey": []}]
 AUTH = {401: ["unauthorized"]}
@@ -56,37 +57,94 @@ DELETED = {
     "content": {"application/json": {"schema": {"const": 204}}},
 }
 
+NAME: Schema = {"type": "string", "pattern": "\\S"}  # not blank
+RETRIEVAL: dict[str, Schema] = {
+    "search_method": enum(*retrieval.SEARCH_METHODS),
+    "reranking_enable": BOOLEAN,
+    "reranking_model": obj({"reranking_provider_name": STRING, "reranking_model_name": STRING}),
+    "reranking_mode": nullable(enum(*retrieval.RERANK_MODES)),
+    "top_k": INTEGER,
+    "score_threshold_enabled": BOOLEAN,
+    "score_threshold": nullable(NUMBER),
+    "weights": nullable(
+        obj(
+            {
+                "weight_type": enum("semantic_first", "keyword_first", "customized"),
+                "vector_setting": obj(
+                    {
+                        "vector_weight": NUMBER,
+                        "embedding_provider_name": STRING,
+                        "embedding_model_name": STRING,
+                    },
+                    required=["vector_weight"],
+                ),
+                "keyword_setting": obj({"keyword_weight": NUMBER}),
+            },
+            required=["vector_setting", "keyword_setting"],
+        )
+    ),
+}
+
 SCHEMAS: dict[str, Schema] = {
     "RetrievalModel": obj(
-        {
-            "search_method": enum("semantic_search", "full_text_search", "hybrid_search", "keyword_search"),
-            "reranking_enable": BOOLEAN,
-            "reranking_model": obj({"reranking_provider_name": STRING, "reranking_model_name": STRING}),
-            "reranking_mode": nullable(enum("reranking_model", "weighted_score")),
-            "top_k": INTEGER,
-            "score_threshold_enabled": BOOLEAN,
-            "score_threshold": nullable(NUMBER),
-            "weights": nullable(
-                obj(
-                    {
-                        "weight_type": enum("semantic_first", "keyword_first", "customized"),
-                        "vector_setting": obj(
-                            {
-                                "vector_weight": NUMBER,
-                                "embedding_provider_name": STRING,
-                                "embedding_model_name": STRING,
-                            },
-                            required=["vector_weight"],
-                        ),
-                        "keyword_setting": obj({"keyword_weight": NUMBER}),
-                    },
-                    required=["vector_setting", "keyword_setting"],
-                )
-            ),
-        },
+        RETRIEVAL,
         required=["search_method", "top_k", "score_threshold_enabled"],
-        description="How a dataset is searched (§5.1). Hybrid search needs a reranking_mode.",
+        description="How a dataset is searched (§5.1).",
     ),
+    "RetrievalModelInput": {
+        **obj(
+            {
+                **RETRIEVAL,
+                "top_k": {"type": "integer", "minimum": 1, "maximum": retrieval.TOP_K_MAX, "default": 3},
+                "score_threshold": nullable({"type": "number", "minimum": 0, "maximum": 1}),
+            },
+            required=[],
+            description="How to search (§5.1); what is left out keeps its default. Hybrid search needs a "
+            "reranking_mode, and reranking with a model needs the model.",
+        ),
+        "allOf": [
+            {
+                "if": {
+                    "properties": {"search_method": {"const": "hybrid_search"}},
+                    "required": ["search_method"],
+                },
+                "then": {
+                    "properties": {"reranking_mode": enum(*retrieval.RERANK_MODES)},
+                    "required": ["reranking_mode"],
+                },
+            },
+            {
+                # retrieval._wants_rerank: hybrid search in the model mode, or another method with
+                # reranking_enable.
+                "if": {
+                    "anyOf": [
+                        {
+                            "properties": {
+                                "search_method": {"const": "hybrid_search"},
+                                "reranking_mode": {"const": "reranking_model"},
+                            },
+                            "required": ["search_method", "reranking_mode"],
+                        },
+                        {
+                            "properties": {
+                                "search_method": {"not": {"const": "hybrid_search"}},
+                                "reranking_enable": {"const": True},
+                            },
+                            "required": ["reranking_enable"],
+                        },
+                    ]
+                },
+                "then": {
+                    "properties": {
+                        "reranking_model": obj(
+                            {"reranking_provider_name": NAME, "reranking_model_name": NAME}
+                        )
+                    },
+                    "required": ["reranking_model"],
+                },
+            },
+        ],
+    },
     "Dataset": obj(
         {
             "id": STRING,
@@ -183,7 +241,7 @@ SCHEMAS: dict[str, Schema] = {
             },
             "embedding_model": STRING,
             "embedding_model_provider": STRING,
-            "retrieval_model": ref("RetrievalModel"),
+            "retrieval_model": ref("RetrievalModelInput"),
             "external_knowledge_api_id": {"type": "string", "description": "Ignored: no external knowledge."},
             "external_knowledge_id": {"type": "string", "description": "Ignored: no external knowledge."},
             "summary_index_setting": {"type": "object", "description": "Ignored: no summary index."},
@@ -198,13 +256,16 @@ SCHEMAS: dict[str, Schema] = {
             "permission": enum("only_me", "all_team_members"),
             "embedding_model": STRING,
             "embedding_model_provider": STRING,
-            "retrieval_model": ref("RetrievalModel"),
+            "retrieval_model": ref("RetrievalModelInput"),
         },
         required=[],
     ),
     "ProcessRule": obj(
         {
-            "mode": enum("automatic", "custom", "hierarchical"),
+            "mode": {
+                **enum("automatic", "custom"),
+                "description": "hierarchical (parent-child) is not supported.",
+            },
             "rules": obj(
                 {
                     "pre_processing_rules": array(
@@ -239,15 +300,13 @@ SCHEMAS: dict[str, Schema] = {
             "doc_language": {"type": "string", "default": "English"},
             "process_rule": ref("ProcessRule"),
             "original_document_id": STRING,
-            "retrieval_model": ref("RetrievalModel"),
+            "retrieval_model": ref("RetrievalModelInput"),
             "embedding_model": STRING,
             "embedding_model_provider": STRING,
         },
         required=[],
     ),
-    "DocumentByTextRequest": {
-        "allOf": [ref("DocumentOptions"), obj({"name": {"type": "string", "minLength": 1}, "text": STRING})]
-    },
+    "DocumentByTextRequest": {"allOf": [ref("DocumentOptions"), obj({"name": NAME, "text": NAME})]},
     "DocumentUpdateByTextRequest": obj(
         {
             "name": {"type": "string", "description": "Required with `text`."},
@@ -255,7 +314,7 @@ SCHEMAS: dict[str, Schema] = {
             "process_rule": ref("ProcessRule"),
             "doc_form": enum(*DOC_FORMS),
             "doc_language": STRING,
-            "retrieval_model": ref("RetrievalModel"),
+            "retrieval_model": ref("RetrievalModelInput"),
         },
         required=[],
     ),
@@ -445,7 +504,7 @@ SCHEMAS: dict[str, Schema] = {
             "content": {"type": "string", "minLength": 1},
             "answer": {"type": "string", "description": "Required in qa_model documents."},
             "keywords": array(STRING),
-            "attachment_ids": array(STRING),
+            "attachment_ids": {"description": "Ignored: no attachments."},
         },
         required=["content"],
     ),
@@ -456,7 +515,7 @@ SCHEMAS: dict[str, Schema] = {
             "keywords": array(STRING),
             "enabled": BOOLEAN,
             "regenerate_child_chunks": BOOLEAN,
-            "attachment_ids": array(STRING),
+            "attachment_ids": {"description": "Ignored: no attachments."},
             "summary": STRING,
         },
         required=[],
@@ -493,7 +552,7 @@ SCHEMAS: dict[str, Schema] = {
             "query": {"type": "string", "minLength": 1, "maxLength": 250},
             "retrieval_model": {
                 "allOf": [
-                    ref("RetrievalModel"),
+                    ref("RetrievalModelInput"),
                     obj(
                         {
                             "metadata_filtering_conditions": obj(
@@ -501,7 +560,7 @@ SCHEMAS: dict[str, Schema] = {
                                     "logical_operator": enum("and", "or"),
                                     "conditions": array(ref("MetadataCondition")),
                                 },
-                                required=["conditions"],
+                                required=[],
                             )
                         },
                         required=[],
@@ -510,7 +569,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "The dataset's own settings when omitted.",
             },
             "external_retrieval_model": OBJECT,
-            "attachment_ids": array(STRING),
+            "attachment_ids": {"description": "Ignored: no attachments."},
         },
         required=["query"],
     ),
@@ -578,6 +637,8 @@ SCHEMAS: dict[str, Schema] = {
     ),
 }
 
+# A metadata field's name: not blank, at most 64 characters, none of the built-in fields' names.
+FIELD_NAME: Schema = {**NAME, "maxLength": 64, "not": {"enum": list(retrieval.BUILT_IN_FIELDS)}}
 DATASET_ID = path_param("dataset_id", UUID)
 DOCUMENT_ID = path_param("document_id", UUID)
 SEGMENT_ID = path_param("segment_id", UUID)
@@ -640,7 +701,7 @@ UPDATE_BY_TEXT = operation(
     "Documents",
     {"200": ok(ref("DocumentBatch"))},
     error_table=merge_errors(BAD, DATASET),
-    body=json_body(ref("DocumentUpdateByTextRequest")),
+    body=json_body(ref("DocumentUpdateByTextRequest"), required=False),
     parameters=[DATASET_ID, DOCUMENT_ID],
 )
 UPDATE_BY_FILE = operation(
@@ -652,7 +713,8 @@ UPDATE_BY_FILE = operation(
         BAD, {400: ["too_many_files"], 413: ["file_too_large"], 415: ["unsupported_file_type"]}, DATASET
     ),
     body=multipart_body(
-        obj({"file": _file_part("The new file (optional)."), "data": DATA_PART}, required=[])
+        obj({"file": _file_part("The new file (optional)."), "data": DATA_PART}, required=[]),
+        required=False,
     ),
     parameters=[DATASET_ID, DOCUMENT_ID],
 )
@@ -744,7 +806,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Datasets",
             {"200": ok(ref("DatasetWithMembers"))},
             error_table=merge_errors(BAD, DATASET, {409: ["dataset_name_duplicate"]}),
-            body=json_body(ref("DatasetUpdateRequest")),
+            body=json_body(ref("DatasetUpdateRequest"), required=False),
             parameters=[DATASET_ID],
         ),
         "delete": operation(
@@ -788,8 +850,9 @@ PATHS: dict[str, dict[str, Any]] = {
                 query_param("keyword"),
                 query_param(
                     "status",
-                    enum(*DISPLAY, "active", "enabled"),
-                    "A display status (active and enabled mean available).",
+                    {"type": "string", "examples": [*DISPLAY, "active", "enabled"]},
+                    "A display status: " + ", ".join(DISPLAY) + " (active and enabled mean available); "
+                    "any other value matches no document.",
                 ),
             ],
         )
@@ -882,8 +945,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "Add a metadata field",
             "Metadata",
             {"201": ok(ref("MetadataField"), "Created.")},
-            error_table=merge_errors(BAD, DATASET),
-            body=json_body(obj({"type": enum(*METADATA_TYPES), "name": {"type": "string", "minLength": 1}})),
+            error_table=merge_errors(BAD, {400: ["invalid_metadata"]}, DATASET),
+            body=json_body(obj({"type": enum(*METADATA_TYPES), "name": FIELD_NAME})),
             parameters=[DATASET_ID],
         ),
     },
@@ -913,8 +976,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "Rename a metadata field",
             "Metadata",
             {"200": ok(ref("MetadataField"))},
-            error_table=merge_errors(BAD, DATASET),
-            body=json_body(obj({"name": {"type": "string", "minLength": 1}})),
+            error_table=merge_errors(BAD, {400: ["invalid_metadata"]}, DATASET),
+            body=json_body(obj({"name": FIELD_NAME})),
             parameters=[DATASET_ID, path_param("metadata_id", UUID)],
         ),
         "delete": operation(

@@ -582,7 +582,7 @@ class MetadataListView(KnowledgeView):
     def post(self, request: Request, dataset_id: Any) -> Response:
         body = self.body()
         field = services.metadata_field_create(
-            dataset=self.dataset, name=body.get("name"), type=body.get("type")
+            dataset=self.dataset, name=_opt_str(body, "name"), type=body.get("type")
         )
         return Response(_field_body(field), status=201)
 
@@ -595,7 +595,8 @@ class MetadataDetailView(KnowledgeView):
         return field
 
     def patch(self, request: Request, dataset_id: Any, metadata_id: Any) -> Response:
-        field = services.metadata_field_rename(field=self._field(metadata_id), name=self.body().get("name"))
+        name = _opt_str(self.body(), "name")
+        field = services.metadata_field_rename(field=self._field(metadata_id), name=name)
         return Response(_field_body(field))
 
     def delete(self, request: Request, dataset_id: Any, metadata_id: Any) -> Response:
@@ -634,7 +635,10 @@ class DocumentMetadataView(KnowledgeView):
                 raise ServiceError(
                     "invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400
                 )
-            if not operation.get("partial_update"):
+            partial = operation.get("partial_update", False)
+            if not isinstance(partial, bool):
+                raise invalid_param("partial_update must be a boolean.", params="partial_update")
+            if not partial:
                 document.metadata = {}
             values = {str(item.get("id") or item.get("name")): item.get("value") for item in items}
             services.document_metadata_set(document=document, values=values)
