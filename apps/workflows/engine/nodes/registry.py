@@ -181,6 +181,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "object": ("empty", "not empty", "null", "not null"),
     "any": ("contains", "not contains", "is", "is not", "=", "≠", ">", "<", "empty", "not empty"),
 }
+OPERATORS.update(integer=OPERATORS["number"], float=OPERATORS["number"], secret=OPERATORS["string"])
 UNARY_OPERATORS = ("empty", "not empty", "null", "not null", "exists", "not exists")
 
 
