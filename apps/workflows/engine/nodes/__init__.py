@@ -1,6 +1,6 @@
 """The node catalogue (dsl.md §3): type name → class."""
 
-from apps.workflows.engine.nodes import basic, containers, external, llm
+from apps.workflows.engine.nodes import agent, basic, containers, external, llm
 from apps.workflows.engine.nodes.base import Node, UnsupportedNode
 
 NODES: dict[str, type[Node]] = {
@@ -26,7 +26,7 @@ NODES: dict[str, type[Node]] = {
     "code": external.CodeNode,
     "knowledge-retrieval": external.KnowledgeRetrievalNode,
     "tool": external.ToolNode,
-    "agent": external.AgentNode,
+    "agent": agent.AgentNode,
 }
 
 

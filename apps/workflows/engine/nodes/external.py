@@ -12,7 +12,7 @@ from django.conf import settings
 
 from apps.workflows.engine.entities import NodeError, NodeResult
 from apps.workflows.engine.nodes.base import Node, UnsupportedNode
-from apps.workflows.engine.nodes.llm import _usage_result
+from apps.workflows.engine.nodes.llm import usage_result
 
 TEXT_LIMIT = 1024 * 1024
 BINARY_LIMIT = 10 * 1024 * 1024
@@ -309,13 +309,9 @@ class KnowledgeRetrievalNode(Node):
         except ServiceError as exc:
             raise NodeError(exc.message, "KnowledgeRetrievalError") from None
         node_result = NodeResult(inputs={"query": query}, outputs={"result": result})
-        _usage_result(node_result, usage)  # the routing call counts toward the node and the run
+        usage_result(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
 
 
 class ToolNode(UnsupportedNode):
     reason = "The Tool node is unsupported until the tools issue lands."
-
-
-class AgentNode(UnsupportedNode):
-    reason = "The Agent node is unsupported until agent strategies (the tools issue) land."

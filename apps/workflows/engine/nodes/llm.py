@@ -35,7 +35,7 @@ def _params(config: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
     return params, stop
 
 
-def _usage_result(result: NodeResult, usage: Usage | None) -> None:
+def usage_result(result: NodeResult, usage: Usage | None) -> None:
     if usage is not None:
         result.usage = usage
         result.tokens, result.price, result.currency = usage.total_tokens, usage.total_price, usage.currency
@@ -43,7 +43,7 @@ def _usage_result(result: NodeResult, usage: Usage | None) -> None:
                                currency=usage.currency)
 
 
-class _ModelNode(Node):
+class ModelNode(Node):
     def history(self) -> list[PromptMessage]:
         memory = self.data.get("memory")
         if not memory or self.ctx.mode != "advanced-chat":
@@ -112,7 +112,7 @@ def _attach(messages: list[PromptMessage], images: list[ImagePart]) -> None:
     messages.append(PromptMessage("user", [*images]))
 
 
-class LLMNode(_ModelNode):
+class LLMNode(ModelNode):
     type = "llm"
 
     def _render(self, item: dict[str, Any], context: str, jinja_vars: dict[str, Any]) -> str:
@@ -157,7 +157,7 @@ class LLMNode(_ModelNode):
             process_data={"model_mode": model.get("mode") or "chat", "prompts": _log(messages), "usage": usage_json,
                           "finish_reason": finish, "model_provider": model.get("provider"),
                           "model_name": model.get("name")})
-        _usage_result(result, usage)
+        usage_result(result, usage)
         return result
 
 
@@ -178,7 +178,7 @@ CLASSIFIER_PROMPT = (
     "Categories: {categories}\n{instruction}")
 
 
-class QuestionClassifierNode(_ModelNode):
+class QuestionClassifierNode(ModelNode):
     type = "question-classifier"
 
     async def run(self) -> NodeResult:
@@ -207,7 +207,7 @@ class QuestionClassifierNode(_ModelNode):
             process_data={"prompts": _log(messages), "usage": usage_json, "finish_reason": finish,
                           "model_answer": text},
             edge_handle=str(chosen["id"]))
-        _usage_result(result, usage)
+        usage_result(result, usage)
         return result
 
 
@@ -230,7 +230,7 @@ def _check_type(kind: str, value: Any) -> bool:
     return True
 
 
-class ParameterExtractorNode(_ModelNode):
+class ParameterExtractorNode(ModelNode):
     type = "parameter-extractor"
 
     async def run(self) -> NodeResult:
@@ -292,5 +292,5 @@ class ParameterExtractorNode(_ModelNode):
         result = NodeResult(inputs={"query": query}, outputs=outputs,
                             process_data={"prompts": _log(messages), "usage": usage_json, "finish_reason": finish,
                                           "function": calls[0] if calls else None, "model_answer": text})
-        _usage_result(result, usage)
+        usage_result(result, usage)
         return result
