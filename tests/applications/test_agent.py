@@ -265,3 +265,37 @@ async def test_an_anthropic_agent_uses_tool_use_blocks(world_tx, fake_openai, fa
     result = second.json["messages"][2]["content"][0]
     assert result["type"] == "tool_result" and CLOCK.fullmatch(result["content"])
     assert "used all the tool calls" in json.dumps(second.json["messages"][-1])
+
+
+def _pets(world):  # type: ignore[no-untyped-def]
+    from tests.applications.test_context import RULE
+    from tests.datasets.conftest import add_text, make_dataset
+
+    with schema_context(world.alpha.schema_name):
+        pets = make_dataset(world, name="Pets", description="The office pets.")
+        add_text(world, pets, "Our office cat is called Miso.\n\nThe office dog is called Rex.", name="pets.txt",
+                 process_rule=RULE)
+    return pets
+
+
+async def test_knowledge_bases_are_tools_the_agent_calls(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    pets = await asyncio.to_thread(_pets, world_tx)
+    tool = f"dataset_{pets.pk.hex}"
+    _app, key = await asyncio.to_thread(import_clock_agent, world_tx, fake_openai, dataset_ids=[str(pets.pk)])
+    # beta names alpha's dataset: it is not found there, so no such tool is offered.
+    _beta, beta_key = await asyncio.to_thread(import_clock_agent, world_tx, fake_openai,
+                                              schema=world_tx.beta.schema_name, dataset_ids=[str(pets.pk)])
+    fake_openai.script(Reply(tool_calls=[FakeToolCall(tool, {"query": "office cat name"})]))
+    fake_openai.responder = lambda request: Reply(f"Found: {last_tool_result(request)}")
+    response = await post("/v1/chat-messages", key, {"inputs": {}, "query": "What is the cat called?", "user": "u"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "Miso" in body["answer"]
+    first = fake_openai.requests_to("chat")[0].json
+    assert sorted(t["function"]["name"] for t in first["tools"]) == sorted(["current_time", tool])
+    assert "pets" in next(t for t in first["tools"] if t["function"]["name"] == tool)["function"][
+        "description"].lower()
+    assert [r["document_name"] for r in body["metadata"]["retriever_resources"]] == ["pets.txt"]
+    fake_openai.script(Reply("No knowledge here."))
+    await post("/v1/chat-messages", beta_key, {"inputs": {}, "query": "What is the cat called?", "user": "u"})
+    assert [t["function"]["name"] for t in fake_openai.requests_to("chat")[-1].json["tools"]] == ["current_time"]
