@@ -48,6 +48,7 @@ _LOCALHOST_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-
 __all__ = [
     "OutboundBlocked",
     "async_client",
+    "async_client_v2",
     "check_address",
     "check_url",
     "client",
@@ -292,8 +293,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    """The async guarded backend; `inner` and `errors` may come from httpcore2 (for httpx2 clients),
+    whose pools call the backend the same way."""
+
+    def __init__(self, inner: typing.Any = None, errors: tuple[type[Exception], ...] = ()) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
+        self._errors = errors or (httpcore.ConnectError, httpcore.ConnectTimeout)
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -305,7 +310,7 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
                 return await self._inner.connect_tcp(str(address), port, timeout=timeout,
                                                      local_address=local_address,
                                                      socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except self._errors as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error
@@ -395,6 +400,36 @@ def async_client(*, timeout: typing.Any = 30.0, verify: typing.Any = True,
                              timeout=timeout, follow_redirects=follow_redirects,
                              max_redirects=max_redirects, trust_env=False,
                              event_hooks={"request": [_acheck_scheme]}, **kwargs)
+
+
+def async_client_v2(*, timeout: typing.Any = 30.0, verify: typing.Any = True,
+                    follow_redirects: bool = False, **kwargs: typing.Any) -> typing.Any:
+    """A guarded ``httpx2.AsyncClient`` for SDKs built on httpx2 (the mcp SDK): the same checks as
+    ``async_client()``, in httpcore2's connection pool. Redirects are off by default, as the mcp
+    SDK follows them itself within the server's origin."""
+    import httpcore2
+    import httpx2
+
+    for forbidden in ("transport", "mounts", "proxy", "trust_env"):
+        if forbidden in kwargs:
+            raise TypeError(f"outbound.async_client_v2() does not accept {forbidden!r}")
+    transport = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
+    from httpx2._config import create_ssl_context as create_ssl_context_v2  # as httpx2 would build it
+
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=create_ssl_context_v2(verify=verify, trust_env=False),
+        network_backend=_AsyncGuardedBackend(httpcore2.AnyIOBackend(),
+                                             (httpcore2.ConnectError, httpcore2.ConnectTimeout)))
+
+    async def check_scheme(request: typing.Any) -> None:
+        if request.url.scheme not in ("http", "https"):
+            raise OutboundBlocked(f"Only http and https URLs are allowed, not {request.url.scheme!r}.",
+                                  reason="scheme")
+
+    hooks = kwargs.pop("event_hooks", None) or {}
+    hooks = {**hooks, "request": [check_scheme, *hooks.get("request", [])]}
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=follow_redirects,
+                              trust_env=False, event_hooks=hooks, **kwargs)
 
 
 def request(method: str, url: str | httpx.URL, **kwargs: typing.Any) -> httpx.Response:

@@ -24,15 +24,21 @@ def _extension(raw: RawFile) -> str:
     return (mimetypes.guess_extension(raw.mime_type or "") or ".bin").lstrip(".")
 
 
-def store(raw: RawFile, app_id: str | None, workspace_id: Any) -> ToolMessage:
-    """Keep the file (sync, in the workspace schema) and return its message with a signed URL.
-    Without an app (a console test call) nothing is kept: the file comes back as a data: URL."""
-    extension = _extension(raw)
-    filename = raw.filename or f"{raw.kind}.{extension}"
-    meta = {"mime_type": raw.mime_type, "filename": filename, "size": len(raw.content)}
-    if not app_id:
-        data = base64.b64encode(raw.content).decode()
-        return ToolMessage(raw.kind, f"data:{raw.mime_type};base64,{data}", meta)
+def _meta(raw: RawFile) -> dict[str, Any]:
+    filename = raw.filename or f"{raw.kind}.{_extension(raw)}"
+    return {"mime_type": raw.mime_type, "filename": filename, "size": len(raw.content)}
+
+
+def inline(raw: RawFile) -> ToolMessage:
+    """A file kept nowhere (a console test call has no app): its message carries a data: URL."""
+    data = base64.b64encode(raw.content).decode()
+    return ToolMessage(raw.kind, f"data:{raw.mime_type};base64,{data}", _meta(raw))
+
+
+def store(raw: RawFile, app_id: str, workspace_id: Any) -> ToolMessage:
+    """Keep the file under the app (sync, in the workspace schema); its message has a signed URL."""
+    extension, meta = _extension(raw), _meta(raw)
+    filename = meta["filename"]
     file_id = uuid.uuid4()
     key = default_storage.save(f"upload_files/{connection.schema_name}/{file_id}.{extension}",
                                ContentFile(raw.content))

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from apps.tools.entities import (
     RawFile,
@@ -58,12 +58,20 @@ class ToolHandle:
     workspace_schema: str
     workspace_id: Any
     run: Runner = dataclasses.field(repr=False)
+    # The tool's own JSON Schema when it has one richer than the parameters (MCP tools).
+    input_schema: dict[str, Any] | None = None
 
     def llm_parameters(self) -> list[ToolParameter]:
         return [p for p in self.parameters if p.form == "llm" and p.type != "file"]
 
     def parameters_schema(self) -> dict[str, Any]:
         """JSON Schema of the parameters the model fills (function calling's `parameters`)."""
+        if self.input_schema:
+            fixed = set(self.form_values)
+            given = self.input_schema.get("properties") or {}
+            properties = {k: v for k, v in given.items() if k not in fixed}
+            return {"type": "object", "properties": properties,
+                    "required": [r for r in self.input_schema.get("required") or [] if r in properties]}
         params = self.llm_parameters()
         return {"type": "object", "properties": {p.name: p.json_schema() for p in params},
                 "required": [p.name for p in params if p.required]}
@@ -163,14 +171,18 @@ def as_context(context: Any) -> ToolContext:
 
 
 async def _store(handle: ToolHandle, raw: RawFile, app_id: str | None) -> ToolMessage:
-    from apps.tools import files
-    from apps.workspaces.sync import run_detached
+    from channels.db import database_sync_to_async
 
-    def call() -> ToolMessage:
+    from apps.tools import files
+
+    if not app_id:
+        return files.inline(raw)
+
+    def call() -> ToolMessage:  # as apps.workspaces.sync.run_in_tenant, with the handle's schema
         with schema_context(handle.workspace_schema):
             return files.store(raw, app_id, handle.workspace_id)
 
-    return await run_detached(call)
+    return await database_sync_to_async(call)()
 
 
 # --- Specs ----------------------------------------------------------------------------------------
@@ -204,7 +216,18 @@ def form_values(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _workspace(workspace: Any) -> Any:
-    return workspace if workspace is not None else connection.tenant
+    """The given workspace, else the one whose schema is active (schema_context leaves a stand-in
+    without an id on the connection, so the row is looked up then)."""
+    if workspace is not None:
+        return workspace
+    current = getattr(connection, "tenant", None)
+    if getattr(current, "pk", None) is not None:
+        return current
+    from apps.workspaces.models import Workspace
+
+    schema = connection.schema_name
+    with schema_context(get_public_schema_name()):
+        return Workspace.objects.get(schema_name=schema)
 
 
 def resolve_tool(workspace: Any, spec: dict[str, Any]) -> ToolHandle:
@@ -218,9 +241,19 @@ def resolve_tool(workspace: Any, spec: dict[str, Any]) -> ToolHandle:
     if not tool_name:
         raise ToolUnavailable("The tool entry names no tool.")
     workspace = _workspace(workspace)
-    with schema_context(workspace.schema_name):
+    with tenant_context(workspace):
         return loaders.LOADERS[kind](workspace, provider_id, str(spec.get("provider_name") or ""),
                                      tool_name, form_values(spec))
+
+
+def unavailable_reason(spec: dict[str, Any]) -> str | None:
+    """Why a tool entry cannot be used in the current workspace schema (None: it can). For import
+    reports and the workflow checklist."""
+    try:
+        resolve_tool(None, spec)
+    except ToolUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def available_tools(workspace: Any, specs: Iterable[dict[str, Any]]) -> list[ToolHandle]:

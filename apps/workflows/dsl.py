@@ -16,6 +16,7 @@ from apps.providers.models import ProviderCredential
 from apps.workflows import variables
 from apps.workflows.engine.graph import GraphError, parse_nodes
 from apps.workflows.engine.nodes import unsupported_reason
+from apps.workflows.engine.nodes.tool import tool_problem
 from apps.workflows.models import Workflow
 
 MODEL_NODES = ("llm", "question-classifier", "parameter-extractor", "knowledge-retrieval", "agent")
@@ -68,6 +69,8 @@ def normalise(section: Any, *, mode: str) -> tuple[dict[str, Any], list[str]]:
                 providers_seen.add(agent_model["value"]["provider"])
         if node.type == "tool":
             data.pop("credential_id", None)
+            if problem := tool_problem(data):
+                notes.append(_("Node %(title)s: %(reason)s") % {"title": node.title, "reason": problem})
         if node.type == "knowledge-retrieval":
             kept = [d for d in data.get("dataset_ids") or [] if _is_uuid(d) and _dataset_exists(str(d))]
             if len(kept) != len(data.get("dataset_ids") or []):

@@ -13,6 +13,7 @@ from apps.applications.models import App, AppVersion
 from apps.workflows import variables
 from apps.workflows.engine.graph import GraphError, parse_nodes
 from apps.workflows.engine.nodes import unsupported_reason
+from apps.workflows.engine.nodes.tool import tool_problem
 from apps.workflows.engine.nodes.external import knowledge_config_problem
 from apps.workflows.models import DRAFT, Workflow
 
@@ -177,6 +178,8 @@ def checklist(graph: dict[str, Any], mode: str) -> list[str]:
         if node.type == "knowledge-retrieval" and not node.data.get("dataset_ids"):
             problems.append(_("%(node)s: no knowledge base is selected.") % {"node": label})
         if node.type == "knowledge-retrieval" and (problem := knowledge_config_problem(node.data)):
+            problems.append(f"{label}: {problem}")
+        if node.type == "tool" and (problem := tool_problem(node.data)):
             problems.append(f"{label}: {problem}")
         if node.type == "code" and not node.data.get("code"):
             problems.append(_("%(node)s: the code is empty.") % {"node": label})

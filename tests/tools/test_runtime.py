@@ -81,8 +81,5 @@ def test_unknown_disabled_and_dataset_entries_are_left_out(world) -> None:  # ty
 
 def test_the_current_schema_is_used_without_a_workspace(world) -> None:  # type: ignore[no-untyped-def]
     with schema_context(world.beta.schema_name):
-        from django.db import connection
-
-        connection.tenant = world.beta
         [handle] = available_tools(None, [CURRENT])
-    assert handle.workspace_schema == world.beta.schema_name
+    assert (handle.workspace_schema, handle.workspace_id) == (world.beta.schema_name, world.beta.pk)

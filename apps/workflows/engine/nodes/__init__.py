@@ -1,6 +1,6 @@
 """The node catalogue (dsl.md §3): type name → class."""
 
-from apps.workflows.engine.nodes import agent, basic, containers, external, llm
+from apps.workflows.engine.nodes import agent, basic, containers, external, llm, tool
 from apps.workflows.engine.nodes.base import Node, UnsupportedNode
 
 NODES: dict[str, type[Node]] = {
@@ -25,7 +25,7 @@ NODES: dict[str, type[Node]] = {
     "http-request": external.HttpRequestNode,
     "code": external.CodeNode,
     "knowledge-retrieval": external.KnowledgeRetrievalNode,
-    "tool": external.ToolNode,
+    "tool": tool.ToolNode,
     "agent": agent.AgentNode,
 }
 

@@ -1,6 +1,6 @@
 """Nodes that reach outside the run: HTTP Request (through the SSRF-guarded client of
-apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), and the nodes that wait
-for other issues: Knowledge Retrieval, Tool and Agent."""
+apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), Knowledge Retrieval, and
+the Agent node, which waits for the agent runtime. The Tool node is in tool.py."""
 
 import asyncio
 import base64
@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.workflows.engine.entities import NodeError, NodeResult
-from apps.workflows.engine.nodes.base import Node, UnsupportedNode
+from apps.workflows.engine.nodes.base import Node
 from apps.workflows.engine.nodes.llm import usage_result
 
 TEXT_LIMIT = 1024 * 1024
@@ -312,6 +312,3 @@ class KnowledgeRetrievalNode(Node):
         usage_result(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
 
-
-class ToolNode(UnsupportedNode):
-    reason = "The Tool node is unsupported until the tools issue lands."
