@@ -88,3 +88,37 @@ async def test_debug_streams_the_agents_steps(world_tx, fake_openai) -> None:  #
     assert json.loads(thoughts[2]["observation"])["current_time"]
     assert "".join(e["answer"] for e in events if e["event"] == "agent_message") == "Done."
     assert events[-1]["event"] == "message_end"
+
+
+def _page_data(client, app) -> dict:  # type: ignore[no-untyped-def]
+    body = client.get(_url("app_orchestrate", app.pk)).content.decode()
+    return json.loads(body.split('id="orchestrate-data" type="application/json">')[1].split("</script>")[0])
+
+
+def test_the_picker_offers_the_workspaces_own_tools_only(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from apps.tools.models import ApiToolProvider, McpServer
+
+    app = _agent(world, fake_openai)
+    with schema_context("ws_alpha"):
+        pets = ApiToolProvider.objects.create(name="Pets API", schema_type="openapi", schema="{}", tools=[
+            {"operation_id": "listPets", "description": "List pets",
+             "parameters": [{"name": "limit", "type": "number", "form": "form", "label": "Limit"},
+                            {"name": "kind", "type": "string", "form": "llm"}]}])
+        McpServer.objects.create(name="Docs MCP", server_url="https://mcp.example/mcp",
+                                 tools=[{"name": "search_docs", "description": "Search the docs"}])
+    with schema_context("ws_beta"):
+        ApiToolProvider.objects.create(name="Beta API", schema_type="openapi", schema="{}",
+                                       tools=[{"operation_id": "betaSecret", "parameters": []}])
+    choices = {c["key"]: c for c in _page_data(client_for(world.editor.user), app)["agent_tools"]}
+    assert [p["name"] for p in choices[f"api:{pets.pk}:listPets"]["params"]] == ["limit"]
+    assert any(key.startswith("mcp:") and key.endswith(":search_docs") for key in choices)
+    assert not any("betaSecret" in key for key in choices)
+
+    config = with_defaults(_app(app.pk).draft_config)
+    config["agent_mode"] = {"enabled": True, "strategy": "function_call", "max_iteration": 3, "tools": [
+        {"enabled": True, "provider_type": "api", "provider_id": str(pets.pk), "tool_name": "listPets",
+         "tool_parameters": {"limit": "5"}}]}
+    assert _save(client_for(world.editor.user), app.pk, config).status_code == 302
+    [saved] = _app(app.pk).draft_config["agent_mode"]["tools"]
+    assert (saved["provider_type"], saved["provider_name"], saved["tool_parameters"]) == (
+        "api", "Pets API", {"limit": "5"})

@@ -7,27 +7,44 @@ from django.utils.translation import gettext as _
 
 from apps.applications.agent.runner import DEFAULT_MAX_ITERATION, FUNCTION_CALL, MAX_ITERATION, REACT
 from apps.tools.builtin import PROVIDERS
-from apps.tools.models import BuiltinCredential
+from apps.tools.entities import ToolParameter
+from apps.tools.models import ApiToolProvider, BuiltinCredential, McpServer, WorkflowToolProvider
 
 MAX_TOOLS = 20
 MAX_VALUE = 2000
 
 
+def _choice(kind: str, provider_id: Any, provider_name: str, tool_name: str, *, provider_label: str, label: str,
+            icon: str, description: str, authorized: bool = True, params: Any = ()) -> dict[str, Any]:
+    return {"key": f"{kind}:{provider_id}:{tool_name}", "provider_type": kind, "provider_id": str(provider_id),
+            "provider_name": provider_name, "tool_name": tool_name, "provider_label": provider_label,
+            "label": label, "icon": icon, "description": description, "authorized": authorized,
+            "params": [p.as_dict() for p in params if p.form == "form"]}
+
+
 def tool_choices() -> list[dict[str, Any]]:
-    """The built-in tools the picker offers (in the workspace schema): each with its provider,
-    whether the provider is authorised here, and the form parameters the app fills."""
+    """The tools the picker offers (in the workspace schema): built-in ones, with whether their
+    provider is authorised here, then the workspace's custom (OpenAPI) tools, MCP servers' tools
+    and workflow tools; each with the form parameters the app fills."""
     authorised = set(BuiltinCredential.objects.values_list("provider", flat=True))
     choices = []
     for provider in PROVIDERS.values():
         ready = not provider.needs_credentials or provider.name in authorised
-        for tool in provider.tools:
-            choices.append({
-                "key": f"builtin:{provider.name}:{tool.name}", "provider_type": "builtin",
-                "provider_id": provider.name, "provider_name": provider.name, "tool_name": tool.name,
-                "provider_label": str(provider.label), "label": str(tool.label), "icon": provider.icon,
-                "description": str(tool.description), "authorized": ready,
-                "params": [p.as_dict() for p in tool.parameters if p.form == "form"],
-            })
+        choices += [_choice("builtin", provider.name, provider.name, tool.name, provider_label=str(provider.label),
+                            label=str(tool.label), icon=provider.icon, description=str(tool.description),
+                            authorized=ready, params=tool.parameters) for tool in provider.tools]
+    for api in ApiToolProvider.objects.all():
+        choices += [_choice("api", api.pk, api.name, str(t["operation_id"]), provider_label=api.name,
+                            label=str(t["operation_id"]), icon=api.icon, description=str(t.get("description") or ""),
+                            params=[ToolParameter.from_dict(p) for p in t.get("parameters") or []])
+                    for t in api.tools if isinstance(t, dict) and t.get("operation_id")]
+    for server in McpServer.objects.all():
+        choices += [_choice("mcp", server.pk, server.name, str(t["name"]), provider_label=server.name,
+                            label=str(t["name"]), icon="🔌", description=str(t.get("description") or ""))
+                    for t in server.tools if isinstance(t, dict) and t.get("name")]
+    for flow in WorkflowToolProvider.objects.all():
+        choices.append(_choice("workflow", flow.pk, flow.name, flow.name, provider_label=flow.label or flow.name,
+                               label=flow.label or flow.name, icon="🔀", description=flow.description))
     return choices
 
 
@@ -69,7 +86,7 @@ def clean_agent_mode(submitted: Any, current: dict[str, Any], errors: list[str])
                 errors.append(_("%(tool)s: %(value)s is not an option of %(param)s.")
                               % {"tool": choice["label"], "value": values[param["name"]], "param": param["label"]})
         tools.append({"enabled": bool(entry.get("enabled", True)), "isDeleted": False, "notAuthor": False,
-                      "provider_type": "builtin", "provider_id": choice["provider_id"],
+                      "provider_type": choice["provider_type"], "provider_id": choice["provider_id"],
                       "provider_name": choice["provider_name"], "tool_name": choice["tool_name"],
                       "tool_label": choice["label"], "tool_parameters": values})
     agent["tools"] = tools
