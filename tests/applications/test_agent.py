@@ -299,3 +299,35 @@ async def test_knowledge_bases_are_tools_the_agent_calls(world_tx, fake_openai) 
     fake_openai.script(Reply("No knowledge here."))
     await post("/v1/chat-messages", beta_key, {"inputs": {}, "query": "What is the cat called?", "user": "u"})
     assert [t["function"]["name"] for t in fake_openai.requests_to("chat")[-1].json["tools"]] == ["current_time"]
+
+
+CHART = {"enabled": True, "provider_type": "builtin", "provider_id": "chart", "provider_name": "chart",
+         "tool_name": "bar_chart", "tool_parameters": {}}
+
+
+async def test_a_tools_image_reaches_the_user_as_a_message_file(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    """AG-11: the chart tool's PNG is stored under the app, streamed as message_file with a signed
+    URL, named in the step's message_files, and listed by /v1/messages as the assistant's file."""
+    from urllib.parse import urlsplit
+
+    from django.test import AsyncClient
+
+    _app, key = await asyncio.to_thread(import_clock_agent, world_tx, fake_openai, tools=[CHART])
+    fake_openai.script(Reply(tool_calls=[FakeToolCall("bar_chart", {"data": "3;5;2", "x_axis": "a;b;c"})]))
+    fake_openai.responder = lambda request: Reply("Here is your chart.")
+    response = await post("/v1/chat-messages", key, {"inputs": {}, "query": "Chart 3, 5, 2", "user": "u-1",
+                                                     "response_mode": "streaming"})
+    events = [e for e in await sse_events(response) if e["event"] != "ping"]
+    [file] = [e for e in events if e["event"] == "message_file"]
+    assert (file["type"], file["belongs_to"]) == ("image", "assistant") and "sign=" in file["url"]
+    step = next(e for e in events if e["event"] == "agent_thought" and e["observation"])
+    assert step["message_files"] == [file["id"]]
+    assert "image has been created" in json.loads(step["observation"])["bar_chart"]
+    signed = urlsplit(file["url"])
+    image = await AsyncClient().get(f"{signed.path}?{signed.query}")
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    listed = await _get(f"/v1/messages?conversation_id={events[-1]['conversation_id']}&user=u-1", key)
+    [message] = listed.json()["data"]
+    [kept] = message["message_files"]
+    assert (kept["id"], kept["transfer_method"], kept["belongs_to"]) == (file["id"], "tool_file", "assistant")
+    assert message["agent_thoughts"][0]["files"] == [file["id"]]
