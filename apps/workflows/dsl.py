@@ -60,6 +60,13 @@ def normalise(section: Any, *, mode: str) -> tuple[dict[str, Any], list[str]]:
         if isinstance(model, dict) and isinstance(model.get("provider"), str) and model["provider"]:
             model["provider"] = provider_id_of(model["provider"])
             providers_seen.add(model["provider"])
+        agent_model = ((data.get("agent_parameters") or {}).get("model") or {}) if node.type == "agent" else {}
+        if isinstance(agent_model, dict) and isinstance(agent_model.get("value"), dict):
+            # The Agent node's model sits in its strategy parameters (dsl.md §3.19).
+            provider = agent_model["value"].get("provider")
+            if isinstance(provider, str) and provider:
+                agent_model["value"]["provider"] = provider_id_of(provider)
+                providers_seen.add(agent_model["value"]["provider"])
         if node.type == "tool":
             data.pop("credential_id", None)
             if problem := tool_problem(data):

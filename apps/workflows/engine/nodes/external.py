@@ -12,7 +12,7 @@ from django.conf import settings
 
 from apps.providers.catalog import provider_id_of
 from apps.workflows.engine.entities import NodeError, NodeResult
-from apps.workflows.engine.nodes.base import Node, UnsupportedNode, record_usage
+from apps.workflows.engine.nodes.base import Node, record_usage
 
 TEXT_LIMIT = 1024 * 1024
 BINARY_LIMIT = 10 * 1024 * 1024
@@ -310,6 +310,3 @@ class KnowledgeRetrievalNode(Node):
         record_usage(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
 
-
-class AgentNode(UnsupportedNode):
-    reason = "The Agent node is unsupported until agent strategies (the tools issue) land."
