@@ -85,3 +85,24 @@ class AiohttpGuardedTransport(AiohttpTransport):
             await outbound.aresolve(url.host, url.port or (443 if url.scheme == "https" else 80),
                                     allow_setting=self._allow_setting)
         return await super().handle_async_request(request)
+
+
+async def _check_scheme(request: httpx2.Request) -> None:
+    if request.url.scheme not in ("http", "https"):
+        raise outbound.OutboundBlocked(f"Only http and https URLs are allowed, not {request.url.scheme!r}.",
+                                       reason="scheme")
+
+
+def async_client_v2(*, timeout: typing.Any = 30.0, verify: typing.Any = True, follow_redirects: bool = False,
+                    allow_setting: str = "", **kwargs: typing.Any) -> httpx2.AsyncClient:
+    """A guarded ``httpx2.AsyncClient`` for SDKs that take one (the mcp SDK), over
+    AsyncGuardedTransport. Redirects are off by default, as the mcp SDK follows them itself within
+    the server's origin."""
+    for forbidden in ("transport", "mounts", "proxy", "trust_env"):
+        if forbidden in kwargs:
+            raise TypeError(f"outbound_sdk.async_client_v2() does not accept {forbidden!r}")
+    hooks = kwargs.pop("event_hooks", None) or {}
+    hooks = {**hooks, "request": [_check_scheme, *hooks.get("request", [])]}
+    transport = AsyncGuardedTransport(limits=httpx2.Limits(), allow_setting=allow_setting, verify=verify)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=follow_redirects,
+                              trust_env=False, event_hooks=hooks, **kwargs)

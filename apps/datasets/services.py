@@ -542,12 +542,12 @@ def documents_preview(*, dataset: Dataset, uploads: list[Upload], process_rule: 
     files, total_segments, total_tokens = [], 0, 0
     for upload in uploads:
         extract.check_size(len(upload.data))
-        try:
+        try:  # both bounded (DATASET_MAX_TEXT_CHARACTERS, DATASET_MAX_SEGMENTS): this is a web request
             text = extract.extract(upload.name, upload.data)
+            chunks = indexing.chunks_for(text, rule=rule, counter=counter)
         except extract.ExtractionError as exc:
             files.append({"name": upload.name, "error": str(exc), "segments": [], "count": 0})
             continue
-        chunks = indexing.chunks_for(text, rule=rule, counter=counter)
         tokens = sum(counter(c.content) for c in chunks)
         total_segments += len(chunks)
         total_tokens += tokens

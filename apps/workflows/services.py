@@ -13,6 +13,7 @@ from apps.applications.models import App, AppVersion
 from apps.workflows import variables
 from apps.workflows.engine.graph import GraphError, parse_nodes
 from apps.workflows.engine.nodes import unsupported_reason
+from apps.workflows.engine.nodes.tool import tool_problem
 from apps.workflows.engine.nodes.external import knowledge_config_problem
 from apps.workflows.models import DRAFT, Workflow
 
@@ -200,6 +201,8 @@ def checklist_items(graph: dict[str, Any], mode: str) -> list[dict[str, Any]]:
         if node.type == "knowledge-retrieval" and not node.data.get("dataset_ids"):
             add(node.id, _("%(node)s: no knowledge base is selected.") % {"node": label})
         if node.type == "knowledge-retrieval" and (problem := knowledge_config_problem(node.data)):
+            add(node.id, f"{label}: {problem}")
+        if node.type == "tool" and (problem := tool_problem(node.data)):
             add(node.id, f"{label}: {problem}")
         if node.type == "code" and not node.data.get("code"):
             add(node.id, _("%(node)s: the code is empty.") % {"node": label})

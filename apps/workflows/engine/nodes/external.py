@@ -1,6 +1,6 @@
 """Nodes that reach outside the run: HTTP Request (through the SSRF-guarded client of
-apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), and the nodes that wait
-for other issues: Knowledge Retrieval, Tool and Agent."""
+apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), Knowledge Retrieval, and
+the Agent node, which waits for the agent runtime. The Tool node is in tool.py."""
 
 import asyncio
 import base64
@@ -12,7 +12,7 @@ from django.conf import settings
 
 from apps.providers.catalog import provider_id_of
 from apps.workflows.engine.entities import NodeError, NodeResult
-from apps.workflows.engine.nodes.base import Node, UnsupportedNode, record_usage
+from apps.workflows.engine.nodes.base import Node, record_usage
 
 TEXT_LIMIT = 1024 * 1024
 BINARY_LIMIT = 10 * 1024 * 1024
@@ -310,10 +310,3 @@ class KnowledgeRetrievalNode(Node):
         record_usage(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
 
-
-class ToolNode(UnsupportedNode):
-    reason = "The Tool node is unsupported until the tools issue lands."
-
-
-class AgentNode(UnsupportedNode):
-    reason = "The Agent node is unsupported until agent strategies (the tools issue) land."

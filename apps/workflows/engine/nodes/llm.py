@@ -35,7 +35,7 @@ def _params(config: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
     return params, stop
 
 
-class _ModelNode(Node):
+class ModelNode(Node):
     def history(self) -> list[PromptMessage]:
         memory = self.data.get("memory")
         if not memory or self.ctx.mode != "advanced-chat":
@@ -104,7 +104,7 @@ def _attach(messages: list[PromptMessage], images: list[ImagePart]) -> None:
     messages.append(PromptMessage("user", [*images]))
 
 
-class LLMNode(_ModelNode):
+class LLMNode(ModelNode):
     type = "llm"
 
     def _render(self, item: dict[str, Any], context: str, jinja_vars: dict[str, Any]) -> str:
@@ -170,7 +170,7 @@ CLASSIFIER_PROMPT = (
     "Categories: {categories}\n{instruction}")
 
 
-class QuestionClassifierNode(_ModelNode):
+class QuestionClassifierNode(ModelNode):
     type = "question-classifier"
 
     async def run(self) -> NodeResult:
@@ -222,7 +222,7 @@ def _check_type(kind: str, value: Any) -> bool:
     return True
 
 
-class ParameterExtractorNode(_ModelNode):
+class ParameterExtractorNode(ModelNode):
     type = "parameter-extractor"
 
     async def run(self) -> NodeResult:
