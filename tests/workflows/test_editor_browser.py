@@ -140,7 +140,7 @@ def test_build_run_publish_and_export_a_workflow(live_url, browser, world_tx, fa
         inspector.locator("[data-testid=named-variables-add]").click()
         inspector.get_by_label("Name", exact=True).fill("a")
         pick(inspector.locator("[data-testid=named-variables] [data-testid=selector]"), llm, "text")
-        inspector.locator("[data-field=template] [data-testid=template]").fill(text)
+        inspector.locator("[data-field=template] .cm-content").fill(text)  # CodeMirror
     _select(page, "Variable Aggregator")
     inspector.locator("[data-testid=selector-list-add]").click()
     inspector.locator("[data-testid=selector-list-add]").click()

@@ -2,6 +2,7 @@
    registry (apps/workflows/engine/nodes/registry.py FORMS); this file only knows how to draw each
    widget kind, and which variables a node can read (its upstream nodes, WF-04). */
 import { useMemo, useRef, useState } from "react";
+import { CodeBox } from "./CodeBox.jsx";
 
 export function getPath(data, path) {
   return path.split(".").reduce((v, k) => (v && typeof v === "object" ? v[k] : undefined), data);
@@ -290,9 +291,12 @@ export function FormField({ field, data, set, ctx, groups, nodeId }) {
       {field.options.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
     </select>);
   else if (w === "selector") input = <SelectorPicker id={id} value={value} onChange={change} groups={groups} t={t} label={field.label} />;
-  else if (w === "template" || w === "template-line" || w === "code") input = (
+  else if (w === "template" || w === "template-line") input = (
     <TemplateBox id={id} value={value} onChange={change} groups={groups} t={t} label={field.label}
-                 line={w === "template-line"} code={w === "code"} rows={w === "code" ? 10 : 4} />);
+                 line={w === "template-line"} rows={4} />);
+  else if (w === "code") input = (
+    <CodeBox value={value} onChange={change} label={field.label} readOnly={!ctx.editable}
+             language={data.type === "code" ? data.code_language : "jinja2"} />);
   else if (w === "model") input = <ModelPicker id={id} value={value} onChange={change} ctx={ctx} label={field.label} modelType={field.model_type} />;
   else if (w === "datasets") input = <Datasets value={value} onChange={change} ctx={ctx} />;
   else if (w === "conditions") input = <Conditions value={value} onChange={change} ctx={ctx} groups={groups} />;

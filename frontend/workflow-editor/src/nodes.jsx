@@ -6,7 +6,7 @@ import { noteState, noteText } from "./graph.js";
 export const EditorContext = createContext(null);
 
 const GLYPHS = {
-  start: "▶", end: "■", answer: "✎", llm: "✦", "knowledge-retrieval": "❏", "question-classifier": "⑂",
+  start: "▶", end: "■", answer: "✎", llm: "✦", "knowledge-retrieval": "❏", "question-classifier": "?",
   "parameter-extractor": "⇲", "if-else": "⋔", iteration: "↻", loop: "⟲", "loop-end": "⏹", code: "{}",
   "template-transform": "T", "variable-aggregator": "⊕", "variable-assigner": "⊕", assigner: "=",
   "http-request": "⇄", "list-operator": "☰", "document-extractor": "⎙", tool: "⚒", agent: "☉",
