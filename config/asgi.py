@@ -11,6 +11,8 @@ django.setup(set_prefix=False)
 from apps.applications.api.asgi import PATHS as GENERATION_PATHS  # noqa: E402
 from apps.applications.api.asgi import generation_app  # noqa: E402
 from apps.core.cors import open_cors  # noqa: E402
+from apps.tools.mcp_server import PREFIX as MCP_PREFIX  # noqa: E402
+from apps.tools.mcp_server import mcp_app  # noqa: E402
 
 
 class ServiceAPIHandler(ASGIHandler):
@@ -63,6 +65,8 @@ async def http_app(scope: dict, receive: object, send: object) -> None:
     path = scope["path"]
     if path.startswith("/v1/"):
         await open_cors(generation_app if path in GENERATION_PATHS else service_api_app, scope, receive, send)
+    elif path.startswith(MCP_PREFIX):  # apps published as MCP servers authenticate by their own key
+        await mcp_app(scope, receive, send)
     else:
         await django_asgi_app(scope, receive, send)
 

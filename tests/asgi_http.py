@@ -18,7 +18,7 @@ class Answer:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get(b"Content-Type", b"").decode()
+        return next((v.decode() for k, v in self.headers.items() if k.lower() == b"content-type"), "")
 
     def json(self) -> Any:
         return json.loads(self.content)

@@ -198,7 +198,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def
         proc.wait(timeout=10)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def cache_backend(request, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """Run a test on the in-process cache and channel layer of the test settings and again on
     Redis, which production uses for both (stop requests, concurrency slots, rate limits and

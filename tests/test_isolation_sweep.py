@@ -14,6 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_tenants.utils import schema_context
@@ -112,6 +113,7 @@ _W = "webapp/<str:code>/api/"
 WEBAPP_ROUTES: dict[str, list[tuple[str, Any]]] = {
     "chat/<str:code>": [("get", None)],
     "completion/<str:code>": [("get", None)],
+    "workflow/<str:code>": [("get", None)],
     "webapp/embed.js": [("get", None)],
     _W + "site": [("get", None)],
     _W + "parameters": [("get", None)],
@@ -120,6 +122,8 @@ WEBAPP_ROUTES: dict[str, list[tuple[str, Any]]] = {
     _W + "chat-messages/<str:task_id>/stop": [("post", {})],
     _W + "completion-messages": [("post", {"inputs": {"query": "x"}, "response_mode": "blocking"})],
     _W + "completion-messages/<str:task_id>/stop": [("post", {})],
+    _W + "workflows/run": [("post", {"inputs": {"q": "x", "n": "1"}, "response_mode": "blocking"})],
+    _W + "workflows/tasks/<str:task_id>/stop": [("post", {})],
     _W + "messages": [("get", {"conversation_id": "{web_conversation_id}"})],
     _W + "messages/<str:message_id>/feedbacks": [("post", {"rating": "dislike"})],
     _W + "messages/<str:message_id>/suggested": [("get", None)],
@@ -172,7 +176,7 @@ def resolver_routes(urlconf: str | None = None) -> set[str]:
 def test_the_route_tables_match_the_resolver() -> None:
     routes = resolver_routes()
     v1 = {r for r in routes if r.startswith("v1/")}
-    webapp = {r for r in routes if r.startswith(("webapp/", "chat/", "completion/"))}
+    webapp = {r for r in routes if r.startswith(("webapp/", "chat/", "completion/", "workflow/"))}
     assert v1 - set(ROUTES) == set(), "new /v1 routes: add them to ROUTES in tests/test_isolation_sweep.py"
     assert set(ROUTES) - v1 == set(), "ROUTES names /v1 routes the resolver no longer has"
     assert webapp - set(WEBAPP_ROUTES) == set(), "new WebApp routes: add them to WEBAPP_ROUTES"
@@ -243,6 +247,8 @@ def _seed(world, fake) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         apps.app_publish(app=beta_writer)
         writer_code = apps.site_get_or_create(app=beta_writer).code
         _, writer_token = identity.end_user_for_token(beta_writer, None)
+        flow_code = apps.site_get_or_create(app=setup.beta_workflow).code  # B's published workflow
+        _, flow_token = identity.end_user_for_token(setup.beta_workflow, None)
     assert chat.get("message_id") and run.get("workflow_run_id") and upload.get("id"), (chat, run, upload)
     return {
         "ids": {"conversation_id": chat["conversation_id"], "message_id": chat["message_id"],
@@ -253,7 +259,8 @@ def _seed(world, fake) -> dict[str, Any]:  # type: ignore[no-untyped-def]
                 "metadata_id": str(field.pk), "batch": document.batch, "action": "disable", "code": beta_code},
         "alpha_code": site.code,
         "keys": {"kapi": beta_dataset_key, "app": [setup.beta_key, beta_chat_key]},
-        "web": [(beta_chat, beta_code, beta_token), (beta_writer, writer_code, writer_token)],
+        "web": [(beta_chat, beta_code, beta_token), (beta_writer, writer_code, writer_token),
+                (setup.beta_workflow, flow_code, flow_token)],
     }
 
 
@@ -294,11 +301,23 @@ def _fill_body(body: Any, ids: dict[str, Any]) -> Any:
     return json.loads(text)
 
 
+def _content(response) -> bytes:  # type: ignore[no-untyped-def]
+    """The whole body, also of a streaming answer (the workflow WebApp streams asynchronously)."""
+    if not response.streaming:
+        return response.content
+    if response.is_async:
+        async def read() -> bytes:
+            return b"".join([chunk async for chunk in response.streaming_content])
+
+        return async_to_sync(read)()
+    return b"".join(response.streaming_content)
+
+
 def _check(response, route: str, path: str, body: Any, ids: dict[str, Any]) -> bool:  # type: ignore[no-untyped-def]
     """Assert the response leaks nothing; True when it is the 404 of an unknown id."""
     where = f"{route} {path}"
     assert response.status_code < 500, (where, response.status_code, response.content[:300])
-    content = b"".join(response.streaming_content) if response.streaming else response.content
+    content = _content(response)
     text = content.decode(errors="replace")
     assert SECRET not in text, (where, text[:300])
     given = path + json.dumps(body)
@@ -341,7 +360,7 @@ def test_every_webapp_route_refuses_workspace_as_ids_to_bs_site_code(world_tx, f
     not_found = set()
     for route, requests in WEBAPP_ROUTES.items():
         for method, body in requests:
-            for app, code, token in seeded["web"]:  # B's chat and completion WebApps, each with its visitor
+            for app, code, token in seeded["web"]:  # B's chat, completion and workflow WebApps, each with its visitor
                 client = Client()
                 client.cookies[identity.cookie_name(app)] = token
                 path, filled = _fill(route, {**ids, "code": code}), _fill_body(body, ids)
@@ -407,7 +426,7 @@ def test_every_console_route_with_an_id_is_404_for_another_workspaces_ids(world_
         statuses = []
         for method in ("get", "post"):
             response = getattr(bruno, method)(path, form)
-            content = b"".join(response.streaming_content) if response.streaming else response.content
+            content = _content(response)
             # 405: the view takes only the other method, refused before any lookup.
             assert response.status_code in (404, 405), (method, path, response.status_code, content[:200])
             assert SECRET.encode() not in content

@@ -229,6 +229,26 @@ def attach(message_id: Any, refs: list[FileRef]) -> list[MessageFile]:
                     upload_file=ref.upload, url=ref.url, belongs_to="user") for ref in refs])
 
 
+def attach_tool_files(message_id: Any, produced: list[Any]) -> list[dict[str, Any]]:
+    """Store the files an agent's tools produced (apps.tools ToolMessages of type image or blob) as
+    the assistant's files of the message (AG-11); returns the message_file events' fields. Files
+    the tool runtime kept are served through signed URLs, remote images as they are; data: URLs
+    (nothing kept) are not files of the message."""
+    rows: list[tuple[MessageFile, str]] = []
+    for item in produced:
+        upload_id = (item.meta or {}).get("upload_file_id")
+        kind = "image" if item.type == "image" else "document"
+        if upload_id:
+            rows.append((MessageFile(message_id=message_id, type=kind, transfer_method=MessageFile.TransferMethod.TOOL_FILE,
+                                     upload_file_id=upload_id, belongs_to="assistant"), str(item.payload)))
+        elif str(item.payload).startswith(("http://", "https://")):
+            rows.append((MessageFile(message_id=message_id, type=kind, belongs_to="assistant",
+                                     transfer_method=MessageFile.TransferMethod.REMOTE_URL, url=str(item.payload)),
+                         str(item.payload)))
+    MessageFile.objects.bulk_create([row for row, _ in rows])
+    return [{"id": str(row.pk), "type": row.type, "belongs_to": "assistant", "url": url} for row, url in rows]
+
+
 def with_images(messages: list[PromptMessage], refs: list[FileRef], detail: str = "high") -> list[PromptMessage]:
     """The prompt with the images added to the last user message, for vision models. Uploads go
     as data: URLs, so the provider never needs to reach this server."""

@@ -6,7 +6,7 @@ any request must satisfy before a view reads its arguments, whatever the endpoin
   answers file_too_large) → 413 request_entity_too_large;
 - strings anywhere (query, path, JSON keys and values, form fields): no NUL byte (Postgres text
   and jsonb cannot hold one) and no lone surrogate (not encodable as UTF-8) → 400 invalid_param
-  (404 in a path: no resource is named so);
+  (404 in a path: no resource is named so, nor by a path segment longer than MAX_PATH_SEGMENT);
 - JSON nesting at most MAX_JSON_DEPTH levels → 400 invalid_param;
 - a string argument stored in a column: at most that column's max_length (`text_arg`), read from
   the model, so the limit has one definition.
@@ -51,6 +51,15 @@ def body_limit(content_type: str) -> int | None:
 
 def bad_character(text: str) -> bool:
     return _BAD_CHARACTER.search(text) is not None
+
+
+MAX_PATH_SEGMENT = 255
+
+
+def bad_path(path: str) -> bool:
+    """A path no /v1 resource has: a NUL or surrogate, or a segment longer than any id (ids are
+    UUIDs or short names; a longer one would only reach a cache key or a varchar column)."""
+    return bad_character(path) or any(len(segment) > MAX_PATH_SEGMENT for segment in path.split("/"))
 
 
 def _bad_text(name: str) -> ServiceError:

@@ -25,7 +25,7 @@ def refusal(request: HttpRequest) -> HttpResponse | None:
     """The error response for a request the layer refuses before its view, else None: a path
     that cannot name a resource (404), a body over its limit (413), a bad query string (400)."""
     try:
-        if inputs.bad_character(request.path):
+        if inputs.bad_path(request.path):
             raise for_status(404)
         limit = inputs.body_limit(request.content_type or "")
         length = request.META.get("CONTENT_LENGTH") or "0"

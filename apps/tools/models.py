@@ -89,3 +89,25 @@ class McpServer(NamedProvider):
     header_names = models.JSONField(default=list)  # shown in the console without the values
     tools = models.JSONField(default=list)
     tools_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+
+def new_mcp_code() -> str:
+    """The path code of an app's MCP server: 16 URL-safe characters."""
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+class AppMcpServer(Stamped):
+    """An app published as an MCP server at /mcp/<code> (off until enabled). Clients authenticate
+    with the server's own key, stored hashed; the public ApiKeyRoute (kind mcp) routes it."""
+
+    app = models.OneToOneField("applications.App", on_delete=models.CASCADE, related_name="mcp_server")
+    code = models.CharField(max_length=32, unique=True, default=new_mcp_code)
+    key_hash = models.CharField(max_length=64, blank=True)
+    key_prefix = models.CharField(max_length=12, blank=True)
+    enabled = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"MCP server of {self.app_id}"

@@ -128,6 +128,7 @@ AUTH_FIELDS: dict[str, tuple[CredentialField, ...]] = {
               CredentialField("password", label="Password")),
 }
 PUBLIC_AUTH_FIELDS = ("header", "query_param", "username")
+AUTH_INPUTS = ("header", "query_param", "api_key", "username", "password")  # every field of AUTH_FIELDS
 
 
 def schema_fetch(url: str) -> str:
@@ -319,3 +320,49 @@ def workflow_tool_save(*, app: Any, name: str, label: str = "", description: str
 
 def workflow_tool_delete(*, provider: Any) -> None:
     provider.delete()
+
+
+# --- Apps published as MCP servers -------------------------------------------------------------------
+
+
+def app_mcp_enable(*, app: Any, user_id: int | None = None) -> tuple[Any, str]:
+    """Publish the app at /mcp/<code> with a new key: returns the row and the raw key (shown once).
+    Enabling again replaces the key; the code stays."""
+    import secrets
+
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from apps.tools.models import AppMcpServer
+    from apps.workspaces.models import ApiKeyRoute, hash_secret
+
+    raw = "mcp-" + secrets.token_urlsafe(24)
+    with transaction.atomic():
+        row = AppMcpServer.objects.filter(app=app).first() or AppMcpServer(app=app, created_by_id=user_id)
+        old = row.key_hash
+        row.key_hash, row.key_prefix, row.enabled = hash_secret(raw), raw[:8], True
+        row.save()
+        workspace = connection.tenant
+        with schema_context(get_public_schema_name()):
+            if old:
+                ApiKeyRoute.objects.filter(key_hash=old, kind=ApiKeyRoute.Kind.MCP).delete()
+            ApiKeyRoute.objects.create(key_hash=row.key_hash, kind=ApiKeyRoute.Kind.MCP, workspace=workspace,
+                                       app_id=app.pk)
+    return row, raw
+
+
+def app_mcp_disable(*, app: Any) -> None:
+    """Stop serving the app over MCP; its key stops working at once."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from apps.tools.models import AppMcpServer
+    from apps.workspaces.models import ApiKeyRoute
+
+    row = AppMcpServer.objects.filter(app=app).first()
+    if row is None:
+        return
+    with transaction.atomic():
+        digest = row.key_hash
+        row.enabled, row.key_hash, row.key_prefix = False, "", ""
+        row.save()
+        with schema_context(get_public_schema_name()):
+            ApiKeyRoute.objects.filter(key_hash=digest, kind=ApiKeyRoute.Kind.MCP).delete()

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from apps.applications.models import App
 from apps.datasets.selectors import datasets_visible_to
 from apps.providers.selectors import available_models
-from apps.workflows import services
+from apps.workflows import services, variables
 from apps.workflows.engine.nodes import registry, unsupported_reason
 from apps.workflows.models import Workflow
 from apps.workspaces.urlutils import ws_reverse
@@ -82,6 +82,17 @@ def picker_strings() -> dict[str, str]:
         "no_datasets": _("This workspace has no knowledge base yet."),
         "add_condition": _("Add condition"), "and": _("and"), "or": _("or"), "value": _("Value"),
         "more_settings": _("More settings (JSON)"), "case_n": _("Case %(n)s"),
+        "settings": _("Variables and features"), "env_short": _("Environment variables"),
+        "tab_env": _("Environment"), "tab_conversation": _("Conversation"), "tab_features": _("Features"),
+        "env_hint": _("Constants for every run, read as env.NAME. Secret values are stored encrypted and "
+                      "never shown again."),
+        "conversation_hint": _("Values kept for each conversation, read as conversation.NAME and written "
+                               "by Variable Assigner nodes."),
+        "opener": _("Opening statement"), "suggested_questions": _("Suggested questions"),
+        "follow_ups": _("Suggest follow-up questions after each answer"), "file_upload": _("File upload"),
+        "citations": _("Citations"), "speech_to_text": _("Speech to text"),
+        "text_to_speech": _("Text to speech"),
+        "moderation": _("Moderation"),
         "last_run": _("Last run"), "run_inputs": _("Inputs"), "run_process": _("Process data"),
         "run_outputs": _("Outputs"), "tokens_n": _("%(n)s tokens"),
     }
@@ -116,6 +127,9 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
         "operators": {kind: list(ops) for kind, ops in registry.OPERATORS.items()},
         "unary_operators": list(registry.UNARY_OPERATORS),
         "variables": global_variables(app.mode, draft),
+        # Secret values never reach the page: masked, and a mask saved back keeps the stored secret.
+        "environment_variables": variables.masked(draft.environment_variables or []),
+        "conversation_variables": draft.conversation_variables or [], "features": draft.features or {},
     }
 
 

@@ -120,3 +120,19 @@ def _save(app_id: str, content: bytes, mime_type: str, name: str) -> dict[str, A
 
 async def save(ctx: Any, content: bytes, mime_type: str, name: str = "") -> dict[str, Any]:
     return await run_in_tenant_detached(ctx.tenant, _save, ctx.app_id, content, mime_type, name)
+
+
+def with_urls(value: Any, workspace_id: Any) -> Any:
+    """Outputs with a signed, expiring `url` on every stored file that has none (files the run made,
+    uploads), so API clients and the WebApp can fetch them without a key (as the reference does)."""
+    from apps.applications.message_files import signed_url
+
+    if isinstance(value, list):
+        return [with_urls(v, workspace_id) for v in value]
+    if isinstance(value, dict) and value.get("dify_model_identity") == IDENTITY:
+        if not value.get("url") and value.get("related_id"):
+            return {**value, "url": signed_url(workspace_id, value["related_id"])}
+        return value
+    if isinstance(value, dict):
+        return {k: with_urls(v, workspace_id) for k, v in value.items()}
+    return value

@@ -367,8 +367,9 @@ class WorkflowGeneration:
             logger.exception("storing workflow run %s failed", p.run_id)
         if p.active_key:
             await run_hot(None, generation.release_slot, p.active_key)
+        outputs = files.with_urls(_jsonable(ctx.outputs), getattr(p.tenant, "pk", ""))
         self.finished = {"id": p.run_id, "workflow_id": p.workflow_id, "status": str(self.status),
-                         "outputs": _jsonable(ctx.outputs), "error": self.error_text, "elapsed_time": round(elapsed, 6),
+                         "outputs": outputs, "error": self.error_text, "elapsed_time": round(elapsed, 6),
                          "total_tokens": ctx.total_tokens, "total_steps": ctx.steps, "created_by": p.created_by,
                          "created_at": p.created_at, "finished_at": int(time.time()),
                          "exceptions_count": ctx.exceptions, "files": []}

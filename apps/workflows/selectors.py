@@ -70,6 +70,14 @@ def runs(app: App, *, triggered_from: str | None = None, limit: int = 50) -> lis
 
 def logs_page(app: App, *, filters: dict[str, Any], page: int, limit: int) -> tuple[list[WorkflowRun], int]:
     """The run log of a workflow app's Service API and WebApp runs (§2.9), newest first."""
+    found = logs(app, filters=filters)
+    total = found.count()
+    return list(found[(page - 1) * limit:page * limit]), total
+
+
+def logs(app: App, *, filters: dict[str, Any]) -> QuerySet[WorkflowRun]:
+    """The API's and WebApp's runs of a workflow app, newest first: filtered by status, a keyword in
+    inputs, outputs or error, a time range (after/before), an end user's session or accounts."""
     found = WorkflowRun.objects.filter(app=app, mode=App.Mode.WORKFLOW,
                                        triggered_from=WorkflowRun.TriggeredFrom.APP_RUN)
     if filters.get("status"):
@@ -86,9 +94,7 @@ def logs_page(app: App, *, filters: dict[str, Any], page: int, limit: int) -> tu
         found = found.filter(created_by_end_user__session_id=filters["session_id"])
     if filters.get("account_ids") is not None:
         found = found.filter(created_by_account_id__in=filters["account_ids"])
-    total = found.count()
-    rows = list(found.select_related("created_by_end_user").order_by("-created_at")[(page - 1) * limit:page * limit])
-    return rows, total
+    return found.select_related("created_by_end_user").order_by("-created_at")
 
 
 def account_ids_by_email(email: str) -> list[int]:

@@ -6,14 +6,18 @@ Debug runs use the draft, are stored with triggered_from="debugging" and stay ou
 """
 
 import json
+from datetime import date, datetime, time
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,6 +25,8 @@ from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.workflows import editor, runner, selectors, services, variables
+from apps.workflows import runner, selectors, services, variables
+from apps.workflows import status as status_labels
 from apps.workflows.engine.graph import parse_nodes
 from apps.workflows.models import Workflow, WorkflowRun
 from apps.workspaces import roles
@@ -72,6 +78,7 @@ def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
                                     for n in parse_nodes(draft.graph).values()],
                           "edges": draft.graph.get("edges") or []},
                 "inputs": runner.start_variables(draft.graph), "chat": app.mode == App.Mode.ADVANCED_CHAT,
+                "statuses": status_labels.labels(), "badges": status_labels.BADGES,
                 "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
                          "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk,
                                             task_id=PLACEHOLDER),
@@ -270,20 +277,36 @@ def step_run(request: HttpRequest, app_id: Any, node_id: str) -> JsonResponse:
     return JsonResponse({"node": result}, json_dumps_params={"ensure_ascii": False, "default": str})
 
 
+RUNS_PER_PAGE = 50
+LOG_STATUSES = ("succeeded", "failed", "stopped", "partial-succeeded")
+
+
+def _day(value: str | None, *, end: bool) -> datetime | None:
+    """A date field's day as the start (or the end) of that day in the workspace's time zone."""
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.max if end else time.min))
+
+
 @require_perm(Perm.APPS_LOGS)
 def run_log(request: HttpRequest, app_id: Any) -> HttpResponse:
     """WF-24/LOG: runs of the published app through the API and the WebApp (test runs are on the
-    Workflow page), newest first, filtered by status; each opens its trace."""
+    Workflow page), newest first: paged, filtered by status and days, searched in inputs, outputs
+    and errors; each opens its trace. The first page refreshes itself (htmx) as runs arrive."""
     app = _app(app_id)
-    status = request.GET.get("status") or ""
-    if status not in ("", "succeeded", "failed", "stopped", "partial-succeeded"):
-        status = ""
-    found = WorkflowRun.objects.filter(app=app, triggered_from=WorkflowRun.TriggeredFrom.APP_RUN)
-    if status:
-        found = found.filter(status=status)
-    runs = list(found.select_related("created_by_end_user").order_by("-created_at")[:100])
+    args = request.GET
+    filters = {"status": args.get("status") if args.get("status") in LOG_STATUSES else "",
+               "q": (args.get("q") or "").strip()[:200], "from": args.get("from") or "",
+               "to": args.get("to") or ""}
+    found = selectors.logs(app, filters={"status": filters["status"], "keyword": filters["q"],
+                                         "after": _day(filters["from"], end=False),
+                                         "before": _day(filters["to"], end=True)})
+    page = Paginator(found, RUNS_PER_PAGE).get_page(args.get("page"))
     return render(request, "workflows/run_log.html", {
         "app": app, "tab": "logs", "can_edit": roles.has_perm(request.membership.role, Perm.APPS_EDIT),
-        "can_logs": True, "runs": runs, "status": status,
-        "statuses": ["succeeded", "failed", "stopped", "partial-succeeded"]})
+        "can_logs": True, "page": page, "runs": list(page.object_list), "filters": filters,
+        "query_string": urlencode({k: v for k, v in filters.items() if v}),
+        "statuses": [(value, status_labels.label(value)) for value in LOG_STATUSES]})
 

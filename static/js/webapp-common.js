@@ -1,5 +1,5 @@
-/* What the WebApp pages share (webapp-chat.js, webapp-completion.js): talking to
- * /webapp/<code>/api/, reading an SSE body, the variables form, and safe Markdown.
+/* What the WebApp pages share (webapp-chat.js, webapp-completion.js, webapp-workflow.js): talking
+ * to /webapp/<code>/api/, reading an SSE body, the variables form, safe Markdown, batch runs.
  *
  * Model output is Markdown: marked turns it into HTML and DOMPurify strips everything executable
  * before it reaches the page, so an answer containing <script> shows as text, never runs.
@@ -140,5 +140,83 @@ window.TesseraWebApp = (function () {
     return inputs;
   }
 
-  return { escapeHtml, md, client, readSSE, formFields, missingFields, cleanInputs, initialInputs };
+  /* The batch panel (templates/webapp/_batch.html) mixed into a page component with `fields`:
+   * upload a CSV, then poll the batch once a second until it finishes. Getters are kept (Alpine
+   * reads batchRunning as a property). */
+  function withBatch(callJson, strings, component) {
+    const panel = {
+      batch: null,
+      batchTimer: null,
+
+      get batchRunning() { return !!this.batch && this.batch.status !== "finished"; },
+
+      inputsText(inputs) {
+        return this.fields.map((f) => f.label + ": " + (inputs[f.variable] == null ? "" : inputs[f.variable]))
+          .join(" · ");
+      },
+
+      async loadLatestBatch() {
+        try {
+          const list = await callJson("completion-batches");
+          if (list.data.length) await this.pollBatch(list.data[0].id);
+        } catch (e) { /* no batch yet */ }
+      },
+
+      async uploadBatch() {
+        const file = this.$refs.batchFile.files[0];
+        if (!file) { this.notice = strings.chooseFile; return; }
+        this.notice = "";
+        const form = new FormData();
+        form.append("file", file);
+        try {
+          this.batch = await callJson("completion-batches", { method: "POST", form });
+          this.$refs.batchFile.value = "";
+          this.schedulePoll();
+        } catch (e) {
+          this.notice = e.message;
+        }
+      },
+
+      schedulePoll() {
+        clearTimeout(this.batchTimer);
+        if (this.batchRunning) this.batchTimer = setTimeout(() => this.pollBatch(this.batch.id), 1000);
+      },
+
+      async pollBatch(id) {
+        try {
+          this.batch = await callJson("completion-batches/" + id);
+        } catch (e) {
+          this.notice = e.message;
+          return;
+        }
+        this.schedulePoll();
+      },
+    };
+    return Object.defineProperties(component, Object.getOwnPropertyDescriptors(panel));
+  }
+
+  /* Run once's form (templates/webapp/_run_form.html) mixed into a component with `fields`:
+   * the inputs, their errors, Clear, and a check that focuses the first missing field. */
+  function withForm(requiredText, component) {
+    const form = {
+      inputs: {},
+      errors: {},
+
+      clearForm() {
+        this.inputs = initialInputs(this.fields);
+        this.errors = {};
+      },
+
+      validate() {
+        this.errors = missingFields(this.fields, this.inputs, requiredText);
+        const first = this.fields.find((f) => this.errors[f.variable]);
+        if (first) document.getElementById("var-" + first.variable)?.focus();
+        return !first;
+      },
+    };
+    return Object.defineProperties(component, Object.getOwnPropertyDescriptors(form));
+  }
+
+  return { escapeHtml, md, client, readSSE, formFields, missingFields, cleanInputs, initialInputs, withBatch,
+    withForm };
 })();

@@ -3,7 +3,7 @@
  *
  * Run once streams the result as Server-Sent Events from a fetch() body (the events of
  * /v1/completion-messages). Saved results and batches live on the server, per browser (the
- * end-user cookie); a running batch is polled once a second until it finishes.
+ * end-user cookie); the batch panel is TesseraWebApp.withBatch's.
  */
 (function () {
   "use strict";
@@ -11,7 +11,6 @@
   const boot = JSON.parse(document.getElementById("wa-boot").textContent);
   const API = boot.api;
   const S = Object.assign({}, boot.strings, document.getElementById("wa-completion-strings").dataset);
-  const POLL_MS = 1000;
 
   const W = window.TesseraWebApp;
   const { call, callJson, rate: rateAnswer } = W.client(API, S.error);
@@ -19,21 +18,17 @@
   let seq = 0;
 
   document.addEventListener("alpine:init", () => {
-    window.Alpine.data("waCompletion", () => ({
+    window.Alpine.data("waCompletion", () => W.withForm(S.required, W.withBatch(callJson, S, {
       api: API,
       strings: S,
       fields: W.formFields(boot.parameters),
       moreLikeThis: !!(boot.parameters.more_like_this || {}).enabled,
       tab: "once",
-      inputs: {},
-      errors: {},
       results: [],
       saved: [],
       busy: false,
       taskId: "",
       notice: "",
-      batch: null,
-      batchTimer: null,
 
       init() {
         this.clearForm();
@@ -44,30 +39,9 @@
       md: W.md,
       escape: W.escapeHtml,
 
-      get batchRunning() { return !!this.batch && this.batch.status !== "finished"; },
-
-      clearForm() {
-        this.inputs = W.initialInputs(this.fields);
-        this.errors = {};
-      },
-
-      inputsText(inputs) {
-        return this.fields.map((f) => f.label + ": " + (inputs[f.variable] == null ? "" : inputs[f.variable]))
-          .join(" · ");
-      },
-
-      validate() {
-        this.errors = W.missingFields(this.fields, this.inputs, S.required);
-        return !Object.keys(this.errors).length;
-      },
-
       run() {
         if (this.busy) return;
-        if (!this.validate()) {
-          const first = this.fields.find((f) => this.errors[f.variable]);
-          if (first) document.getElementById("var-" + first.variable)?.focus();
-          return;
-        }
+        if (!this.validate()) return;
         this.stream("completion-messages", { inputs: W.cleanInputs(this.fields, this.inputs), response_mode: "streaming" }, false);
       },
 
@@ -166,43 +140,6 @@
         this.tab = "saved";
         this.loadSaved();
       },
-
-      async loadLatestBatch() {
-        try {
-          const list = await callJson("completion-batches");
-          if (list.data.length) await this.pollBatch(list.data[0].id);
-        } catch (e) { /* no batch yet */ }
-      },
-
-      async uploadBatch() {
-        const file = this.$refs.batchFile.files[0];
-        if (!file) { this.notice = S.chooseFile; return; }
-        this.notice = "";
-        const form = new FormData();
-        form.append("file", file);
-        try {
-          this.batch = await callJson("completion-batches", { method: "POST", form });
-          this.$refs.batchFile.value = "";
-          this.schedulePoll();
-        } catch (e) {
-          this.notice = e.message;
-        }
-      },
-
-      schedulePoll() {
-        clearTimeout(this.batchTimer);
-        if (this.batchRunning) this.batchTimer = setTimeout(() => this.pollBatch(this.batch.id), POLL_MS);
-      },
-
-      async pollBatch(id) {
-        try {
-          this.batch = await callJson("completion-batches/" + id);
-        } catch (e) {
-          this.notice = e.message;
-          return;
-        }
-        this.schedulePoll();
-      },
-    }));
+    })));
   });
 })();

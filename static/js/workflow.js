@@ -68,6 +68,8 @@
             if (start) self.inputs = (start.data.variables || []).filter(function (v) { return v && v.variable; });
           });
         },
+        label: function (status) { return (data.statuses || {})[status] || status; },
+        badge: function (status) { return status === "running" ? "badge--muted" : ((data.badges || {})[status] || "badge--muted"); },
         mark: mark,
         handle: function (event) {
           if (event.task_id) this.taskId = event.task_id;
@@ -84,6 +86,8 @@
             this.status = event.data.status;
             this.outputs = JSON.stringify(event.data.outputs, null, 2) + (event.data.error ? "\n" + event.data.error : "");
             this.runUrl = data.urls.detail.replace(PLACEHOLDER, event.data.id);
+            // The run history (htmx) refreshes itself on this event: the new run is listed at once.
+            document.body.dispatchEvent(new CustomEvent("wf-run-finished"));
           } else if (event.event === "message_end" || event.event === "error") {
             if (event.conversation_id) this.conversationId = event.conversation_id;
           }

@@ -203,8 +203,9 @@ async def test_provider_errors(api, fake_openai, settings, failure, code, status
 
 
 async def test_another_end_users_stop_is_ignored(api, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
-    """An intruder's stop lands in the cache and in this process's running turn alike; the turn
-    still streams to its end. (The owner's stop, below, takes effect at the next chunk, so the
+    """An intruder's stop (another end user of the app, or another workspace's key with the same
+    user name) lands in the cache and in this process's running turn alike; the turn still
+    streams to its end. (The owner's stop, below, takes effect at the next chunk, so the
     full answer proves the intruder's did not.)"""
     words = " ".join(f"w{i}" for i in range(30))
     fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.02))
@@ -212,6 +213,9 @@ async def test_another_end_users_stop_is_ignored(api, fake_openai, cache_backend
     stream = response.streaming_content.__aiter__()
     first, *rest = _data(await stream.__anext__())
     assert (await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "intruder"})).json() == {
+        "result": "success"}
+    # Another workspace's key naming the same user is another end user too.
+    assert (await post(f"/v1/chat-messages/{first['task_id']}/stop", api.beta_key, {"user": "u-1"})).json() == {
         "result": "success"}
     rest += [event async for chunk in stream for event in _data(chunk)]
     assert rest[-1]["event"] == "message_end"

@@ -125,6 +125,13 @@ def test_metadata_operations_per_request_are_capped(world, kapi, settings) -> No
     assert "4 operations; at most 3" in body["message"]
     with schema_context(world.alpha.schema_name):
         assert Document.objects.get(pk=document.pk).metadata == {}  # nothing applied
+    # All or nothing: a bad operation after a good one leaves the good one unapplied.
+    bad = {**op, "metadata_list": [{"id": str(uuid.uuid4()), "name": "nope", "value": "x"}]}
+    error(kapi.post(f"/v1/datasets/{dataset.pk}/documents/metadata", {"operation_data": [op, bad]}),
+          "invalid_metadata", 400)
+    with schema_context(world.alpha.schema_name):
+        assert Document.objects.get(pk=document.pk).metadata == {}
     assert kapi.post(f"/v1/datasets/{dataset.pk}/documents/metadata",
                      {"operation_data": [op] * 3}).json() == {"result": "success"}
-    assert uuid.UUID(field["id"])
+    with schema_context(world.alpha.schema_name):
+        assert Document.objects.get(pk=document.pk).metadata == {field["id"]: "sales"}

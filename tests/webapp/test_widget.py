@@ -438,3 +438,34 @@ async def test_a_chatflow_streams_its_workflow_events_too(world_tx, fake_openai)
     conversation_id = events[-1]["conversation_id"]
     assert (again[-1]["event"], again[-1]["conversation_id"]) == ("message_end", conversation_id)
     await socket.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_widget_streams_an_agents_steps_and_returns_them_with_the_history(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from tests.applications.test_agent import import_clock_agent, last_tool_result
+    from tests.fakes.base import FakeToolCall
+    from tests.webapp.conftest import site_of
+
+    await sync_to_async(cache.clear)()
+    app, _key = await sync_to_async(import_clock_agent)(world_tx, fake_openai)
+    code = (await sync_to_async(site_of)(world_tx.alpha.schema_name, app)).code
+    fake_openai.script("chat", Reply(tool_calls=[FakeToolCall("current_time", {})]))
+    fake_openai.responder = lambda request: Reply(f"It is {last_tool_result(request)}.")
+    socket, connected, _ = await _socket(code)
+    assert connected
+    await socket.send_json_to({"type": "session"})
+    session = await socket.receive_json_from(timeout=10)
+    await socket.send_json_to({"type": "chat", "query": "Time?", "inputs": {}, "auto_generate_name": False})
+    events = await _until_end(socket)
+    thoughts = [e for e in events if e["event"] == "agent_thought"]
+    assert [t["tool"] for t in thoughts][:3] == ["", "current_time", "current_time"]
+    assert "".join(e["answer"] for e in events if e["event"] == "agent_message").startswith("It is ")
+    await socket.disconnect()
+
+    again, _, _ = await _socket(code)
+    await again.send_json_to({"type": "session", "token": session["token"],
+                              "conversation_id": events[-1]["conversation_id"]})
+    resumed = await again.receive_json_from(timeout=10)
+    [message] = resumed["messages"]
+    assert [t["tool"] for t in message["agent_thoughts"]] == ["current_time", ""]
+    await again.disconnect()

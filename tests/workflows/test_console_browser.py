@@ -1,5 +1,6 @@
-"""The workflow page in a real browser: the canvas draws the graph, a test run colours nodes and lists
-steps live, the outputs show, and the run's trace opens."""
+"""The workflow page in a real browser: the canvas draws the graph, a test run colours nodes and
+lists steps live, the outputs show, the run history lists the run without a reload, and the
+run's trace opens."""
 
 import re
 
@@ -32,11 +33,18 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     canvas = page.locator("[data-testid=workflow-editor]")
     assert canvas.locator("[data-testid=wf-node]").count() == 3 and canvas.locator(".react-flow__edge").count() == 2
     assert canvas.locator(".wfe-node__title").first.text_content() == "start"
+    assert page.locator("[data-testid=runs]").count() == 0  # no test run yet
     page.fill("#wf-in-q", "capital of France")
     page.click("[data-testid=run]")
-    page.wait_for_selector("[data-testid=status]:has-text('succeeded')")
+    page.wait_for_selector("[data-testid=status][data-status=succeeded]")
     steps = page.locator("[data-testid=steps] li")
-    assert steps.count() == 3 and "succeeded" in steps.nth(1).text_content()
+    assert steps.count() == 3
+    assert steps.nth(1).locator("[data-status=succeeded]").text_content() == "Succeeded"
+    # The run history lists the run at once, without a reload (htmx swaps the history in).
+    page.evaluate("window.__stillHere = true")
+    page.locator("[data-testid=runs] tbody tr").first.wait_for()
+    assert page.evaluate("window.__stillHere") is True
+    assert page.locator("[data-testid=runs] [data-status=succeeded]").count() == 1
     assert page.locator("[data-testid=answer]").text_content() == "Paris <b>is</b> the capital"
     assert '"text": "Paris <b>is</b> the capital"' in page.locator("[data-testid=outputs]").text_content()
     assert page.locator("[data-testid=wf-node][data-status=succeeded]").count() == 3
@@ -52,4 +60,4 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     page.click("text=Open the run's details")
     page.wait_for_selector("[data-testid=trace]")
     assert page.locator("[data-testid=trace] tbody tr").count() == 3
-    assert page.locator("[data-testid=run-status]").text_content() == "succeeded"
+    assert page.locator("[data-testid=run-status]").text_content() == "Succeeded"

@@ -208,7 +208,8 @@ def test_undo_redo_copy_paste_and_insert_on_edge(live_url, browser, world_tx) ->
     page.keyboard.press("Control+c")
     page.click(".react-flow__pane", position={"x": 30, "y": 30})
     page.keyboard.press("Control+v")  # the clipboard is read asynchronously: wait for the node
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=wf-node][data-type=code]').length === 2")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=wf-node][data-type=code]').length === 2")
     assert _node(page, "Code").count() == 2
     _saved(page)
     codes = [n for n in _draft(app)["nodes"] if n["data"]["type"] == "code"]
@@ -375,3 +376,45 @@ def test_containers_branch_handles_and_notes_are_drawn(live_url, browser, world_
     inner_box = page.locator("[data-testid=wf-node][data-node-id=inner]").bounding_box()
     box = page.locator("[data-testid=wf-node][data-node-id=it]").bounding_box()
     assert box["x"] < inner_box["x"] and inner_box["x"] + inner_box["width"] < box["x"] + box["width"]
+
+
+def test_environment_and_conversation_variables_and_chatflow_features(live_url, browser, world_tx) -> None:  # type: ignore[no-untyped-def]
+    app = _blank(mode="advanced-chat")
+    page = _open(browser, live_url, app)
+    page.click("[data-testid=settings-toggle]")
+    settings = page.locator("[data-testid=settings]")
+    settings.locator("[data-testid=env-variables-add]").click()
+    row = settings.locator("[data-testid=env-variables] .wfe-rowbox")
+    row.get_by_label("Name", exact=True).fill("API_KEY")
+    row.get_by_label("Type", exact=True).select_option("secret")
+    row.get_by_label("Value", exact=True).fill("hunter2")
+    settings.locator("[data-testid=tab-conversation]").click()
+    settings.locator("[data-testid=conversation-variables-add]").click()
+    row = settings.locator("[data-testid=conversation-variables] .wfe-rowbox")
+    row.get_by_label("Name", exact=True).fill("turns")
+    row.get_by_label("Type", exact=True).select_option("number")
+    settings.locator("[data-testid=tab-features]").click()
+    settings.locator("[data-testid=opener]").fill("Hello! Ask me anything.")
+    settings.locator("[data-testid=feature-citations] input").check()
+    _saved(page)
+    shot(page, "editor-settings")
+    with schema_context("ws_alpha"):
+        draft = selectors.draft(app)
+    assert draft.environment_variables[0]["name"] == "API_KEY"
+    assert draft.environment_variables[0]["value"] != "hunter2"  # encrypted at rest
+    stored_secret = draft.environment_variables[0]["value"]
+    # a number is refined to integer or float by its value, as Dify does
+    assert [(v["name"], v["value_type"]) for v in draft.conversation_variables] == [("turns", "integer")]
+    assert draft.features["opening_statement"] == "Hello! Ask me anything."
+    assert draft.features["retriever_resource"]["enabled"] is True
+    # The secret never comes back to the page; the picker offers env and conversation variables
+    _goto(page, live_url, app)
+    assert "hunter2" not in page.content()
+    _select(page, "LLM")
+    options = page.locator("[data-testid=inspector] [data-field='context.variable_selector'] option")
+    texts = options.evaluate_all("els => els.map(e => e.textContent)")
+    assert "env.API_KEY · secret" in texts and "conversation.turns · integer" in texts
+    page.locator("[data-testid=inspector] [data-testid=field-title]").fill("Model")
+    _saved(page)
+    with schema_context("ws_alpha"):
+        assert selectors.draft(app).environment_variables[0]["value"] == stored_secret  # the mask kept it

@@ -11,12 +11,11 @@ from django_tenants.utils import schema_context
 
 from apps.applications.api.auth import AppCaller, authenticate_app
 from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
-from apps.core.inputs import check_form, parse_json_object, text_arg
+from apps.core.inputs import parse_json_object, text_arg
 from apps.providers.runtime.errors import RuntimeModelError
 
 View = Callable[..., HttpResponse]
 
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NOT_CHAT_APP = ("not_chat_app", "Please check if your app mode matches the right API route.")
 
 
@@ -31,8 +30,6 @@ def api_view(*methods: str, chat_only: bool = False) -> Callable[[View], View]:
             if request.method not in methods:
                 return error_response(method_not_allowed())
             try:
-                if request.content_type in FORM_TYPES:
-                    check_form(request.POST)
                 caller = authenticate_app(request.headers.get("Authorization"))
                 with schema_context(caller.workspace.schema_name):
                     if chat_only and not caller.app.is_chat:

@@ -13,7 +13,7 @@ forge a write with the end user's cookie.
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -31,7 +31,7 @@ from apps.core.errors import ServiceError, error_response, invalid_param, not_fo
 from apps.logs import selectors, services
 from apps.logs.models import Source
 from apps.providers.runtime.errors import RuntimeModelError
-from apps.workspaces.sync import run_in_public
+from apps.workspaces.sync import run_hot, run_in_public, use_schema
 
 WRITE_HEADER = "X-Tessera-WebApp"
 
@@ -156,8 +156,13 @@ def _resolve(code: str, request: HttpRequest,
     return ctx, end_user, token
 
 
-async def _generate(request: HttpRequest, code: str, *, chat: bool) -> HttpResponse:
-    modes = tuple(App.CHAT_MODES) if chat else (App.Mode.COMPLETION,)
+Start = Callable[[identity.WebAppContext, Any], Awaitable[HttpResponse]]
+
+
+async def site_post(request: HttpRequest, code: str, modes: tuple[str, ...], start: Start) -> HttpResponse:
+    """A streamed POST of a site: resolve the site (of one of `modes`) and the browser's end user,
+    count the rate limits, then `start(ctx, end_user)` answers. Errors come in the API's format; a
+    new end user's cookie is set either way."""
     token, ctx = None, None
     try:
         if request.method != "POST":
@@ -165,15 +170,21 @@ async def _generate(request: HttpRequest, code: str, *, chat: bool) -> HttpRespo
         require_write_header(request)
         ctx, end_user, token = await run_in_public(_resolve, code, request, modes)
         await acheck_rate_limit(site=ctx.site, end_user_id=str(end_user.pk), ip=client_ip(request.META))
-        body = json_body(request)
-        body.setdefault("response_mode", "streaming")
-    except ServiceError as exc:
-        response: HttpResponse = error_response(exc)
-    else:
-        response = await streaming.generate(_caller(ctx, end_user), body, chat=chat)
+        response = await start(ctx, end_user)
+    except (ServiceError, RuntimeModelError) as exc:
+        response = error_response(exc)
     if token and ctx is not None:
         identity.set_cookie(response, request, ctx.app, token)
     return response
+
+
+async def _generate(request: HttpRequest, code: str, *, chat: bool) -> HttpResponse:
+    async def start(ctx: identity.WebAppContext, end_user: Any) -> HttpResponse:
+        body = json_body(request)
+        body.setdefault("response_mode", "streaming")
+        return await streaming.generate(_caller(ctx, end_user), body, chat=chat)
+
+    return await site_post(request, code, tuple(App.CHAT_MODES) if chat else (App.Mode.COMPLETION,), start)
 
 
 @csrf_exempt
@@ -184,6 +195,27 @@ async def chat_messages(request: HttpRequest, code: str) -> HttpResponse:
 @csrf_exempt
 async def completion_messages(request: HttpRequest, code: str) -> HttpResponse:
     return await _generate(request, code, chat=False)
+
+
+def _begin_workflow(caller: AppCaller, body: dict[str, Any]) -> Any:
+    from apps.workflows.api import begin_run
+
+    use_schema(caller.workspace.schema_name)
+    return begin_run(caller, body)
+
+
+@csrf_exempt
+async def workflow_run(request: HttpRequest, code: str) -> HttpResponse:
+    """POST {inputs, files?}: run the published workflow for the browser's end user; the events of
+    /v1/workflows/run stream back (the page draws its progress from them)."""
+    from apps.workflows.api import respond
+
+    async def start(ctx: identity.WebAppContext, end_user: Any) -> HttpResponse:
+        body = json_body(request)
+        prepared = await run_hot(ctx.workspace, _begin_workflow, _caller(ctx, end_user), body)
+        return await respond(prepared, streaming=True)
+
+    return await site_post(request, code, (App.Mode.WORKFLOW,), start)
 
 
 @webapp_view("POST")

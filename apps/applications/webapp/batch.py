@@ -1,5 +1,9 @@
-"""Batch runs of the text-generation WebApp (WEB-09): the CSV template, the upload, running the
-rows, and the results as CSV.
+"""Batch runs of the text-generation and workflow WebApps (WEB-09, WEB-16): the CSV template, the
+upload, running the rows, and the results as CSV.
+
+A workflow app's columns are its published Start node's text, select, number and checkbox
+variables (a CSV cell cannot hold a file); each row is a workflow run (apps.workflows.runner), its
+output the run's outputs: the text of a single text output, else their JSON.
 
 An upload becomes a CompletionBatch with one row per CSV line. Rows whose inputs fail the app's
 form rules are marked failed at once, with the reason; the others run in a Celery task on the
@@ -18,6 +22,7 @@ import asyncio
 import csv
 import datetime
 import io
+import json
 from typing import Any
 
 from django.conf import settings
@@ -37,11 +42,26 @@ BOM = "\ufeff"
 STALE_AFTER = datetime.timedelta(hours=1)
 
 
+BATCH_MODES = (App.Mode.COMPLETION, App.Mode.WORKFLOW)
+
+
+def form_config(app: App) -> dict[str, Any]:
+    """The config whose user_input_form the CSV follows: the live one, or for a workflow app the
+    published Start node's variables that fit in a cell."""
+    if app.mode != App.Mode.WORKFLOW:
+        return with_defaults(app.live_config)
+    from apps.workflows import runner, selectors
+
+    workflow = selectors.published(app)
+    form = runner.user_input_form(workflow.graph) if workflow else []
+    return {"user_input_form": [entry for entry in form if next(iter(entry)) in runner.STANDARD_KINDS]}
+
+
 def columns(app: App) -> list[tuple[str, str]]:
     """(variable, label) of the app's form, in form order: the CSV's columns."""
     return [
         (spec["variable"], spec.get("label") or spec["variable"])
-        for _kind, spec in form_variables(with_defaults(app.live_config))
+        for _kind, spec in form_variables(form_config(app))
     ]
 
 
@@ -109,7 +129,7 @@ def parse_csv(app: App, raw: bytes) -> tuple[list[str], list[dict[str, str]]]:
 
 def batch_create(*, app: App, end_user: EndUser, file_name: str, raw: bytes) -> CompletionBatch:
     """Check the upload, store the batch and queue its run (in the workspace schema)."""
-    if app.mode != App.Mode.COMPLETION:
+    if app.mode not in BATCH_MODES:
         raise ServiceError("app_unavailable", "App unavailable, please check your app configurations.")
     if len(raw) > settings.WEBAPP_BATCH_MAX_BYTES:
         raise ServiceError("file_too_large", _("The CSV file is too large."), 413)
@@ -121,7 +141,7 @@ def batch_create(*, app: App, end_user: EndUser, file_name: str, raw: bytes) -> 
     ).exists():
         raise ServiceError("batch_running", _("A batch is still running. Wait for it to finish."), 409)
     variables, parsed = parse_csv(app, raw)
-    config = with_defaults(app.live_config)
+    config = form_config(app)
     with transaction.atomic():
         batch = CompletionBatch.objects.create(
             app=app, end_user=end_user, file_name=file_name[:255], variables=variables
@@ -144,19 +164,24 @@ def batch_create(*, app: App, end_user: EndUser, file_name: str, raw: bytes) -> 
 # --- Running (in the Celery worker, in the workspace schema) ----------------------------------------
 
 
-def _begin_row(batch_id: str, row_id: int) -> generation.Prepared | None:
-    """Mark the row running and prepare its message; None when it failed to prepare (stored)."""
+def _prepare(batch: CompletionBatch, inputs: dict[str, Any]) -> Any:
+    """A completion message, or a workflow run of the published workflow, for one row."""
+    if batch.app.mode == App.Mode.WORKFLOW:
+        from apps.workflows import runner, selectors
+
+        return runner.prepare(tenant=connection.tenant, app=batch.app,
+                              workflow=selectors.workflow_for_run(batch.app, None), inputs=inputs,
+                              end_user=batch.end_user, source=Source.WEBAPP)
+    return generation.prepare(tenant=connection.tenant, app=batch.app, query="", inputs=inputs,
+                              end_user=batch.end_user, source=Source.WEBAPP)
+
+
+def _begin_row(batch_id: str, row_id: int) -> Any:
+    """Mark the row running and prepare its message or run; None when it failed to prepare (stored)."""
     batch = CompletionBatch.objects.select_related("app", "end_user").get(pk=batch_id)
     row = CompletionBatchRow.objects.get(pk=row_id)
     try:
-        prepared = generation.prepare(
-            tenant=connection.tenant,
-            app=batch.app,
-            query="",
-            inputs=row.inputs,
-            end_user=batch.end_user,
-            source=Source.WEBAPP,
-        )
+        prepared = _prepare(batch, row.inputs)
     except ServiceError as exc:
         _store_row(row_id, CompletionBatchRow.Status.FAILED, "", exc.message, None)
         return None
@@ -195,29 +220,32 @@ async def _run_row(tenant: Any, batch_id: str, row_id: int, gate: asyncio.Semaph
             return
         if prepared is None:
             return
+        answer, error = await _outcome(prepared)
+        status = CompletionBatchRow.Status.FAILED if error else CompletionBatchRow.Status.SUCCEEDED
+        await run_hot(tenant, _store_row, row_id, status, answer, error, prepared.message_id)
+
+
+async def _outcome(prepared: Any) -> tuple[str, str]:
+    """Run a row to its end: (output text, error or "")."""
+    if isinstance(prepared, generation.Prepared):
         run = generation.Generation(prepared).start()
         await run.done.wait()
-        answer = "".join(run.answer)
-        if run.error is not None:
-            await run_hot(
-                tenant,
-                _store_row,
-                row_id,
-                CompletionBatchRow.Status.FAILED,
-                answer,
-                run.error.message,
-                prepared.message_id,
-            )
-        else:
-            await run_hot(
-                tenant,
-                _store_row,
-                row_id,
-                CompletionBatchRow.Status.SUCCEEDED,
-                answer,
-                "",
-                prepared.message_id,
-            )
+        return "".join(run.answer), run.error.message if run.error is not None else ""
+    from apps.workflows.models import WorkflowRun
+    from apps.workflows.runner import WorkflowGeneration
+
+    flow = WorkflowGeneration(prepared).start()
+    await flow.done.wait()
+    if flow.status in (WorkflowRun.Status.FAILED, WorkflowRun.Status.STOPPED):
+        return "", flow.error_text or str(flow.status)
+    return outputs_text(flow.finished.get("outputs") or {}), ""
+
+
+def outputs_text(outputs: dict[str, Any]) -> str:
+    """A workflow run's outputs in one cell: a single text output as itself, anything else as JSON."""
+    if len(outputs) == 1 and isinstance(next(iter(outputs.values())), str):
+        return next(iter(outputs.values()))
+    return json.dumps(outputs, ensure_ascii=False)
 
 
 async def _run_rows(tenant: Any, batch_id: str, row_ids: list[int]) -> None:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
@@ -23,25 +24,25 @@ from apps.applications.models import App
 from apps.applications.orchestrate import MORE_LIKE_THIS_TEMPERATURE
 from apps.applications.webapp import batch as batches
 from apps.applications.webapp import identity
-from apps.applications.webapp.api import (
-    _caller,
-    _resolve,
-    method_not_allowed,
-    require_write_header,
-    webapp_view,
-)
-from apps.applications.webapp.ratelimit import acheck_rate_limit, client_ip
+from apps.applications.webapp.api import _caller, site_post, webapp_view
 from apps.applications.webapp.views import page_language
-from apps.core.errors import ServiceError, error_response, invalid_param, not_found
+from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.logs import selectors, services
 from apps.logs.models import CompletionBatch, Message, Source
-from apps.providers.runtime.errors import RuntimeModelError
-from apps.workspaces.sync import run_hot, run_in_public, use_schema
+from apps.workspaces.sync import run_hot, use_schema
+
+WRONG_MODE = ("not_completion_app", "Please check if your app mode matches the right API route.")
 
 
 def _completion_only(caller: AppCaller) -> None:
     if caller.app.mode != App.Mode.COMPLETION:
-        raise ServiceError("not_completion_app", "Please check if your app mode matches the right API route.")
+        raise ServiceError(*WRONG_MODE)
+
+
+def _batch_app(caller: AppCaller) -> None:
+    """Batches run for text-generation and workflow apps."""
+    if caller.app.mode not in batches.BATCH_MODES:
+        raise ServiceError(*WRONG_MODE)
 
 
 def _own_message(caller: AppCaller, message_id: str) -> Message:
@@ -74,6 +75,7 @@ def saved_messages(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     if page is None:
         raise not_found("Last Message Not Exists.")
     rows, has_more = page
+    prefetch_related_objects(rows, *messages.MESSAGE_RELATIONS)
     data = []
     for m in rows:
         body = messages.message_body(m, caller.workspace.pk)
@@ -142,24 +144,14 @@ def _begin_more_like_this(caller: AppCaller, message_id: str) -> generation.Prep
 async def more_like_this(request: HttpRequest, code: str, message_id: str) -> HttpResponse:
     """POST: stream a new result for the inputs of one of the browser's results (SSE, the events
     of completion-messages)."""
-    token, ctx = None, None
-    try:
-        if request.method != "POST":
-            raise method_not_allowed()
-        require_write_header(request)
-        ctx, end_user, token = await run_in_public(_resolve, code, request, (App.Mode.COMPLETION,))
-        await acheck_rate_limit(site=ctx.site, end_user_id=str(end_user.pk), ip=client_ip(request.META))
+    async def start(ctx: identity.WebAppContext, end_user: Any) -> HttpResponse:
         prepared = await run_hot(ctx.workspace, _begin_more_like_this, _caller(ctx, end_user), message_id)
-    except (ServiceError, RuntimeModelError) as exc:
-        response: HttpResponse = error_response(exc)
-    else:
-        response = await streaming.respond(prepared, streaming=True)
-    if token and ctx is not None:
-        identity.set_cookie(response, request, ctx.app, token)
-    return response
+        return await streaming.respond(prepared, streaming=True)
+
+    return await site_post(request, code, (App.Mode.COMPLETION,), start)
 
 
-# --- Batch runs (WEB-09) ----------------------------------------------------------------------------
+# --- Batch runs (WEB-09; workflow apps too, WEB-16) --------------------------------------------
 
 
 def _csv_response(content: bytes, filename: str) -> HttpResponse:
@@ -171,7 +163,7 @@ def _csv_response(content: bytes, filename: str) -> HttpResponse:
 
 @webapp_view("GET")
 def batch_template(request: HttpRequest, caller: AppCaller) -> HttpResponse:
-    _completion_only(caller)
+    _batch_app(caller)
     return _csv_response(batches.template_csv(caller.app), "template.csv")
 
 
@@ -184,7 +176,7 @@ def _batch_summary(batch: CompletionBatch) -> dict[str, Any]:
 @webapp_view("GET", "POST", limited=True)
 def batch_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     """GET: the browser's latest batches. POST (multipart, `file`): start a batch from a CSV."""
-    _completion_only(caller)
+    _batch_app(caller)
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
@@ -223,7 +215,7 @@ def _own_batch(caller: AppCaller, batch_id: str) -> CompletionBatch:
 @webapp_view("GET")
 def batch_detail(request: HttpRequest, caller: AppCaller, batch_id: str) -> JsonResponse:
     """The batch and every row's status, answer or error: the page polls it while it runs."""
-    _completion_only(caller)
+    _batch_app(caller)
     return JsonResponse(
         batches.batch_body(_own_batch(caller, batch_id)), json_dumps_params={"ensure_ascii": False}
     )
@@ -231,7 +223,7 @@ def batch_detail(request: HttpRequest, caller: AppCaller, batch_id: str) -> Json
 
 @webapp_view("GET")
 def batch_export(request: HttpRequest, caller: AppCaller, batch_id: str) -> HttpResponse:
-    _completion_only(caller)
+    _batch_app(caller)
     batch = _own_batch(caller, batch_id)
     with translation.override(page_language(request, caller.app.site)):  # the column titles
         content = batches.export_csv(caller.app, batch)

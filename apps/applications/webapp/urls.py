@@ -13,6 +13,8 @@ api_patterns = [
     path("chat-messages/<str:task_id>/stop", api.stop),
     path("completion-messages", api.completion_messages, name="completion_messages"),
     path("completion-messages/<str:task_id>/stop", api.stop),
+    path("workflows/run", api.workflow_run, name="workflow_run"),
+    path("workflows/tasks/<str:task_id>/stop", api.stop),
     path("messages", api.message_list),
     path("messages/<str:message_id>/feedbacks", api.message_feedback),
     path("messages/<str:message_id>/suggested", api.suggested_questions),
@@ -24,7 +26,7 @@ api_patterns = [
     path("files/upload", api.file_upload),
     path("audio-to-text", api.audio_to_text),
     path("text-to-audio", api.text_to_audio),
-    # The text-generation WebApp (completion_api.py).
+    # The text-generation and workflow WebApps (completion_api.py).
     path("messages/<str:message_id>/more-like-this", completion_api.more_like_this),
     path("saved-messages", completion_api.saved_messages),
     path("saved-messages/<str:message_id>", completion_api.saved_message_delete),
@@ -37,6 +39,7 @@ api_patterns = [
 urlpatterns = [
     path("chat/<str:code>", views.chat, name="chat"),
     path("completion/<str:code>", views.completion, name="completion"),
+    path("workflow/<str:code>", views.workflow, name="workflow"),
     path("webapp/embed.js", embedding.embed_script, name="embed_js"),
     *[path(f"webapp/<str:code>/api/{p.pattern}", p.callback, name=p.name) for p in api_patterns],
 ]

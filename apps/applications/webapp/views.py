@@ -2,7 +2,8 @@
 regenerated code, a switched-off WebApp or an app of the other kind answers the same 404 page.
 
 The page is server-rendered with the site's look and the app's live parameters; the conversation
-itself runs in static/js/webapp-chat.js against /webapp/<code>/api/.
+itself runs in static/js/webapp-chat.js (webapp-completion.js, webapp-workflow.js) against
+/webapp/<code>/api/.
 """
 
 from collections.abc import Iterable
@@ -25,8 +26,11 @@ SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
 
 def share_url(request: HttpRequest, app: App, code: str) -> str:
-    """The absolute share link of an app's site: /chat/<code> or /completion/<code>."""
-    name = "webapp:chat" if app.is_chat else "webapp:completion"
+    """The absolute share link of an app's site: /chat/<code>, /completion/<code> or /workflow/<code>."""
+    if app.mode == App.Mode.WORKFLOW:
+        name = "webapp:workflow"
+    else:
+        name = "webapp:chat" if app.is_chat else "webapp:completion"
     return request.build_absolute_uri(reverse(name, kwargs={"code": code}))
 
 
@@ -91,3 +95,8 @@ def chat(request: HttpRequest, code: str) -> HttpResponse:
 
 def completion(request: HttpRequest, code: str) -> HttpResponse:
     return _page(request, code, (App.Mode.COMPLETION,), "webapp/completion.html")
+
+
+def workflow(request: HttpRequest, code: str) -> HttpResponse:
+    """The workflow WebApp (WEB-16): the Start node's form, a run with live progress, batches."""
+    return _page(request, code, (App.Mode.WORKFLOW,), "webapp/workflow.html")

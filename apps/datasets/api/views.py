@@ -13,7 +13,8 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.http import Http404
 from django_tenants.utils import schema_context
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -628,18 +629,22 @@ class DocumentMetadataView(KnowledgeView):
         if len(operations) > limit:  # each is a document read and write: 5,000 held a request for 14-28 s
             raise invalid_param(f"operation_data has {len(operations)} operations; at most {limit} are allowed "
                                 "per request.", params="operation_data")
-        for operation in operations:
-            document = self._document(operation.get("document_id"))
-            items = operation.get("metadata_list")
-            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise ServiceError(
-                    "invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400
-                )
-            partial = operation.get("partial_update", False)
-            if not isinstance(partial, bool):
-                raise invalid_param("partial_update must be a boolean.", params="partial_update")
-            if not partial:
-                document.metadata = {}
-            values = {str(item.get("id") or item.get("name")): item.get("value") for item in items}
-            services.document_metadata_set(document=document, values=values)
+        with transaction.atomic():  # all operations or none: a bad one leaves nothing half-applied
+            for operation in operations:
+                self._apply_metadata(operation)
         return Response({"result": "success"})
+
+    def _apply_metadata(self, operation: dict[str, Any]) -> None:
+        document = self._document(operation.get("document_id"))
+        items = operation.get("metadata_list")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ServiceError(
+                "invalid_metadata", "The metadata content is incorrect. Please check and verify.", 400
+            )
+        partial = operation.get("partial_update", False)
+        if not isinstance(partial, bool):
+            raise invalid_param("partial_update must be a boolean.", params="partial_update")
+        if not partial:
+            document.metadata = {}
+        values = {str(item.get("id") or item.get("name")): item.get("value") for item in items}
+        services.document_metadata_set(document=document, values=values)

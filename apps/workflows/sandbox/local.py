@@ -376,6 +376,7 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
                                         relay=(requests_read, answers_write, server))
         return _interpret(language, out, err, proc.returncode, killed, nonce, limits)
     finally:
+        server.close()
         _close(requests_read, answers_write)
         _remove(workdir)
 

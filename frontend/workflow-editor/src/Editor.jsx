@@ -11,6 +11,7 @@ import {
 } from "./graph.js";
 import { ContainerNode, EditorContext, glyph, InsertableEdge, MarkNode, NoteNode, StepNode } from "./nodes.jsx";
 import { Inspector } from "./Inspector.jsx";
+import { Settings } from "./Settings.jsx";
 
 const nodeTypes = { step: StepNode, container: ContainerNode, mark: MarkNode, note: NoteNode };
 const edgeTypes = { wf: InsertableEdge };
@@ -50,8 +51,14 @@ export function Editor({ config }) {
   const [conflict, setConflict] = useState(false);
   const [showChecklist, setShowChecklist] = useState(false);
   const [showKeys, setShowKeys] = useState(false);
+  const [extras, setExtras] = useState(() => ({ environment_variables: config.environment_variables || [],
+    conversation_variables: config.conversation_variables || [], features: config.features || {} }));
+  const [showSettings, setShowSettings] = useState(false);
   const base = useRef(config.updated_at);
-  const savedKey = useRef(semanticKey(initial.nodes, initial.edges));
+  const fullKey = (n, e, x) => semanticKey(n, e) + JSON.stringify(x);
+  const savedKey = useRef(fullKey(initial.nodes, initial.edges, extras));
+  const extrasRef = useRef(extras);
+  extrasRef.current = extras;
   const state = useRef({ nodes, edges });
   state.current = { nodes, edges };
   const wrapper = useRef(null);
@@ -266,14 +273,18 @@ export function Editor({ config }) {
     if (!editable || conflictRef.current) return;
     if (saving.current) { pending.current = true; return; }
     const { nodes: ns, edges: es } = state.current;
-    const key = semanticKey(ns, es);
+    const more = extrasRef.current;
+    const key = fullKey(ns, es, more);
     if (key === savedKey.current) { setSave((s) => ({ ...s, state: "saved" })); return; }
     saving.current = true;
     setSave((s) => ({ ...s, state: "saving" }));
     try {
       const response = await fetch(config.urls.draft, {
         method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-        body: JSON.stringify({ graph: toGraph(ns, es, flow.getViewport()), base_updated_at: base.current }),
+        body: JSON.stringify({ graph: toGraph(ns, es, flow.getViewport()), base_updated_at: base.current,
+                               environment_variables: more.environment_variables,
+                               features: more.features,
+                               ...(config.mode === "advanced-chat" ? { conversation_variables: more.conversation_variables } : {}) }),
       });
       const body = await response.json().catch(() => ({}));
       if (response.status === 409) {
@@ -296,15 +307,17 @@ export function Editor({ config }) {
       if (pending.current) { pending.current = false; doSave(); }
     }
   }, [config, editable, flow, t]);
-  const dirty = semanticKey(nodes, edges) !== savedKey.current;
+  const dirty = fullKey(nodes, edges, extras) !== savedKey.current;
   useEffect(() => {
     if (!dirty || !editable || conflict) return undefined;
     setSave((s) => (s.state === "saving" ? s : { ...s, state: "unsaved" }));
     const timer = window.setTimeout(doSave, SAVE_DELAY);
     return () => window.clearTimeout(timer);
-  }, [nodes, edges, dirty, editable, conflict, doSave]);
+  }, [nodes, edges, extras, dirty, editable, conflict, doSave]);
   useEffect(() => {
-    function beforeUnload(e) { if (semanticKey(state.current.nodes, state.current.edges) !== savedKey.current && !conflictRef.current) { e.preventDefault(); } }
+    function beforeUnload(e) {
+      if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current && !conflictRef.current) e.preventDefault();
+    }
     window.addEventListener("beforeunload", beforeUnload);
     return () => window.removeEventListener("beforeunload", beforeUnload);
   }, []);
@@ -344,10 +357,12 @@ export function Editor({ config }) {
   const ctx = useMemo(() => ({
     t, types, editable, statuses, problems: byNode, updateData,
     models: config.models, datasets: config.datasets, operators: config.operators, unary: config.unary_operators,
-    globals: config.variables,
+    globals: config.variables.filter((v) => v.node === "sys").concat(
+      extras.environment_variables.filter((v) => v.name).map((v) => ({ node: "env", name: v.name, type: v.value_type })),
+      extras.conversation_variables.filter((v) => v.name).map((v) => ({ node: "conversation", name: v.name, type: v.value_type }))),
     openInsert: (edgeId) => setPalette({ mode: "insert", edgeId }),
     edgeStatus: (s, target) => (statuses[s] === "succeeded" && statuses[target] ? "succeeded" : ""),
-  }), [t, types, editable, statuses, byNode, updateData, config]);
+  }), [t, types, editable, statuses, byNode, updateData, config, extras]);
 
   const isValidConnection = useCallback((c) => {
     const { nodes: ns, edges: es } = state.current;
@@ -397,6 +412,8 @@ export function Editor({ config }) {
             <button type="button" className="wfe-btn wfe-btn--icon" data-testid="redo" onClick={redo} disabled={!future.length} title={`${t("redo")} (Ctrl+Shift+Z)`} aria-label={t("redo")}>↷</button>
             <button type="button" className="wfe-btn" data-testid="tidy" onClick={tidyUp} title={`${t("tidy")} (Ctrl+Shift+L)`}>⊞ {t("tidy")}</button>
           </>}
+          <button type="button" className="wfe-btn" data-testid="settings-toggle" aria-expanded={showSettings}
+                  onClick={() => { setShowSettings((v) => !v); setPalette(null); }}>⚙ {t(config.mode === "advanced-chat" ? "settings" : "env_short")}</button>
           <button type="button" className="wfe-btn" data-testid="fit" onClick={() => flow.fitView({ padding: 0.15, duration: 200 })} title={`${t("fit")} (Shift+1)`}>⤢ {t("fit")}</button>
           <button type="button" className="wfe-btn wfe-btn--icon" onClick={() => setShowKeys((v) => !v)} aria-expanded={showKeys} title={t("shortcuts")} aria-label={t("shortcuts")}>?</button>
           <span className="wfe-spacer" />
@@ -417,6 +434,10 @@ export function Editor({ config }) {
         )}
         {save.state === "error" && <div className="wfe-banner wfe-banner--danger" role="alert" data-testid="save-error">{save.error}</div>}
         <div className="wfe-body">
+          {showSettings && !palette && (
+            <Settings extras={extras} setExtras={setExtras} chat={config.mode === "advanced-chat"} t={t} editable={editable}
+                      onClose={() => setShowSettings(false)} />
+          )}
           {palette && editable && (
             <aside className="wfe-palette" data-testid="palette" aria-label={t("palette")}>
               <div className="wfe-palette__head">

@@ -99,9 +99,11 @@ async def stream_llm(
                               "max_tokens": int(params.get("max_tokens") or m.spec.max_tokens or DEFAULT_MAX_TOKENS)}
     if system:
         kwargs["system"] = system
-    for name in ("temperature", "top_p", "top_k"):
-        if params.get(name) is not None:
-            kwargs[name] = params[name]
+    # anthropic 2.x dropped the sampling parameters from create()'s signature (the API still takes
+    # them): they go in the body directly.
+    sampling = {name: params[name] for name in ("temperature", "top_p", "top_k") if params.get(name) is not None}
+    if sampling:
+        kwargs["extra_body"] = sampling
     if stop:
         kwargs["stop_sequences"] = stop
     if tools:

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from apps.workflows.engine.nodes import basic, containers, external, llm, tool
+from apps.workflows.engine.nodes import agent, basic, containers, external, llm, tool
 from apps.workflows.engine.nodes.base import Node
 
 WORKFLOW, CHATFLOW = "workflow", "advanced-chat"
@@ -181,6 +181,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "object": ("empty", "not empty", "null", "not null"),
     "any": ("contains", "not contains", "is", "is not", "=", "≠", ">", "<", "empty", "not empty"),
 }
+OPERATORS.update(integer=OPERATORS["number"], float=OPERATORS["number"], secret=OPERATORS["string"])
 UNARY_OPERATORS = ("empty", "not empty", "null", "not null", "exists", "not exists")
 
 
@@ -279,7 +280,7 @@ TYPES: dict[str, NodeType] = {t.type: t for t in (
     NodeType("document-extractor", basic.DocumentExtractorNode, "transform", _("Document Extractor"),
              _("Turns uploaded files into text."), lambda: {"variable_selector": [], "is_array_file": False}),
     NodeType("tool", tool.ToolNode, "transform", _("Tool"), _("Calls a tool."), palette=False),
-    NodeType("agent", external.AgentNode, "model", _("Agent"), _("An agent strategy with tools."),
+    NodeType("agent", agent.AgentNode, "model", _("Agent"), _("An agent strategy with tools."),
              palette=False),
 )}
 
