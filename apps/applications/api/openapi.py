@@ -1036,7 +1036,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 }
             },
             error_table=merge_errors(BAD_JSON, CHAT_ONLY, AUTH, {404: ["not_found"]}),
-            body=json_body(obj({"user": USER}, required=[]), required=False),
+            body=json_body(obj({"user": USER}, required=[])),
             parameters=[CONVERSATION_ID],
         )
     },
@@ -1232,7 +1232,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 BAD_JSON, {400: ["not_workflow_app", "bad_request"]}, MODEL, AUTH, {404: ["not_found"]}, BUSY
             ),
             body=json_body(ref("WorkflowRunRequest")),
-            parameters=[path_param("workflow_id")],
+            parameters=[path_param("workflow_id", UUID, "A published version's id.")],
             description="An unknown version is 404 `not_found`; a draft or a malformed id 400 `bad_request`.",
         )
     },

@@ -6,6 +6,8 @@ retrieve and hit-testing) are described under both paths."""
 import functools
 from typing import Any
 
+from django.conf import settings
+
 from apps.core import openapi
 from apps.core.openapi import (
     BOOLEAN,
@@ -30,6 +32,7 @@ from apps.core.openapi import (
     ref,
 )
 from apps.datasets import retrieval
+from apps.datasets.pipeline import rules
 
 SECURITY = [{"DatasetKey": []}]
 AUTH = {401: ["unauthorized"]}
@@ -80,7 +83,7 @@ RETRIEVAL: dict[str, Schema] = {
                 ),
                 "keyword_setting": obj({"keyword_weight": NUMBER}),
             },
-            required=["vector_setting", "keyword_setting"],
+            required=[],
         )
     ),
 }
@@ -288,8 +291,34 @@ SCHEMAS: dict[str, Schema] = {
             ),
         },
         required=["mode"],
-        description="How a document is cleaned and split (§5.2).",
-    ),
+        description="How a document is cleaned and split (§5.2). Custom mode needs its rules: a separator "
+        f"and max_tokens ({rules.MIN_TOKENS}-{rules.MAX_TOKENS_LIMIT}), a chunk_overlap below max_tokens.",
+    )
+    | {
+        "if": {"properties": {"mode": {"const": "custom"}}, "required": ["mode"]},
+        "then": {
+            "properties": {
+                "rules": {
+                    "properties": {
+                        "segmentation": {
+                            "properties": {
+                                "separator": {"type": "string", "minLength": 1},
+                                "max_tokens": {
+                                    "type": "integer",
+                                    "minimum": rules.MIN_TOKENS,
+                                    "maximum": rules.MAX_TOKENS_LIMIT,
+                                },
+                                "chunk_overlap": {"type": "integer", "minimum": 0},
+                            },
+                            "required": ["separator", "max_tokens"],
+                        }
+                    },
+                    "required": ["segmentation"],
+                }
+            },
+            "required": ["rules"],
+        },
+    },
     "DocumentOptions": obj(
         {
             "indexing_technique": {
@@ -309,8 +338,11 @@ SCHEMAS: dict[str, Schema] = {
     "DocumentByTextRequest": {"allOf": [ref("DocumentOptions"), obj({"name": NAME, "text": NAME})]},
     "DocumentUpdateByTextRequest": obj(
         {
-            "name": {"type": "string", "description": "Required with `text`."},
-            "text": STRING,
+            "name": {**nullable(STRING), "description": "Required with `text`."},
+            "text": {
+                **nullable(STRING),
+                "description": "The new text; null or missing keeps the document's.",
+            },
             "process_rule": ref("ProcessRule"),
             "doc_form": enum(*DOC_FORMS),
             "doc_language": STRING,
@@ -568,7 +600,7 @@ SCHEMAS: dict[str, Schema] = {
                 ],
                 "description": "The dataset's own settings when omitted.",
             },
-            "external_retrieval_model": OBJECT,
+            "external_retrieval_model": {"description": "Ignored: no external knowledge."},
             "attachment_ids": {"description": "Ignored: no attachments."},
         },
         required=["query"],
@@ -633,6 +665,7 @@ SCHEMAS: dict[str, Schema] = {
                     required=["document_id", "metadata_list"],
                 )
             )
+            | {"maxItems": settings.DATASET_METADATA_MAX_OPERATIONS}
         }
     ),
 }
