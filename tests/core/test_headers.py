@@ -15,6 +15,7 @@ from django.test import Client
 from tests.conftest import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
+DATABASE_URL = "postgres://tessera:secret@db:5432/tessera"  # never connected to: check --deploy only reads it
 
 
 def csp(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -102,7 +103,7 @@ def test_the_vendored_alpine_is_the_csp_build() -> None:
 def _check_deploy(**env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.prod",
                    "SECRET_KEY": "a-production-secret-key-" + "x" * 40,
-                   "DATABASE_URL": "postgres://tessera:secret@db:5432/tessera", "REDIS_URL": "redis://redis:6379/0",
+                   "DATABASE_URL": DATABASE_URL, "REDIS_URL": "redis://redis:6379/0",
                    "ALLOWED_HOSTS": "tessera.example", "SITE_URL": "https://tessera.example", **env}
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
@@ -122,7 +123,7 @@ def test_production_defaults_redirect_to_https_with_hsts() -> None:
             "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_REDIRECT_EXEMPT)")
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.prod",
                    "SECRET_KEY": "a-production-secret-key-" + "x" * 40,
-                   "DATABASE_URL": "postgres://tessera:secret@db:5432/tessera", "REDIS_URL": "redis://redis:6379/0"}
+                   "DATABASE_URL": DATABASE_URL, "REDIS_URL": "redis://redis:6379/0"}
     out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
                          env=environment, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True 31536000 True ['^healthz$']", out.stderr
