@@ -106,7 +106,8 @@ async def transports(fake: FakeOpenAI, runs: int) -> None:
     aiohttp_client = sdk_client(openai.DefaultAioHttpClient())
     # What Tessera runs: the same transports behind the SSRF guard (apps/core/outbound_sdk.py).
     guarded_httpx = sdk_client(openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport()))
-    guarded_aiohttp = sdk_client(openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport(aiohttp=True)))
+    guarded_aiohttp = sdk_client(
+        openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport(aiohttp=True)))
     sdk = await cpu(typed, httpx_client)
     over_httpx = await cpu(raw_response, httpx_client)
     over_aiohttp = await cpu(raw_response, aiohttp_client)
@@ -115,7 +116,8 @@ async def transports(fake: FakeOpenAI, runs: int) -> None:
     print("CPU per streamed answer in this process (the in-process fake server included in all)")
     print(f"  SDK typed stream (httpx): {sdk:6.2f} ms   raw + orjson (httpx): {over_httpx:6.2f} ms "
           f"({over_httpx / sdk:.2f}x)   raw + orjson (aiohttp): {over_aiohttp:6.2f} ms ({over_aiohttp / sdk:.2f}x)")
-    print(f"  guarded: raw + orjson (httpx2): {over_guarded_httpx:6.2f} ms ({over_guarded_httpx / over_httpx:.2f}x "
+    print(f"  guarded: raw + orjson (httpx2): {over_guarded_httpx:6.2f} ms "
+          f"({over_guarded_httpx / over_httpx:.2f}x "
           f"unguarded)   raw + orjson (aiohttp): {over_guarded_aiohttp:6.2f} ms "
           f"({over_guarded_aiohttp / over_aiohttp:.2f}x unguarded)")
     for client in (guarded_aiohttp, guarded_httpx, aiohttp_client, httpx_client):

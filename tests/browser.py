@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -88,8 +89,22 @@ def log_in(page, base: str, email: str = "edith@alpha.test") -> None:  # type: i
     page.wait_for_url(re.compile(r".*/console/.*"))
 
 
+def wait_until(page, expression: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the JavaScript ``expression`` is truthy in the page.
+
+    Playwright's wait_for_function compiles its predicate with eval inside the page, which the
+    pages' Content-Security-Policy refuses (no 'unsafe-eval', apps/core/headers.py); page.evaluate
+    goes through the DevTools protocol, which the policy does not govern, so it polls with that.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:g} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def alpine_ready(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until Alpine has bound every x-data component on the page: a click before that (its
     script is deferred) reaches no handler, e.g. a form then submits natively."""
-    page.wait_for_function("() => window.Alpine && [...document.querySelectorAll('[x-data]')]"
-                           ".every((el) => el._x_dataStack !== undefined)")
+    wait_until(page, "() => !!window.Alpine && [...document.querySelectorAll('[x-data]')]"
+                     ".every((el) => el._x_dataStack !== undefined)")

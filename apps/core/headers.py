@@ -81,7 +81,8 @@ class SecurityHeadersMiddleware:
     @staticmethod
     def _headers(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if response.get("Content-Type", "").startswith("text/html"):
-            response[HEADER] = _merged(response.get(HEADER, ""), policy(request.csp_nonce))  # type: ignore[attr-defined]
+            nonce = request.csp_nonce  # type: ignore[attr-defined]
+            response[HEADER] = _merged(response.get(HEADER, ""), policy(nonce))
         # Signed-in pages must not stay in a shared or back-button cache. The session cookie is
         # the sign (no database read here, so async views stay async); a view's own choice stands.
         if settings.SESSION_COOKIE_NAME in request.COOKIES and "Cache-Control" not in response:

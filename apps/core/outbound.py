@@ -46,6 +46,7 @@ _SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _DEFAULT_LIMITS = httpx.Limits()
+_CONNECT_ERRORS = (httpcore.ConnectError, httpcore.ConnectTimeout)
 _LOCALHOST_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 __all__ = [
@@ -193,7 +194,8 @@ def check_address(address: IPAddress | str, port: int | None = None, *, host: st
 
 
 def _ask_operator(allow_setting: str) -> str:
-    return f"Ask the operator to allow it ({allow_setting or 'OUTBOUND_ALLOWED_NETWORKS'}) if this is intended."
+    setting = allow_setting or "OUTBOUND_ALLOWED_NETWORKS"
+    return f"Ask the operator to allow it ({setting}) if this is intended."
 
 
 def _blocked(host: str, addresses: typing.Sequence[IPAddress], allow_setting: str = "") -> OutboundBlocked:
@@ -300,8 +302,7 @@ class GuardedBackend(httpcore.NetworkBackend):
     """
 
     def __init__(self, inner: typing.Any = None, *, allow_setting: str = "",
-                 connect_errors: tuple[type[Exception], ...] = (httpcore.ConnectError, httpcore.ConnectTimeout)
-                 ) -> None:
+                 connect_errors: tuple[type[Exception], ...] = _CONNECT_ERRORS) -> None:
         self._inner = inner or httpcore.SyncBackend()
         self._allow_setting, self._connect_errors = allow_setting, connect_errors
 
@@ -327,8 +328,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 
 class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, inner: typing.Any = None, *, allow_setting: str = "",
-                 connect_errors: tuple[type[Exception], ...] = (httpcore.ConnectError, httpcore.ConnectTimeout)
-                 ) -> None:
+                 connect_errors: tuple[type[Exception], ...] = _CONNECT_ERRORS) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
         self._allow_setting, self._connect_errors = allow_setting, connect_errors
 
@@ -387,8 +387,8 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS,
                  allow_setting: str = "") -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(network_backend=AsyncGuardedBackend(allow_setting=allow_setting),
-                                                  **_pool_options(verify, limits))
+        backend = AsyncGuardedBackend(allow_setting=allow_setting)
+        self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_pool_options(verify, limits))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:

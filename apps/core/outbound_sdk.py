@@ -31,7 +31,8 @@ class AsyncGuardedTransport(httpx2.AsyncHTTPTransport):
         super().__init__(verify=verify, trust_env=False, limits=limits)
         self._pool = httpcore2.AsyncConnectionPool(
             network_backend=outbound.AsyncGuardedBackend(
-                httpcore2.AnyIOBackend(), allow_setting=allow_setting, connect_errors=_HTTPCORE2_CONNECT_ERRORS),
+                httpcore2.AnyIOBackend(), allow_setting=allow_setting,
+                connect_errors=_HTTPCORE2_CONNECT_ERRORS),
             ssl_context=httpx2.create_ssl_context(verify=verify, trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

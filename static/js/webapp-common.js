@@ -31,11 +31,27 @@ window.TesseraWebApp = (function () {
     });
   }
 
-  function md(text) {
-    if (!window.marked || !window.DOMPurify) return escapeHtml(text);
-    const html = window.marked.parse(text || "", { gfm: true, breaks: true });
+  function sanitize(html) {
     return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input"] });
   }
+
+  function md(text) {
+    if (!window.marked || !window.DOMPurify) return escapeHtml(text);
+    return sanitize(window.marked.parse(text || "", { gfm: true, breaks: true }));
+  }
+
+  // x-safe-html="md(answer)": Alpine's CSP build refuses x-html (apps/core/headers.py allows no
+  // unsafe-eval, so Alpine is that build); this sets innerHTML only after DOMPurify, whatever the
+  // expression returns (md() and escape() output passes through unchanged).
+  document.addEventListener("alpine:init", () => {
+    window.Alpine.directive("safe-html", (el, { expression }, { effect, evaluateLater }) => {
+      const value = evaluateLater(expression);
+      effect(() => value((html) => {
+        const text = html == null ? "" : String(html);
+        el.innerHTML = window.DOMPurify ? sanitize(text) : escapeHtml(text);
+      }));
+    });
+  });
 
   /* fetch() under the page's API base: {call, callJson}. callJson throws an Error carrying the
    * API's message, status and code. */

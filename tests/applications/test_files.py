@@ -291,9 +291,10 @@ async def test_upload_refuses_content_that_is_not_what_it_claims(api, media, nam
 
 async def test_upload_takes_real_files_of_each_kind(api, media) -> None:  # type: ignore[no-untyped-def]
     kinds = [("report.pdf", PDF, "application/pdf"), ("cat.png", PNG, "image/png"),
-             ("song.mp3", b"ID3" + b"\x00" * 32, "audio/mpeg"), ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16,
-                                                                   "video/mp4"),
-             ("data.json", b'{"a": 1}', "application/json"), ("notes.md", "# Überblick\n".encode(), "text/markdown")]
+             ("song.mp3", b"ID3" + b"\x00" * 32, "audio/mpeg"),
+             ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16, "video/mp4"),
+             ("data.json", b'{"a": 1}', "application/json"),
+             ("notes.md", "# Überblick\n".encode(), "text/markdown")]
     for name, data, content_type in kinds:
         uploaded = await _upload(api.chat_key, name=name, data=data, content_type=content_type)
         assert uploaded["mime_type"] == content_type and uploaded["size"] == len(data)

@@ -10,7 +10,7 @@ from apps.applications.models import App
 from apps.logs.models import Message
 from apps.providers import services as providers
 from tests.applications.test_orchestrate import _setup
-from tests.browser import SHOTS
+from tests.browser import SHOTS, wait_until
 from tests.conftest import PASSWORD
 from tests.fakes.base import Reply
 
@@ -165,7 +165,7 @@ def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake
     page.click("[data-testid=mic]")
     page.locator("[data-testid=mic][aria-pressed=true]").wait_for()
     page.click("[data-testid=mic]")  # stop recording: the audio goes to the transcription model
-    page.wait_for_function("document.getElementById('debug-query').value === 'tell me a joke'")
+    wait_until(page, "document.getElementById('debug-query').value === 'tell me a joke'")
     upload = next(r for r in fake_openai.requests if r.path.endswith("/audio/transcriptions"))
     assert upload.path.endswith("/audio/transcriptions")
 

@@ -101,7 +101,8 @@ def test_every_spelling_of_a_private_base_url_is_refused_and_not_saved(alpha, fa
 def test_every_provider_url_field_is_checked(alpha, fake_openai, no_allowance, provider_id, field,
                                              data) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError) as caught:
-        services.credential_save(provider_id=provider_id, data={**data, field: f"http://[::1]:{fake_openai.port}"})
+        services.credential_save(provider_id=provider_id,
+                                 data={**data, field: f"http://[::1]:{fake_openai.port}"})
     assert field in caught.value.message_dict
     assert not ProviderCredential.objects.exists()
 
@@ -135,8 +136,8 @@ def test_the_operator_allowance_lets_a_local_model_server_in(alpha, fake_openai,
     _compatible(f"http://ollama:{fake_openai.port}/v1")
     assert fake_openai.requests, "the validation call reached the allowed server"
     fake_openai.script("chat", Reply("hello from the local server"))
-    result = run(selectors.resolve("llm", "openai_api_compatible", "llama3").invoke([PromptMessage("user", "hi")]))
-    assert result.text == "hello from the local server"
+    model = selectors.resolve("llm", "openai_api_compatible", "llama3")
+    assert run(model.invoke([PromptMessage("user", "hi")])).text == "hello from the local server"
 
 
 def test_the_provider_allowance_does_not_open_the_http_request_node(no_allowance) -> None:  # type: ignore[no-untyped-def]
@@ -161,23 +162,24 @@ def test_a_saved_credential_is_refused_at_call_time_once_the_allowance_is_gone(
     services.credential_save(provider_id="azure_openai", data={
         "endpoint": fake_openai.azure_endpoint, "api_key": KEY, "api_version": "2024-10-21",
         "deployment": "prod", "base_model": "gpt-4o"})
-    services.credential_save(provider_id="anthropic", data={"api_key": KEY, "base_url": fake_anthropic.base_url})
+    services.credential_save(provider_id="anthropic",
+                             data={"api_key": KEY, "base_url": fake_anthropic.base_url})
     services.credential_save(provider_id="cohere", data={"api_key": KEY, "base_url": fake_cohere.base_url})
     fakes = (fake_openai, fake_anthropic, fake_cohere)
     seen = [len(f.requests) for f in fakes]
 
     no_allowance.PROVIDER_ALLOWED_NETWORKS = ""
+    hi = [PromptMessage("user", "hi")]
     calls = {
-        "compatible llm": lambda: selectors.resolve("llm", "openai_api_compatible", "llama3").invoke(
-            [PromptMessage("user", "hi")]),
+        "compatible llm": lambda: selectors.resolve("llm", "openai_api_compatible", "llama3").invoke(hi),
         "compatible embedding": lambda: selectors.resolve(
             "text-embedding", "openai_api_compatible", "bge-m3").embed(["a"]),
-        "compatible rerank": lambda: selectors.resolve("rerank", "openai_api_compatible", "bge-reranker").rerank(
-            "q", ["a", "b"]),
-        "azure": lambda: selectors.resolve("llm", "azure_openai", "prod").invoke([PromptMessage("user", "hi")]),
-        "anthropic": lambda: selectors.resolve("llm", "anthropic", "claude-haiku-4-5").invoke(
-            [PromptMessage("user", "hi")]),
-        "cohere embedding": lambda: selectors.resolve("text-embedding", "cohere", "embed-english-v3.0").embed(["a"]),
+        "compatible rerank": lambda: selectors.resolve(
+            "rerank", "openai_api_compatible", "bge-reranker").rerank("q", ["a", "b"]),
+        "azure": lambda: selectors.resolve("llm", "azure_openai", "prod").invoke(hi),
+        "anthropic": lambda: selectors.resolve("llm", "anthropic", "claude-haiku-4-5").invoke(hi),
+        "cohere embedding": lambda: selectors.resolve(
+            "text-embedding", "cohere", "embed-english-v3.0").embed(["a"]),
         "cohere rerank": lambda: selectors.resolve("rerank", "cohere", "rerank-v3.5").rerank("q", ["a", "b"]),
     }
     for name, call in calls.items():
@@ -253,7 +255,8 @@ def test_the_sdk_transports_check_every_connection(fake_openai, fake_dns, no_all
     async def ask(base_url: str) -> str:
         http = openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport(aiohttp=aiohttp))
         async with openai.AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0, http_client=http) as api:
-            reply = await api.chat.completions.create(model="m", messages=[{"role": "user", "content": "ping"}])
+            reply = await api.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "ping"}])
         return reply.choices[0].message.content or ""
 
     for host in ("127.0.0.1", "[::ffff:127.0.0.1]", "2130706433", "localhost", "rebinding.example"):

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from apps.applications import services
 from apps.applications.models import Site
 from apps.logs.models import Conversation, MessageFeedback, Source
-from tests.browser import alpine_ready, shot
+from tests.browser import alpine_ready, shot, wait_until
 from tests.fakes.base import Reply
 from tests.webapp.conftest import build_web_setup
 
@@ -239,7 +239,7 @@ def test_phone_layout_in_the_sites_language(live_url, browser, world_tx, fake_op
     shot(page, "webapp-chat-phone")
     page.click(".wa-top__menu")
     page.locator("[data-testid=new-conversation]").wait_for(state="visible")
-    page.wait_for_function("document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
+    wait_until(page, "document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
     shot(page, "webapp-chat-phone-drawer")
     context.close()
 

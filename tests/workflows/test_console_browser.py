@@ -8,7 +8,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.workflows import services
-from tests.browser import SHOTS
+from tests.browser import SHOTS, wait_until
 from tests.conftest import PASSWORD
 from tests.fakes.base import Reply
 from tests.workflows.conftest import setup_model, workflow_graph
@@ -52,7 +52,7 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     # Step test: one node alone, with the values it reads filled in by hand
     page.click("[data-testid=step-test] summary")
     page.select_option("#wf-step-node", "end")
-    page.wait_for_function("document.querySelector('#wf-step-values').value.includes('llm.text')")
+    wait_until(page, "document.querySelector('#wf-step-values').value.includes('llm.text')")
     page.fill("#wf-step-values", '{"llm.text": "by hand", "start.n": 2}')
     page.click("text=Run this node")
     page.wait_for_selector("[data-testid=step-result]:has-text('by hand')")

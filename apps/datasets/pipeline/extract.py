@@ -132,7 +132,8 @@ def _media_ok(ext: str, data: bytes) -> bool | None:
 
 # Declared types whose content can be checked, as the extension they stand for.
 _DECLARED_TYPES = {
-    "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
+    "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif",
+    "image/webp": "webp",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "audio/wav": "wav", "audio/mpeg": "mp3", "video/mp4": "mp4", "video/webm": "webm", "audio/webm": "webm",

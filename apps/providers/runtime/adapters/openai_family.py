@@ -67,8 +67,8 @@ def _new_client(m: ResolvedModel) -> openai.AsyncOpenAI:
     # spends about a third less CPU per streamed answer than httpx (bench/providers.py measures both);
     # short-lived loops (Celery tasks, tests, validation probes) keep httpx, whose pools need no closing.
     transport = clients.guarded_transport(aiohttp=bool(m.credential_version) and clients.in_server_loop())
-    common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries,
-                              "http_client": openai.DefaultAsyncHttpxClient(timeout=m.timeout, transport=transport)}
+    http = openai.DefaultAsyncHttpxClient(timeout=m.timeout, transport=transport)
+    common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries, "http_client": http}
     if m.provider == "azure_openai":
         return openai.AsyncAzureOpenAI(
             azure_endpoint=m.config["endpoint"], api_key=m.config.get("api_key"),
