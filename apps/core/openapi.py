@@ -270,7 +270,10 @@ DOCS_POLICY = (
 
 
 class _OfflinePage:
-    """Sends DOCS_POLICY with the page."""
+    """Sends DOCS_POLICY with the page. GET (and HEAD) only: DRF's OPTIONS answer would render its
+    metadata through the page's template renderer, which has no template for it (a 500)."""
+
+    http_method_names = ["get", "head"]
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

@@ -156,7 +156,8 @@ async def target(world_tx, fake_openai) -> Target:  # type: ignore[no-untyped-de
 # Success bodies that are not JSON, by route: audio, a file, the schema, an event stream.
 # Routes in the OpenAPI spelling ("{file_id}"); problem() reads Django's ("<str:file_id>") the same.
 NON_JSON_SUCCESS = {"v1/text-to-audio": "audio/", "v1/files/{file_id}/preview": "",
-                    "v1/files/{file_id}/file-preview": "", "v1/docs": "application/vnd.oai.openapi"}
+                    "v1/files/{file_id}/file-preview": "", "v1/docs": "application/vnd.oai.openapi",
+                    "v1/docs/swagger": "text/html", "v1/docs/redoc": "text/html"}
 
 
 def problem(route: str, answer: Answer) -> str | None:
