@@ -376,7 +376,7 @@ def test_every_webapp_route_refuses_workspace_as_ids_to_bs_site_code(world_tx, f
 
 CONSOLE_IDS = ("app_id", "key_id", "message_id", "task_id", "conversation_id", "node_id", "run_id", "workflow_id",
                "dataset_id", "document_id", "segment_id", "field_id", "invitation_id", "member_id",
-               "credential_id")
+               "credential_id", "provider_id", "server_id")
 
 
 def test_every_console_route_with_an_id_is_404_for_another_workspaces_ids(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
@@ -407,6 +407,11 @@ def test_every_console_route_with_an_id_is_404_for_another_workspaces_ids(world_
         if dataset_key is None:
             dataset_key, _ = dataset_keys.api_key_create()
         console_ids["key_id_dataset"] = str(dataset_key.pk)
+        from apps.tools.models import ApiToolProvider, McpServer  # A's custom tool and MCP server
+
+        console_ids["provider_id"] = str(ApiToolProvider.objects.create(
+            name="sweep", schema="{}", schema_type="openapi", server_url="https://tools.example.test").pk)
+        console_ids["server_id"] = str(McpServer.objects.create(name="sweep", server_url="https://mcp.example.test").pk)
     routes = resolver_routes("config.urls_tenant")
     with_ids = {r for r in routes if any(f":{name}>" in r for name in CONSOLE_IDS)}
     assert len(with_ids) >= 40, sorted(with_ids)
