@@ -108,19 +108,24 @@ window.TesseraWebApp = (function () {
     return fields;
   }
 
+  const FILE_TYPES = ["file", "file-list"];
+
   /* Required fields left empty: {variable: message}; `requiredText` has a %(label)s slot. */
   function missingFields(fields, inputs, requiredText) {
     const errors = {};
     for (const f of fields) {
       const value = inputs[f.variable];
-      if (f.required && f.type !== "checkbox" && (value == null || String(value).trim() === "")) {
+      const empty = FILE_TYPES.includes(f.type) ? value == null || (Array.isArray(value) && !value.length)
+        : value == null || String(value).trim() === "";
+      if (f.required && f.type !== "checkbox" && empty) {
         errors[f.variable] = requiredText.replace("%(label)s", f.label);
       }
     }
     return errors;
   }
 
-  /* The form's values as the API wants them (numbers as numbers, empty numbers as null). */
+  /* The form's values as the API wants them (numbers as numbers, empty numbers as null, files as
+   * the file objects their upload gave). */
   function cleanInputs(fields, inputs) {
     const out = {};
     for (const f of fields) {
@@ -135,7 +140,8 @@ window.TesseraWebApp = (function () {
   function initialInputs(fields) {
     const inputs = {};
     for (const f of fields) {
-      inputs[f.variable] = f.type === "checkbox" ? !!f.default : (f.default == null ? "" : String(f.default));
+      if (FILE_TYPES.includes(f.type)) inputs[f.variable] = null;
+      else inputs[f.variable] = f.type === "checkbox" ? !!f.default : (f.default == null ? "" : String(f.default));
     }
     return inputs;
   }
@@ -205,6 +211,7 @@ window.TesseraWebApp = (function () {
       clearForm() {
         this.inputs = initialInputs(this.fields);
         this.errors = {};
+        document.querySelectorAll(".wa-vars input[type=file]").forEach((input) => { input.value = ""; });
       },
 
       validate() {
