@@ -6,7 +6,10 @@ Prints, each as the best of REPEAT runs:
 - local embedding throughput (sentences/s) at batch 32 and at batch 1, and their ratio: what
   batching buys (indexing embeds in batches, a retrieval query embeds one text);
 - token counting of a 10 KB text: exact (cl100k_base, o200k_base) and the approximation, for
-  English and Chinese, in microseconds per call and MB/s; plus the one-time load of each encoding.
+  English and Chinese, in microseconds per call and MB/s, and as a ratio to encoding the same text
+  to UTF-8 in the same run (the least any counter must do); plus the one-time load of each encoding;
+- the event loop while a batch embeds asynchronously: the longest gap between 5 ms ticks, as a
+  ratio to the longest gap of the idle loop in the same run (near 1: embedding never blocks it).
 Needs no database and no network.
 """
 
@@ -76,6 +79,7 @@ def bench_tokens(repeat: int) -> None:
     for label, seed in (("English", ENGLISH_10KB), ("Chinese", CHINESE_10KB)):
         text = _text_of(10 * 1024, seed)
         print(f"token counting, 10 KB of {label} ({len(text)} characters):")
+        baseline = _best(repeat, lambda t=text: [t.encode() for _ in range(calls)]) / calls
         targets = (("openai", "gpt-4"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4"))
         for provider, model in targets:
             count, exact = tokens.count_tokens(text, provider=provider, model=model)
@@ -84,7 +88,33 @@ def bench_tokens(repeat: int) -> None:
             ]) / calls
             kind = "exact" if exact else "approximate"
             print(f"  {model:16} {count:6} tokens ({kind:11}) {seconds * 1e6:8.1f} us/call "
-                  f"{10 * 1024 / seconds / 1e6:8.1f} MB/s")
+                  f"{10 * 1024 / seconds / 1e6:8.1f} MB/s  {seconds / baseline:7.1f}x UTF-8 encoding")
+
+
+def bench_event_loop(n: int) -> None:
+    import asyncio
+
+    model = LocalEmbeddingModel()
+    texts = [f"{SENTENCES[i % len(SENTENCES)]} (#{i})" for i in range(n)]
+    model.embed_sync(texts[:1])
+
+    async def longest_gap(work: Callable[[], object]) -> float:
+        ticks: list[float] = []
+
+        async def ticker() -> None:
+            while True:
+                ticks.append(time.perf_counter())
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(ticker())
+        await work()  # type: ignore[misc]
+        task.cancel()
+        return max((b - a for a, b in zip(ticks, ticks[1:], strict=False)), default=0.0)
+
+    idle = asyncio.run(longest_gap(lambda: asyncio.sleep(0.5)))
+    busy = asyncio.run(longest_gap(lambda: model.embed(texts)))
+    print(f"event loop during async embed of {n} sentences: longest gap {busy * 1000:.1f} ms, idle "
+          f"{idle * 1000:.1f} ms, ratio {busy / idle:.1f}")
 
 
 def main() -> None:
@@ -94,6 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_embeddings(args.n, args.repeat)
     bench_tokens(args.repeat)
+    bench_event_loop(2 * args.n)
 
 
 if __name__ == "__main__":

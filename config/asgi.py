@@ -11,22 +11,33 @@ django.setup(set_prefix=False)
 from apps.applications.api.asgi import PATHS as GENERATION_PATHS  # noqa: E402
 from apps.applications.api.asgi import generation_app  # noqa: E402
 from apps.core.cors import open_cors  # noqa: E402
+from apps.tools.mcp_server import PREFIX as MCP_PREFIX  # noqa: E402
+from apps.tools.mcp_server import mcp_app  # noqa: E402
 
 
 class ServiceAPIHandler(ASGIHandler):
-    """Serves /v1/ with no middleware at all: the Service API authenticates by key and sets its
-    workspace schema itself, and needs none of sessions, CSRF, messages, locale or static files.
-    Skipping them keeps streaming views on the event loop instead of hopping through threads."""
+    """Serves /v1/ with SERVICE_API_MIDDLEWARE only (the API's validation layer and error format):
+    the Service API authenticates by key and sets its workspace schema itself, and needs none of
+    sessions, CSRF, messages, locale or static files. Skipping them keeps streaming views on the
+    event loop instead of hopping through threads."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         from django.conf import settings
 
         console_middleware = settings.MIDDLEWARE
-        settings.MIDDLEWARE = []
+        settings.MIDDLEWARE = settings.SERVICE_API_MIDDLEWARE
         try:
             super().load_middleware(is_async)
         finally:
             settings.MIDDLEWARE = console_middleware
+
+    def create_request(self, scope: dict, body_file: object) -> tuple:
+        # Django answers an undecodable or oversized request here, before any middleware, with
+        # plain text: give it the API's error format too.
+        from apps.core.middleware import as_api_error
+
+        request, error = super().create_request(scope, body_file)
+        return request, None if error is None else as_api_error(error)
 
 
 def _skip_form_parsing() -> None:
@@ -54,6 +65,8 @@ async def http_app(scope: dict, receive: object, send: object) -> None:
     path = scope["path"]
     if path.startswith("/v1/"):
         await open_cors(generation_app if path in GENERATION_PATHS else service_api_app, scope, receive, send)
+    elif path.startswith(MCP_PREFIX):  # apps published as MCP servers authenticate by their own key
+        await mcp_app(scope, receive, send)
     else:
         await django_asgi_app(scope, receive, send)
 

@@ -74,6 +74,8 @@ urlpatterns += [
     path("apps/<uuid:app_id>/workflow/", workflows.workflow_page, name="app_workflow"),
     path("apps/<uuid:app_id>/workflow/draft/", workflows.draft_json, name="app_workflow_draft"),
     path("apps/<uuid:app_id>/workflow/publish/", workflows.publish, name="app_workflow_publish"),
+    path("apps/<uuid:app_id>/workflow/versions/<uuid:workflow_id>/", workflows.version_page,
+         name="app_workflow_version"),
     path("apps/<uuid:app_id>/workflow/versions/<uuid:workflow_id>/restore/", workflows.restore,
          name="app_workflow_restore"),
     path("apps/<uuid:app_id>/workflow/run/", workflows.debug_run, name="app_workflow_run"),
@@ -129,4 +131,23 @@ urlpatterns += [
          name="dataset_notion_sync"),
     path("settings/data-sources/", notion_console.data_sources, name="data_sources"),
     path("settings/data-sources/notion/connect/", notion_console.notion_oauth_start, name="notion_oauth_start"),
+]
+
+from apps.tools import views as tool_views  # noqa: E402
+
+# Tools (TL-01): url names tool* mark the Tools navigation link active.
+urlpatterns += [
+    path("tools/", tool_views.tools, name="tools"),
+    path("tools/builtin/<slug:provider>/authorise/", tool_views.builtin_authorise, name="tool_builtin_authorise"),
+    path("tools/builtin/<slug:provider>/remove/", tool_views.builtin_remove, name="tool_builtin_remove"),
+    path("tools/custom/new/", tool_views.custom_new, name="tool_custom_new"),
+    path("tools/custom/<uuid:provider_id>/delete/", tool_views.custom_delete, name="tool_custom_delete"),
+    path("tools/custom/<uuid:provider_id>/test/", tool_views.custom_test, name="tool_custom_test"),
+    path("tools/mcp/new/", tool_views.mcp_new, name="tool_mcp_new"),
+    path("tools/mcp/<uuid:server_id>/refresh/", tool_views.mcp_refresh, name="tool_mcp_refresh"),
+    path("tools/mcp/<uuid:server_id>/delete/", tool_views.mcp_delete, name="tool_mcp_delete"),
+    path("tools/workflow/new/", tool_views.workflow_new, name="tool_workflow_new"),
+    path("tools/workflow/<uuid:provider_id>/delete/", tool_views.workflow_delete, name="tool_workflow_delete"),
+    path("tools/mcp-apps/<uuid:app_id>/enable/", tool_views.app_mcp_enable, name="tool_app_mcp_enable"),
+    path("tools/mcp-apps/<uuid:app_id>/disable/", tool_views.app_mcp_disable, name="tool_app_mcp_disable"),
 ]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from apps.applications import services
 from apps.applications.config import DEFAULT_CONFIG, FORM_TYPES, with_defaults
 from apps.applications.models import App
-from apps.providers.catalog import PROVIDERS
+from apps.providers.catalog import PROVIDERS, provider_id_of
 from apps.providers.models import ProviderCredential
 
 CURRENT_DSL_VERSION = "0.5.0"
@@ -111,7 +111,7 @@ def _export_workflow_app(app: App, *, include_secrets: bool) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
 
 
-def _plugin_id(provider: str) -> str:
+def plugin_id(provider: str) -> str:
     """`openai` → `langgenius/openai`; plugin-style ids (`org/name/name`) → `org/name`."""
     parts = provider.split("/")
     return "/".join(parts[:2]) if len(parts) >= 2 else f"{PLUGIN_ORG}/{provider}"
@@ -134,7 +134,7 @@ def config_dependencies(config: dict[str, Any]) -> list[dict[str, Any]]:
         builtin = isinstance(tool, dict) and tool.get("provider_type") in ("builtin", "plugin")
         if builtin and tool.get("provider_id"):
             providers.append(tool["provider_id"])
-    seen: dict[str, None] = dict.fromkeys(_plugin_id(p) for p in providers)
+    seen: dict[str, None] = dict.fromkeys(plugin_id(p) for p in providers)
     return [{"type": "marketplace",
              "value": {"marketplace_plugin_unique_identifier": plugin, "version": None},
              "current_identifier": None} for plugin in seen]
@@ -348,14 +348,6 @@ def _icon(app_data: dict[str, Any]) -> tuple[str, list[str]]:
     return icon, []
 
 
-def _provider_id(provider: str) -> str:
-    """`langgenius/openai/openai` (Dify 1.x plugin ids) → `openai` when Tessera knows the provider."""
-    parts = provider.split("/")
-    if len(parts) == 3 and parts[2] in PROVIDERS:
-        return parts[2]
-    return provider
-
-
 def _provider_notes(config: dict[str, Any]) -> list[str]:
     """Like Dify's check-dependencies: a missing provider is reported, it never blocks the import."""
     provider = config["model"].get("provider") or ""
@@ -405,7 +397,7 @@ def normalise_config(raw: dict[str, Any], *, mode: str) -> tuple[dict[str, Any],
             config[key] = copy.deepcopy(default)
     model = config.get("model")
     if isinstance(model, dict) and isinstance(model.get("provider"), str):
-        model["provider"] = _provider_id(model["provider"])
+        model["provider"] = provider_id_of(model["provider"])
     config["user_input_form"] = _form(config.get("user_input_form", []), notes)
     agent, moved = _agent_mode(config.get("agent_mode"), mode, notes)
     if "agent_mode" in config or mode == App.Mode.AGENT_CHAT:

@@ -23,12 +23,14 @@ from django.db import models as models_
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from apps.applications import naming, prompts
+from apps.applications import message_files, naming, prompts
+from apps.applications.agent import runner as agents
 from apps.applications.inputs import validate_inputs
 from apps.applications.models import App
 from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.core.hotcache import HotCache
 from apps.datasets import context as knowledge
+from apps.logs import services as log_services
 from apps.logs.models import Conversation, EndUser, Message
 from apps.providers import selectors as models
 from apps.providers.runtime import tokens
@@ -78,6 +80,7 @@ class Prepared:
     retriever_resources: list = field(default_factory=list)  # citations of the knowledge context
     speech_voice: str | None = None  # the voice when answers are read aloud automatically (autoPlay)
     context_usage: Usage | None = None  # the knowledge context's model call (N-to-1 routing)
+    agent: agents.AgentSetup | None = None  # agent apps: the strategy, tools and iteration limit
 
 
 _end_users = HotCache("service-api-end-users")  # (schema, app id, session id) → EndUser
@@ -134,7 +137,10 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
     conversation = _conversation(app, conversation_id, end_user, source, account_id) if app.is_chat else None
     history = _history(conversation, int(config.get("memory_window") or prompts.DEFAULT_WINDOW))
     context = knowledge.TurnContext()
-    if knowledge.has_datasets(config):  # a dict check: apps without knowledge pay no query here
+    agent = None
+    if agents.is_agent(app.mode, config):  # its knowledge bases are tools it calls when it wants
+        agent = agents.setup_for(tenant=tenant, config=config, model=model, source=source)
+    elif knowledge.has_datasets(config):  # a dict check: apps without knowledge pay no query here
         context = knowledge.for_turn(config=config, query=query, inputs=clean_inputs, model=model, source=source,
                                      user=str(end_user.pk) if end_user else None)
     completion_params = model_config.get("completion_params") or {}
@@ -166,7 +172,7 @@ def prepare(*, tenant: Any, app: App, query: str, inputs: Any, end_user: EndUser
         stop=list(completion_params.get("stop") or []),
         generate_name=new_conversation and app.is_chat and auto_generate_name,
         retriever_resources=context.resources, context_usage=context.usage,
-        speech_voice=_autoplay_voice(config),
+        speech_voice=_autoplay_voice(config), agent=agent,
     )
 
 
@@ -200,7 +206,7 @@ def insert_rows(*objs: models_.Model) -> None:
 
 
 def _finish(message_id: str, conversation_id: str, answer: str, status: str, error: str, usage: Usage | None,
-            name_conversation: bool = False) -> None:
+            name_conversation: bool = False, resources: list | None = None) -> None:
     """Store the outcome of a turn and touch its conversation in one round trip (two UPDATEs sent
     together, one implicit transaction), then queue the conversation's title task when asked (in
     the workspace schema). The statements are fixed, so they are written here rather than
@@ -211,6 +217,8 @@ def _finish(message_id: str, conversation_id: str, answer: str, status: str, err
         values.update(message_tokens=usage.prompt_tokens, answer_tokens=usage.completion_tokens,
                       total_price=usage.total_price, currency=usage.currency, latency=usage.latency,
                       usage=usage.model_dump(mode="json"))
+    if resources is not None:  # an agent's citations, found by its knowledge tools during the turn
+        values["retriever_resources"] = resources
     message, conversation = Message._meta, Conversation._meta
     fields = [message.get_field(name) for name in values]
     sql = (f'UPDATE "{message.db_table}" SET {", ".join(f"{qn(f.column)} = %s" for f in fields)} '
@@ -255,7 +263,7 @@ class Generation:
     def envelope(self, event: str, **fields: Any) -> dict[str, Any]:
         p = self.prepared
         body: dict[str, Any] = {"event": event, "task_id": p.task_id}
-        if event in ("message", "message_end", "message_replace"):
+        if event in ("message", "message_end", "message_replace", "agent_message"):
             body["id"] = p.message_id
         body["message_id"] = p.message_id
         if p.mode != App.Mode.COMPLETION:
@@ -275,15 +283,20 @@ class Generation:
         p = self.prepared
         _watch_stops()
         try:
-            async for chunk in p.model.stream(p.messages, params=p.params, stop=p.stop or None, user=p.end_user_id):
-                if self.stop_requested:
-                    self.status = Message.Status.STOPPED
-                    break
-                if chunk.delta:
-                    self.answer.append(chunk.delta)
-                    self.events.put_nowait(self.envelope("message", answer=chunk.delta, from_variable_selector=None))
-                if chunk.usage is not None:
-                    self.usage = chunk.usage
+            if p.agent is not None:
+                await self._run_agent(p.agent)
+            else:
+                async for chunk in p.model.stream(p.messages, params=p.params, stop=p.stop or None,
+                                                  user=p.end_user_id):
+                    if self.stop_requested:
+                        self.status = Message.Status.STOPPED
+                        break
+                    if chunk.delta:
+                        self.answer.append(chunk.delta)
+                        self.events.put_nowait(self.envelope("message", answer=chunk.delta,
+                                                             from_variable_selector=None))
+                    if chunk.usage is not None:
+                        self.usage = chunk.usage
         except RuntimeModelError as exc:
             self.status, self.error = Message.Status.ERROR, exc
         except Exception as exc:  # a bug must still end the stream and be stored
@@ -300,7 +313,8 @@ class Generation:
             name = p.generate_name and self.status == Message.Status.NORMAL and self.error is None
             try:
                 await run_hot(p.tenant, _finish, p.message_id, p.conversation_id, answer, self.status,
-                              self.error.message if self.error else "", self.usage, name)
+                              self.error.message if self.error else "", self.usage, name,
+                              p.retriever_resources if p.agent is not None else None)
             except Exception:
                 logger.exception("storing message %s failed", p.message_id)
             if p.active_key:
@@ -314,6 +328,42 @@ class Generation:
             RUNNING.pop(p.task_id, None)
         if self.speaks and self.error is None:
             await self._speak(answer)
+
+    async def _run_agent(self, setup: "agents.AgentSetup") -> None:
+        """An agent turn (service-api.md §4.3): agent_thought each time a step is created or grows
+        (stored as it goes), agent_message for the answer's text, message_file for tools' files."""
+        p = self.prepared
+        run = agents.AgentRun(
+            model=p.model, messages=p.messages, tools=setup.tools, strategy=setup.strategy,
+            max_iteration=setup.max_iteration, params=p.params, stop=p.stop, user=p.end_user_id,
+            context=agents.tool_context(p.app_id, p.end_user_id, p.conversation_id),
+            should_stop=lambda: self.stop_requested,
+            keep_files=lambda produced: run_hot(p.tenant, message_files.attach_tool_files, p.message_id, produced))
+        saved: set[str] = set()
+        try:
+            async for event in run.events():
+                if isinstance(event, agents.Delta):
+                    self.answer.append(event.text)
+                    self.events.put_nowait(self.envelope("agent_message", answer=event.text))
+                elif isinstance(event, agents.Thought):
+                    self.events.put_nowait(self.envelope("agent_thought", **event.event_fields()))
+                    if event.observation or (event.thought and not event.tool):  # a finished step
+                        await run_hot(p.tenant, log_services.agent_thoughts_save, message_id=p.message_id,
+                                      thoughts=[event])
+                        saved.add(event.id)
+                else:
+                    for file in event.files:
+                        self.events.put_nowait(self.envelope("message_file", **file))
+        finally:
+            unsaved = [t for t in run.thoughts if t.id not in saved and (t.thought or t.tool)]
+            if unsaved:  # steps a stop or an error cut short
+                await run_hot(p.tenant, log_services.agent_thoughts_save, message_id=p.message_id, thoughts=unsaved)
+            self.usage = run.usage
+            if run.stopped:
+                self.status = Message.Status.STOPPED
+            cited = [r for tool in setup.tools for r in getattr(tool, "resources", [])]
+            if cited:
+                p.retriever_resources = [{**r, "position": i} for i, r in enumerate(cited, 1)]
 
     async def _speak(self, answer: str) -> None:
         """tts_message events with the spoken answer (base64 MP3 in pieces), then tts_message_end.

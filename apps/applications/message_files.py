@@ -26,6 +26,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from apps.applications.config import with_defaults
 from apps.applications.models import App, MessageFile, UploadFile
 from apps.core.errors import ServiceError, invalid_param
+from apps.datasets.pipeline import extract
 from apps.providers.runtime.entities import ImagePart, PromptMessage
 
 SIGN_SALT = "tessera.files.signed-url"
@@ -63,7 +64,9 @@ def _size_limit(file: UploadedFile, setting: str, default_mb: int) -> None:
 
 def check_upload(file: UploadedFile) -> None:
     """§2.10's checks of a /v1/files/upload file: a name, a type, an extension not on the operator's
-    blocklist (UPLOAD_FILE_EXTENSION_BLACKLIST), and the size limit of its kind."""
+    blocklist (UPLOAD_FILE_EXTENSION_BLACKLIST), the size limit of its kind, and content that is what
+    the extension and the declared type say (the Knowledge API's check: an ELF or a zip named .pdf
+    is refused)."""
     extension = _extension(file)
     if not file.content_type:
         raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
@@ -71,8 +74,19 @@ def check_upload(file: UploadedFile) -> None:
         raise ServiceError("file_extension_blocked", "The file extension is blocked for security reasons.")
     for _kind, extensions, setting, default_mb in SIZE_SETTINGS:
         if extension in extensions:
-            return _size_limit(file, setting, default_mb)
-    return _size_limit(file, "UPLOAD_FILE_SIZE_LIMIT", 15)
+            _size_limit(file, setting, default_mb)
+            break
+    else:
+        _size_limit(file, "UPLOAD_FILE_SIZE_LIMIT", 15)
+    _check_content(file)
+
+
+def _check_content(file: UploadedFile) -> None:
+    whole = extract.needs_whole_file(file.name or "", file.content_type or "")
+    file.seek(0)
+    data = file.read() if whole else file.read(extract.HEAD_BYTES)
+    file.seek(0)
+    extract.check_content(file.name or "", data, file.content_type or "")
 
 
 def check_image(file: UploadedFile) -> None:
@@ -81,6 +95,7 @@ def check_image(file: UploadedFile) -> None:
     if not file.content_type or extension not in IMAGE_EXTENSIONS:
         raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
     _size_limit(file, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
+    _check_content(file)
 
 
 def store_upload(app: App, schema_name: str, file: UploadedFile, end_user: Any = None) -> UploadFile:
@@ -212,6 +227,26 @@ def attach(message_id: Any, refs: list[FileRef]) -> list[MessageFile]:
     return MessageFile.objects.bulk_create([
         MessageFile(message_id=message_id, type=ref.type, transfer_method=ref.transfer_method,
                     upload_file=ref.upload, url=ref.url, belongs_to="user") for ref in refs])
+
+
+def attach_tool_files(message_id: Any, produced: list[Any]) -> list[dict[str, Any]]:
+    """Store the files an agent's tools produced (apps.tools ToolMessages of type image or blob) as
+    the assistant's files of the message (AG-11); returns the message_file events' fields. Files
+    the tool runtime kept are served through signed URLs, remote images as they are; data: URLs
+    (nothing kept) are not files of the message."""
+    rows: list[tuple[MessageFile, str]] = []
+    for item in produced:
+        upload_id = (item.meta or {}).get("upload_file_id")
+        kind = "image" if item.type == "image" else "document"
+        if upload_id:
+            rows.append((MessageFile(message_id=message_id, type=kind, transfer_method=MessageFile.TransferMethod.TOOL_FILE,
+                                     upload_file_id=upload_id, belongs_to="assistant"), str(item.payload)))
+        elif str(item.payload).startswith(("http://", "https://")):
+            rows.append((MessageFile(message_id=message_id, type=kind, belongs_to="assistant",
+                                     transfer_method=MessageFile.TransferMethod.REMOTE_URL, url=str(item.payload)),
+                         str(item.payload)))
+    MessageFile.objects.bulk_create([row for row, _ in rows])
+    return [{"id": str(row.pk), "type": row.type, "belongs_to": "assistant", "url": url} for row, url in rows]
 
 
 def with_images(messages: list[PromptMessage], refs: list[FileRef], detail: str = "high") -> list[PromptMessage]:

@@ -161,6 +161,7 @@ class MessageFile(models.Model):
     class TransferMethod(models.TextChoices):
         LOCAL_FILE = "local_file"
         REMOTE_URL = "remote_url"
+        TOOL_FILE = "tool_file"  # made by an agent's tool; stored like an upload, belongs to the assistant
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message = models.ForeignKey("logs.Message", on_delete=models.CASCADE, related_name="files")

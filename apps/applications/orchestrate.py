@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.applications import assist, generation, message_files, prompts, services
+from apps.applications.agent import settings as agent_settings
 from apps.applications.api.audio import speak, transcribe_upload
 from apps.applications.api.files import single_upload
 from apps.applications.config import with_defaults
@@ -86,13 +87,14 @@ def _llm_options(current: dict[str, Any]) -> list[dict[str, Any]]:
     options = [{
         "provider": m.provider, "provider_label": m.provider_label, "name": m.model, "label": m.label,
         "mode": str(m.spec.mode), "context_length": m.spec.context_length, "max_tokens": m.spec.max_tokens,
-        "vision": m.spec.vision, "available": True,
+        "vision": m.spec.vision, "function_calling": m.spec.function_calling and str(m.spec.mode) == "chat",
+        "available": True,
     } for m in selectors.available_models(ModelType.LLM)]
     provider, name = current.get("provider") or "", current.get("name") or ""
     if provider and name and not any(o["provider"] == provider and o["name"] == name for o in options):
         options.append({"provider": provider, "provider_label": provider, "name": name, "label": name,
                         "mode": current.get("mode") or "chat", "context_length": 0, "max_tokens": 0,
-                        "vision": False, "available": False})
+                        "vision": False, "function_calling": False, "available": False})
     return options
 
 
@@ -268,6 +270,9 @@ def clean_config(app: App, submitted: Any, *, llms: list[dict[str, Any]], stt: b
     config["dataset_configs"], config["dataset_query_variable"] = knowledge.clean_dataset_configs(
         submitted, current, [next(iter(e.values())).get("variable", "") for e in config["user_input_form"]], errors)
 
+    if app.mode == App.Mode.AGENT_CHAT:
+        config["agent_mode"] = agent_settings.clean_agent_mode(submitted.get("agent_mode"), current, errors)
+
     problems = translated_problems(config, chat_app=app.is_chat)
     return config, errors, problems
 
@@ -308,6 +313,7 @@ def _page(request: HttpRequest, app: App, *, config: dict[str, Any] | None = Non
             "is_chat": app.is_chat,
             "expert_locked": expert_locked(app),
             "knowledge": knowledge.editor_options(request.membership),  # type: ignore[attr-defined]
+            "agent_tools": agent_settings.tool_choices() if app.mode == App.Mode.AGENT_CHAT else [],
             "urls": {
                 "save": ws_reverse(request, "console:app_orchestrate", app_id=app.pk),
                 "validate": ws_reverse(request, "console:app_orchestrate_validate", app_id=app.pk),

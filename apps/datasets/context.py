@@ -82,9 +82,6 @@ class Routed:
     usage: Usage | None = None
 
 
-_SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_price", "completion_price", "total_price")
-
-
 def usage_with(usage: Usage | None, extra: Usage | None) -> Usage | None:
     """A turn's usage with another model call of the same turn added (the N-to-1 routing call):
     tokens and prices are summed, so message_end and the stored message account for both; unit
@@ -93,7 +90,7 @@ def usage_with(usage: Usage | None, extra: Usage | None) -> Usage | None:
         return usage
     if usage is None:
         return extra.model_copy()
-    return usage.model_copy(update={name: getattr(usage, name) + getattr(extra, name) for name in _SUMMED})
+    return usage.plus(extra)
 
 
 # --- The config ----------------------------------------------------------------------------------------

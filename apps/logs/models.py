@@ -213,3 +213,29 @@ class CompletionBatchRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} #{self.index}"
+
+
+class MessageAgentThought(models.Model):
+    """One step of an agent's turn (service-api.md §2.12 `agent_thoughts`): what the model thought,
+    the tools it called with their inputs, and what they returned. The final step has no tool and
+    holds the answer as its thought."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="agent_thoughts")
+    position = models.PositiveIntegerField()
+    thought = models.TextField(blank=True)
+    tool = models.TextField(blank=True)  # tool names joined by ";" (several calls in one step)
+    tool_labels = models.JSONField(default=dict)
+    tool_input = models.TextField(blank=True)  # JSON: {tool name: arguments}
+    observation = models.TextField(blank=True)  # JSON: {tool name: output} when tools ran
+    files = models.JSONField(default=list)  # ids of the MessageFiles the step's tools produced
+    tokens = models.IntegerField(default=0)
+    total_price = models.DecimalField(max_digits=16, decimal_places=7, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["message", "position"], name="uniq_thought_position")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} #{self.position}"

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from django_tenants.utils import schema_context
 
-from apps.logs.models import ActivityEvent, Conversation, EndUser, Message, MessageFeedback
+from apps.logs.models import ActivityEvent, Conversation, EndUser, Message, MessageAgentThought, MessageFeedback
 
 if TYPE_CHECKING:
     from apps.workspaces.models import Workspace
@@ -70,3 +70,15 @@ def saved_message_remove(*, app: Any, end_user: EndUser, message_id: str) -> boo
 
     deleted, _ = SavedMessage.objects.filter(app=app, end_user=end_user, message_id=message_id).delete()
     return bool(deleted)
+
+
+def agent_thoughts_save(*, message_id: Any, thoughts: list[Any]) -> None:
+    """Store agent steps as they stand (apps.applications.agent.runner.Thought), created or updated
+    in one statement."""
+    fields = ["position", "thought", "tool", "tool_labels", "tool_input", "observation", "files", "tokens",
+              "total_price"]
+    MessageAgentThought.objects.bulk_create(
+        [MessageAgentThought(id=t.id, message_id=message_id, position=t.position, thought=t.thought, tool=t.tool,
+                             tool_labels=t.tool_labels, tool_input=t.tool_input, observation=t.observation,
+                             files=list(t.files), tokens=t.tokens, total_price=t.price or 0) for t in thoughts],
+        update_conflicts=True, unique_fields=["id"], update_fields=fields)

@@ -177,6 +177,15 @@ PROVIDERS: dict[str, ProviderSpec] = {
 }
 
 
+def provider_id_of(provider: str) -> str:
+    """`langgenius/openai/openai` (Dify 1.x plugin ids) → `openai` when Tessera knows the provider;
+    anything else unchanged. DSL import and the workflow nodes both read model configs this way."""
+    parts = provider.split("/")
+    if len(parts) == 3 and parts[2] in PROVIDERS:
+        return parts[2]
+    return provider
+
+
 def provider(provider_id: str) -> ProviderSpec:
     try:
         return PROVIDERS[provider_id]

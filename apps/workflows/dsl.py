@@ -10,12 +10,13 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from apps.applications.dsl import _plugin_id, _provider_id
-from apps.providers.catalog import PROVIDERS
+from apps.applications.dsl import plugin_id
+from apps.providers.catalog import PROVIDERS, provider_id_of
 from apps.providers.models import ProviderCredential
 from apps.workflows import variables
 from apps.workflows.engine.graph import GraphError, parse_nodes
 from apps.workflows.engine.nodes import unsupported_reason
+from apps.workflows.engine.nodes.tool import tool_problem
 from apps.workflows.models import Workflow
 
 MODEL_NODES = ("llm", "question-classifier", "parameter-extractor", "knowledge-retrieval", "agent")
@@ -57,10 +58,19 @@ def normalise(section: Any, *, mode: str) -> tuple[dict[str, Any], list[str]]:
             notes.append(_("Node %(title)s: %(reason)s") % {"title": node.title, "reason": reason})
         model = data.get("model") if node.type in MODEL_NODES else None
         if isinstance(model, dict) and isinstance(model.get("provider"), str) and model["provider"]:
-            model["provider"] = _provider_id(model["provider"])
+            model["provider"] = provider_id_of(model["provider"])
             providers_seen.add(model["provider"])
+        agent_model = ((data.get("agent_parameters") or {}).get("model") or {}) if node.type == "agent" else {}
+        if isinstance(agent_model, dict) and isinstance(agent_model.get("value"), dict):
+            # The Agent node's model sits in its strategy parameters (dsl.md §3.19).
+            provider = agent_model["value"].get("provider")
+            if isinstance(provider, str) and provider:
+                agent_model["value"]["provider"] = provider_id_of(provider)
+                providers_seen.add(agent_model["value"]["provider"])
         if node.type == "tool":
             data.pop("credential_id", None)
+            if problem := tool_problem(data):
+                notes.append(_("Node %(title)s: %(reason)s") % {"title": node.title, "reason": problem})
         if node.type == "knowledge-retrieval":
             kept = [d for d in data.get("dataset_ids") or [] if _is_uuid(d) and _dataset_exists(str(d))]
             if len(kept) != len(data.get("dataset_ids") or []):
@@ -125,6 +135,6 @@ def graph_dependencies(graph: dict[str, Any]) -> list[dict[str, Any]]:
         if node.type == "tool" and node.data.get("provider_type") in ("builtin", "plugin") and node.data.get(
                 "provider_id"):
             found.append(str(node.data["provider_id"]))
-    plugins = dict.fromkeys(_plugin_id(p) for p in found)
+    plugins = dict.fromkeys(plugin_id(p) for p in found)
     return [{"type": "marketplace", "value": {"marketplace_plugin_unique_identifier": plugin, "version": None},
              "current_identifier": None} for plugin in plugins]

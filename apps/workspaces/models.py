@@ -121,6 +121,7 @@ class ApiKeyRoute(models.Model):
     class Kind(models.TextChoices):
         APP = "app", "app"
         DATASET = "dataset", "dataset"
+        MCP = "mcp", "mcp"  # an app's MCP server key (apps/tools/mcp_server.py)
 
     key_hash = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)

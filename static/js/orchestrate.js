@@ -76,6 +76,10 @@
     dc.datasets.datasets = dc.datasets.datasets || [];
     cfg.retriever_resource = cfg.retriever_resource || { enabled: false };
     cfg.dataset_query_variable = cfg.dataset_query_variable || "";
+    var agent = cfg.agent_mode = cfg.agent_mode || {};
+    agent.strategy = agent.strategy === "react" ? "react" : "function_call";
+    agent.max_iteration = agent.max_iteration || 5;
+    agent.tools = agent.tools || [];
     return cfg;
   }
 
@@ -100,6 +104,8 @@
       expertLocked: data.expert_locked,
       cfg: cfg,
       knowledge: data.knowledge || { datasets: [], rerank_models: [] },
+      agentTools: data.agent_tools || [],  // the tools the picker offers (apps/applications/agent/settings.py)
+      toolToAdd: "",
       // The multi-path rerank step: "" (none chosen: saving is refused), "weighted_score" (hybrid search) or "provider:model".
       rerankKey: cfg.dataset_configs.reranking_mode === "weighted_score" ? "weighted_score" :
         (cfg.dataset_configs.reranking_model || {}).reranking_model_name ?
@@ -176,6 +182,16 @@
       get imageUpload() { return this.vision && !!this.cfg.file_upload.image.enabled; },
       get imageLimit() { return parseInt(this.cfg.file_upload.image.number_limits, 10) || 3; },
       get declared() { return this.vars.map(function (v) { return v.variable; }).filter(Boolean); },
+      /** The debug panel's input fields: declared variables that are not raw API inputs. */
+      get debugVars() { return this.vars.filter(function (v) { return v.variable && !v.raw; }); },
+      /** The non-empty entries of a list (select options, suggested questions). */
+      filled: function (list) { return (list || []).filter(Boolean); },
+      /** Enter sends the debug message; Shift+Enter and IME composition keep typing. */
+      submitOnEnter: function (event) {
+        if (event.shiftKey || event.isComposing) return;
+        event.preventDefault();
+        event.target.form.requestSubmit();
+      },
 
       /** Every text that may hold {{variables}}. */
       promptTexts: function () {
@@ -199,6 +215,31 @@
         return found;
       },
 
+      // --- Agent settings (AG-05..AG-07) ---------------------------------------------------
+      toolKey: function (entry) { return entry.provider_type + ":" + entry.provider_id + ":" + entry.tool_name; },
+      toolChoice: function (entry) {
+        var key = this.toolKey(entry);
+        return this.agentTools.filter(function (c) { return c.key === key; })[0] || null;
+      },
+      addableTools: function () {
+        var used = this.cfg.agent_mode.tools.map(this.toolKey);
+        return this.agentTools.filter(function (c) { return used.indexOf(c.key) < 0; });
+      },
+      addTool: function () {
+        var key = this.toolToAdd;
+        var choice = this.agentTools.filter(function (c) { return c.key === key; })[0];
+        this.toolToAdd = "";
+        if (!choice) return;
+        var values = {};
+        choice.params.forEach(function (p) { values[p.name] = p.default == null ? "" : String(p.default); });
+        this.cfg.agent_mode.tools.push({ enabled: true, provider_type: choice.provider_type,
+          provider_id: choice.provider_id, provider_name: choice.provider_name, tool_name: choice.tool_name,
+          tool_label: choice.label, tool_parameters: values });
+      },
+      removeTool: function (index) { this.cfg.agent_mode.tools.splice(index, 1); },
+      /** ReAct runs whatever the setting when the chosen model has no native function calling. */
+      reactForced: function () { var m = this.model; return !!m && !m.function_calling; },
+
       // --- Model ---------------------------------------------------------------------------
       modelChanged: function () {
         var m = this.model;
@@ -216,6 +257,12 @@
         var stop = this.cfg.model.completion_params.stop;
         if (value && stop.indexOf(value) < 0 && stop.length < 4) stop.push(value);
         this.stopDraft = "";
+      },
+      /** Tab adds a typed stop sequence instead of leaving the field (an empty field tabs on). */
+      addStopOnTab: function (event) {
+        if (!this.stopDraft.trim()) return;
+        event.preventDefault();
+        this.addStop();
       },
       removeStop: function (i) { this.cfg.model.completion_params.stop.splice(i, 1); },
 
@@ -372,6 +419,7 @@
           self.images = [];
           if (self.isChat) { self.turns.push({ role: "user", text: query, images: images }); self.query = ""; }
           self.turns.push({ role: "assistant", text: "", log: null, showLog: false, error: "", streaming: true,
+                            thoughts: [], files: [],
                             id: "", taskId: "", stopped: false, done: false, suggestions: [], audioUrl: "",
                             speaking: false });
           var answer = self.turns[self.turns.length - 1];
@@ -439,10 +487,19 @@
           answer.log = event.prompt_log;
           answer.id = event.message_id;
           answer.taskId = event.task_id;
-        } else if (event.event === "message") {
+        } else if (event.event === "message" || event.event === "agent_message") {
           answer.text += event.answer || "";
           if (event.conversation_id) this.conversationId = event.conversation_id;
           this.scrollDown();
+        } else if (event.event === "agent_thought") {
+          /* A step of an agent's turn: the same id comes again as the step grows (AG-09). */
+          if (!answer.thoughts) answer.thoughts = [];
+          var known = answer.thoughts.filter(function (t) { return t.id === event.id; })[0];
+          if (known) Object.assign(known, event); else answer.thoughts.push(Object.assign({ open: false }, event));
+          this.scrollDown();
+        } else if (event.event === "message_file") {
+          if (!answer.files) answer.files = [];
+          answer.files.push(event);
         } else if (event.event === "message_end") {
           answer.streaming = false;
           if (event.conversation_id) this.conversationId = event.conversation_id;

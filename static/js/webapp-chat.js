@@ -68,6 +68,15 @@
 
       escape: escapeHtml,
 
+      /** Enter sends; Shift+Enter and IME composition keep typing. */
+      sendOnEnter(event) {
+        if (event.shiftKey || event.isComposing) return;
+        event.preventDefault();
+        this.send();
+      },
+
+      focusSoon(el) { this.$nextTick(() => el.focus()); },
+
       validate() {
         this.errors = W.missingFields(this.fields, this.inputs, S.required);
         return Object.keys(this.errors).length === 0;
@@ -120,7 +129,8 @@
             key: ++keySeq, id: m.id, query: m.query, answer: m.answer, streaming: false,
             error: m.status === "error" ? (m.error || S.error) : "",
             rating: m.feedback ? m.feedback.rating : null, citations: m.retriever_resources || [], suggestions: [],
-            images: (m.message_files || []).map((f) => f.url).filter(Boolean),
+            images: (m.message_files || []).filter((f) => f.belongs_to !== "assistant").map((f) => f.url).filter(Boolean),
+            thoughts: m.agent_thoughts || [], files: (m.message_files || []).filter((f) => f.belongs_to === "assistant"),
           }));
           this.scrollDown();
         } catch (e) {
@@ -140,7 +150,7 @@
         this.query = "";
         for (const m of this.messages) m.suggestions = [];
         const message = { key: ++keySeq, id: "", query, answer: "", streaming: true, error: "", rating: null,
-          citations: [], suggestions: [], images: this.images.map((i) => i.preview) };
+          citations: [], suggestions: [], images: this.images.map((i) => i.preview), thoughts: [], files: [] };
         this.messages.push(message);
         const live = this.messages[this.messages.length - 1];  // Alpine's reactive proxy
         const files = this.images.map((i) => ({ type: "image", transfer_method: "local_file", upload_file_id: i.id }));
@@ -165,6 +175,13 @@
             if (event.event === "message" || event.event === "agent_message") {
               live.answer += event.answer || "";
               this.scrollDown();
+            } else if (event.event === "agent_thought") {
+              // A step of an agent's turn: the same id comes again as the step grows (AG-09, WEB-15).
+              const known = live.thoughts.find((t) => t.id === event.id);
+              if (known) Object.assign(known, event); else live.thoughts.push(event);
+              this.scrollDown();
+            } else if (event.event === "message_file") {
+              live.files.push(event);
             } else if (event.event === "message_replace") {
               live.answer = event.answer || "";
             } else if (event.event === "message_end") {

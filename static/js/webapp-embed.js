@@ -96,6 +96,9 @@
     ".msg.bot{align-self:flex-start;background:#fff;border:1px solid #e1e5e3;border-bottom-left-radius:4px}",
     ".msg.bot.typing:empty::after{content:'…';color:#6b7571}",
     ".msg.error{align-self:stretch;max-width:none;background:#fdeceb;color:#b42318;border:0}",
+    ".thought{align-self:flex-start;max-width:85%;font-size:12px;color:#4a5450;border:1px solid #e1e5e3;border-radius:8px;background:#f6f8f7;padding:4px 8px}",
+    ".thought summary{cursor:pointer}.thought pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0}",
+    ".tool-image{align-self:flex-start;max-width:85%;border-radius:8px}",
     ".note{color:#6b7571;font-size:12px}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px}",
     ".chip{border:1px solid var(--a);color:var(--a);background:#fff;border-radius:999px;padding:4px 10px;cursor:pointer;font-size:13px}",
@@ -168,6 +171,24 @@
     log.appendChild(node);
     scrollDown();
     return node;
+  }
+
+  /** A step of an agent's turn (AG-09): the tool, its input and output, collapsed; drawn before
+      the answer's bubble and redrawn as the same step grows. Text only, like every answer. */
+  function thought(data, before, known) {
+    if (!data.tool) return null;
+    var node = known || el("details", { class: "thought" });
+    node.textContent = "";
+    node.appendChild(el("summary", { text: data.tool.split(";").join(", ") + (data.observation ? "" : " …") }));
+    node.appendChild(el("pre", { text: data.tool_input || "" }));
+    if (data.observation) node.appendChild(el("pre", { text: data.observation }));
+    if (!known) log.insertBefore(node, before || null);
+    return node;
+  }
+
+  function toolImage(url, before) {
+    if (!/^https?:/.test(url || "")) return;
+    log.insertBefore(el("img", { class: "tool-image", src: url, alt: "" }), before || null);
   }
 
   function showError(text) {
@@ -266,6 +287,8 @@
     if (history && history.length) {
       history.forEach(function (m) {
         if (m.query) bubble("user", m.query);
+        (m.agent_thoughts || []).forEach(function (t) { thought(t, null, null); });
+        (m.message_files || []).forEach(function (f) { if (f.belongs_to === "assistant" && f.type === "image") toolImage(f.url, null); });
         bubble("bot", m.answer || "");
       });
       return;
@@ -353,6 +376,17 @@
         break;
       case "message_replace":
         if (running) running.node.textContent = data.answer || "";
+        break;
+      case "agent_thought":
+        if (!running) return;
+        running.taskId = data.task_id;
+        running.thoughts = running.thoughts || {};
+        var shown = thought(data, running.node, running.thoughts[data.id]);
+        if (shown) running.thoughts[data.id] = shown;
+        scrollDown();
+        break;
+      case "message_file":
+        if (running && data.type === "image") toolImage(data.url, running.node);
         break;
       case "message_end":
         if (data.conversation_id) { conversationId = data.conversation_id; save({ conversation_id: conversationId }); }

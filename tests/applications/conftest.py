@@ -22,6 +22,7 @@ class ApiSetup:
 
 
 def _model(fake) -> dict:  # type: ignore[no-untyped-def]
+    fake.serve("fake-chat")
     providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
         "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm"})
     return {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat",

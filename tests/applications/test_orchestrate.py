@@ -217,6 +217,8 @@ def _messages(**filters) -> list[Message]:  # type: ignore[no-untyped-def]
 async def test_debug_streams_the_draft_and_continues(world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     app = await asyncio.to_thread(_setup, world_tx, fake_openai)
     draft = _basic(pre_prompt="Answer in {{language}}.")
+    # Saved as is (the page would clamp it): within the provider's range, unlike _basic's 5.
+    draft["model"]["completion_params"]["temperature"] = 1.5
 
     def save() -> None:
         with schema_context("ws_alpha"):
@@ -233,7 +235,7 @@ async def test_debug_streams_the_draft_and_continues(world_tx, fake_openai) -> N
     assert events[-1]["event"] == "message_end"
     assert "".join(e["answer"] for e in events if e["event"] == "message") == "Bonjour <b>!</b>"
     sent = fake_openai.requests[-1].json
-    assert sent["messages"][0]["content"] == "Answer in French." and sent["temperature"] == 5  # the draft's, not the live 0.3
+    assert sent["messages"][0]["content"] == "Answer in French." and sent["temperature"] == 1.5  # the draft's, not the live 0.3
     [stored] = await asyncio.to_thread(_messages, pk=events[-1]["message_id"])
     assert stored.from_source == "debugger" and stored.from_account_id == editor.pk
     assert stored.answer == "Bonjour <b>!</b>" and stored.prompt_log[0]["text"] == "Answer in French."

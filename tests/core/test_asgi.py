@@ -36,7 +36,7 @@ async def _connect(path: str, user=None):  # type: ignore[no-untyped-def]
     return communicator, connected, code
 
 
-async def test_console_socket_resolves_the_members_workspace(world_tx) -> None:  # type: ignore[no-untyped-def]
+async def test_console_socket_resolves_the_members_workspace(world_tx, cache_backend) -> None:  # type: ignore[no-untyped-def]
     communicator, connected, _ = await _connect("/ws/console/alpha/events/", world_tx.editor.user)
     assert connected
     hello = await communicator.receive_json_from()
@@ -62,7 +62,7 @@ async def test_socket_from_a_foreign_origin_is_refused(world_tx) -> None:  # typ
     assert not connected
 
 
-async def test_events_reach_only_their_workspace(world_tx) -> None:  # type: ignore[no-untyped-def]
+async def test_events_reach_only_their_workspace(world_tx, cache_backend) -> None:  # type: ignore[no-untyped-def]
     alpha, _, _ = await _connect("/ws/console/alpha/events/", world_tx.owner.user)
     beta, _, _ = await _connect("/ws/console/beta/events/", world_tx.other.user)
     await alpha.receive_json_from()

@@ -26,6 +26,7 @@ matching (accepted and ignored).
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -40,7 +41,9 @@ from .base import (
     Generation,
     RecordedRequest,
     error_fields,
+    invalid,
     new_id,
+    out_of_range,
     prompt_words,
     split_chars,
     typed_event,
@@ -67,6 +70,59 @@ _ERRORS: ErrorDefaults = {
 }
 
 
+def _blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content or [] if isinstance(b, dict)]
+
+
+def _uses_tools(messages: Any) -> bool:
+    return any(b.get("type") in ("tool_use", "tool_result") for m in messages or [] if isinstance(m, dict)
+               for b in _blocks(m))
+
+
+def _check_messages(messages: Any) -> Fail | None:
+    """Roles, non-empty content, and tool_use/tool_result pairing (each tool_use answered by a
+    tool_result in the very next message, and no tool_result without its tool_use)."""
+    if not isinstance(messages, list) or not messages:
+        return invalid("messages: at least one message is required")
+    previous_uses: list[str] = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "system":
+            return invalid('messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                           'parameter, not "system" as an input message role.')
+        if role not in ("user", "assistant"):
+            return invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
+        blocks = _blocks(message)
+        last = index == len(messages) - 1
+        if not blocks and not (last and role == "assistant"):
+            return invalid(f"messages.{index}: all messages must have non-empty content except for the optional "
+                           "final assistant message")
+        for position, block in enumerate(blocks):
+            if block.get("type") == "text" and not block.get("text") and not (last and role == "assistant"):
+                return invalid(f"messages.{index}.content.{position}.text: text content blocks must be non-empty")
+        results = [str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"]
+        if previous_uses:
+            missing = [u for u in previous_uses if u not in results]
+            if role != "user" or missing:
+                return invalid(f"messages.{index}: `tool_use` ids were found without `tool_result` blocks immediately "
+                               f"after: {', '.join(missing or previous_uses)}. Each `tool_use` block must have a "
+                               "corresponding `tool_result` block in the next message.")
+        for position, result in enumerate(results):
+            if result not in previous_uses:
+                return invalid(f"messages.{index}.content.{position}: unexpected `tool_use_id` found in "
+                               f"`tool_result` blocks: {result}. Each `tool_result` block must have a corresponding "
+                               "`tool_use` block in the previous message.")
+        previous_uses = [str(b.get("id")) for b in blocks if b.get("type") == "tool_use"] if role == "assistant" else []
+    if previous_uses:
+        return invalid(f"messages.{len(messages)}: `tool_use` ids were found without `tool_result` blocks "
+                       f"immediately after: {', '.join(previous_uses)}. Each `tool_use` block must have a "
+                       "corresponding `tool_result` block in the next message.")
+    return None
+
+
 class FakeAnthropic(FakeServer):
     """Anthropic Messages fake. ``base_url`` -> ``http://127.0.0.1:PORT``."""
 
@@ -74,6 +130,8 @@ class FakeAnthropic(FakeServer):
     main_endpoint: ClassVar[str] = "messages"
     default_models: ClassVar[tuple[str, ...]] = (
         "claude-haiku-4-5",
+        "claude-sonnet-4-6",
+        "claude-opus-4-6",
         "claude-opus-4-5",
         "claude-opus-4-1",
     )
@@ -95,6 +153,27 @@ class FakeAnthropic(FakeServer):
         if not request.headers.get("anthropic-version"):
             return Fail(400, message="anthropic-version: header is required")
         return super().authenticate(request)
+
+    def declared_tools(self, body: Any) -> set[str]:
+        return {str(t.get("name")) for t in body.get("tools") or [] if isinstance(t, dict)}
+
+    def validate(self, request: RecordedRequest) -> Fail | None:
+        if request.endpoint != "messages" or not isinstance(request.json, dict):
+            return None
+        body = request.json
+        if not isinstance(body.get("max_tokens"), int):
+            return invalid("max_tokens: Field required")
+        for name, low, high in (("temperature", 0, 1), ("top_p", 0, 1), ("max_tokens", 1, None), ("top_k", 0, None)):
+            if bad := out_of_range(body, name, low, high):
+                side, bound = bad
+                word = "greater than or equal to" if side == "below" else "less than or equal to"
+                return invalid(f"{name}: Input should be {word} {bound:g}")
+        for index, tool in enumerate(body.get("tools") or []):
+            if not re.match(r"^[a-zA-Z0-9_-]{1,128}$", str(tool.get("name") or "")):
+                return invalid(f"tools.{index}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
+        if not body.get("tools") and _uses_tools(body.get("messages")):
+            return invalid("Requests which include `tool_use` or `tool_result` blocks must define tools.")
+        return _check_messages(body.get("messages"))
 
     def error_body(self, fail: Fail, request: RecordedRequest) -> Any:
         kind, message, _ = error_fields(_ERRORS, fail, request)

@@ -28,13 +28,25 @@ fake answers with ``fake.responder(request)`` if one is set, else with ``Reply(f
 - ``Disconnect(after_chunks=0, reply=None)``: drop the TCP connection, before any byte (0) or
   after N stream events of ``reply``.
 
+Strictness
+----------
+The fakes refuse what the real services refuse, because callers (agents above all) depend on exact
+exchanges: every request is checked by the provider's ``validate`` hook (roles, tool-call/result
+pairing, parameter ranges, tool names) and answered with the provider's real 400 body; a
+``Reply`` may call only tools the request declared (a script calling an undeclared tool is a bug
+in the test and is reported through ``fake.errors``); with ``reject_unknown_models`` (on by
+default) only models in ``fake.models`` are served (``fake.serve("llama3")`` loads one, as on an
+Ollama server). ``fake.split_events = True`` writes every stream at random byte offsets
+(mid-line and mid-character, across event boundaries), as networks deliver it;
+``fake.split_seed`` makes the cuts reproducible.
+
 ``fake.script("chat", Reply(...), Fail(429))`` queues items for one endpoint;
 ``fake.script(Reply(...))`` queues for the fake's main generation endpoint. ``fake.requests``
 records every request (``RecordedRequest``); ``fake.reset()`` clears scripts, records and
 settings. ``fake.errors`` collects tracebacks of bugs inside the fake itself.
 
 Not covered on purpose: TLS, HTTP/2, real tokenisation (tokens are whitespace-separated words),
-sampling parameters (ignored but recorded), ``n > 1`` choices.
+sampling itself (parameters are range-checked and recorded, not applied), ``n > 1`` choices.
 """
 
 from __future__ import annotations
@@ -110,6 +122,7 @@ class Fail:
     code: str | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     after_chunks: int | None = None  # streaming only: error event after N events
+    param: str | None = None  # the offending request field (OpenAI's error body names it)
 
 
 @dataclasses.dataclass
@@ -348,7 +361,14 @@ class FakeServer:
         self.default_text = "Hello from fake"
         self.responder: Responder | None = None
         self.models: list[str] = list(self.default_models)
-        self.reject_unknown_models = False
+        self.reject_unknown_models = True
+        self.split_events = False
+        self.split_seed: int | None = None
+
+    def serve(self, *models: str) -> Self:
+        """Add models to what this fake serves (an OpenAI-compatible server loading a model)."""
+        self.models.extend(m for m in models if m not in self.models)
+        return self
 
     def reset(self) -> None:
         """Forget scripts, recorded requests, errors and settings."""
@@ -485,6 +505,9 @@ class FakeServer:
             model = recorded.json.get("model") if isinstance(recorded.json, dict) else None
             if self.reject_unknown_models and isinstance(model, str) and model not in self.models:
                 return self.error_response(Fail(404, code="model_not_found"), recorded)
+            invalid = self.validate(recorded)
+            if invalid is not None:
+                return self.error_response(invalid, recorded)
             item = self._next_item(endpoint, recorded)
             while isinstance(item, Hang):
                 await asyncio.sleep(item.seconds)
@@ -571,6 +594,14 @@ class FakeServer:
             return Fail(401)
         return None
 
+    def validate(self, request: RecordedRequest) -> Fail | None:
+        """Return the provider's 400 (as a ``Fail``) when the request is malformed."""
+        return None
+
+    def declared_tools(self, body: Mapping[str, Any]) -> set[str]:
+        """The names of the tools a generation request declared."""
+        return set()
+
     def error_body(self, fail: Fail, request: RecordedRequest) -> Any:
         raise NotImplementedError
 
@@ -600,6 +631,10 @@ class FakeServer:
         if finish is None and limit is not None and count_words(text) > limit:
             text = "".join(split_words(text, 1)[:limit])
             finish = "length"
+        undeclared = sorted({tc.name for tc in reply.tool_calls} - self.declared_tools(body))
+        if undeclared:  # a real model cannot call a tool it was not given: the script is wrong
+            raise ScriptError(f"scripted tool call(s) {undeclared} but the request declared "
+                              f"{sorted(self.declared_tools(body))}")
         tool_calls = [dataclasses.replace(tc, id=tc.id or self.tool_call_id(tc)) for tc in reply.tool_calls]
         if finish is None:
             finish = "tool_calls" if tool_calls else "stop"
@@ -644,6 +679,7 @@ class FakeServer:
         )
         await response.prepare(call.http)
         reply = call.reply
+        write = self._splitting_writer(response) if self.split_events else response.write
         if reply.first_chunk_delay:
             await asyncio.sleep(reply.first_chunk_delay)
         for index, frame in enumerate(frames):
@@ -652,19 +688,61 @@ class FakeServer:
                     self._abort(call)
                     return response
                 for error_frame in self.stream_error_frames(interrupt, call.request):
-                    await response.write(encode_frame(error_frame))
+                    await write(encode_frame(error_frame))
                 break
             if index and reply.delay_between_chunks:
                 await asyncio.sleep(reply.delay_between_chunks)
-            await response.write(encode_frame(frame))
+            await write(encode_frame(frame))
+        if self.split_events:
+            await write(b"", flush=True)
         await response.write_eof()
         return response
+
+    def _splitting_writer(self, response: web.StreamResponse) -> Callable[..., Awaitable[None]]:
+        """A writer that sends the stream in pieces cut at random byte offsets: a piece may end
+        mid-line, mid-field or inside a multi-byte character, and may hold the end of one event
+        and the start of the next. A short pause after each piece makes it reach the client as a
+        read of its own rather than coalescing with the next one."""
+        rng = random.Random(self.split_seed)
+        held = bytearray()
+
+        async def write(data: bytes, flush: bool = False) -> None:
+            held.extend(data)
+            while len(held) > (0 if flush else 24):
+                cut = min(len(held), rng.randint(1, 24))
+                piece = bytes(held[:cut])
+                del held[:cut]
+                await response.write(piece)
+                await asyncio.sleep(0.001)
+
+        return write
 
     @staticmethod
     def _abort(call: Call) -> web.StreamResponse:
         if call.http.transport is not None:
             call.http.transport.abort()
         return web.Response()
+
+
+class ScriptError(AssertionError):
+    """A test scripted something the real service could never answer."""
+
+
+def invalid(message: str, *, code: str | None = None, param: str | None = None) -> Fail:
+    """A provider's 400 for a malformed request (``param`` goes to OpenAI's error body)."""
+    return Fail(400, message=message, code=code, param=param)
+
+
+def out_of_range(body: Mapping[str, Any], name: str, low: float, high: float | None) -> tuple[str, float] | None:
+    """("above"|"below", bound) when body[name] is a number outside [low, high]."""
+    value = body.get(name)
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value < low:
+        return "below", low
+    if high is not None and value > high:
+        return "above", high
+    return None
 
 
 ErrorDefaults: TypeAlias = dict[tuple[int, str | None], tuple[str, str, str | None]]

@@ -49,6 +49,8 @@ from .base import (
     error_fields,
     fake_embedding,
     floats_to_base64,
+    invalid,
+    out_of_range,
     rank_documents,
     split_chars,
     typed_event,
@@ -77,6 +79,36 @@ _ERRORS: ErrorDefaults = {
 _API_VERSION = {"version": "2"}
 
 
+def _check_messages(messages: Any) -> Fail | None:
+    """Roles, and tool messages answering the tool calls of the assistant message before them."""
+    if not isinstance(messages, list) or not messages:
+        return invalid("invalid request: messages must not be empty")
+    open_calls: list[str] = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("system", "user", "assistant", "tool"):
+            return invalid(f"invalid request: messages[{index}].role must be one of system, user, assistant, tool")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in open_calls:
+                return invalid(f"invalid request: messages[{index}]: tool message with tool_call_id {call_id!r} "
+                               "does not follow an assistant message with that tool call")
+            open_calls.remove(call_id)
+            continue
+        if open_calls:
+            return invalid(f"invalid request: messages[{index}]: tool calls {', '.join(open_calls)} of the "
+                           "previous assistant message have no tool result")
+        if role == "assistant":
+            calls = message.get("tool_calls") or []
+            if not calls and not message.get("content"):
+                return invalid(f"invalid request: messages[{index}]: assistant message must have content or "
+                               "tool calls")
+            open_calls = [str(c.get("id")) for c in calls if isinstance(c, dict)]
+    if open_calls:
+        return invalid(f"invalid request: tool calls {', '.join(open_calls)} have no tool result")
+    return None
+
+
 class FakeCohere(FakeServer):
     """Cohere v2 fake. ``base_url`` -> ``http://127.0.0.1:PORT``."""
 
@@ -91,10 +123,14 @@ class FakeCohere(FakeServer):
     default_models: ClassVar[tuple[str, ...]] = (
         "command-a-03-2025",
         "command-r-plus-08-2024",
+        "command-r-08-2024",
         "command-r7b-12-2024",
         "embed-v4.0",
         "embed-english-v3.0",
+        "embed-multilingual-v3.0",
         "rerank-v3.5",
+        "rerank-english-v3.0",
+        "rerank-multilingual-v3.0",
     )
     request_id_header: ClassVar[str] = "x-trace-id"
     finish_reasons: ClassVar[dict[str, str]] = {
@@ -111,6 +147,20 @@ class FakeCohere(FakeServer):
         self.add_route(app, "GET", "/v1/models", "models", self._models)
 
     # -- provider hooks --------------------------------------------------------------------------
+
+    def declared_tools(self, body: Any) -> set[str]:
+        return {str((t.get("function") or {}).get("name")) for t in body.get("tools") or [] if isinstance(t, dict)}
+
+    def validate(self, request: RecordedRequest) -> Fail | None:
+        if request.endpoint != "chat" or not isinstance(request.json, dict):
+            return None
+        body = request.json
+        for name, low, high in (("temperature", 0, 1), ("p", 0.01, 0.99), ("k", 0, 500), ("max_tokens", 1, None),
+                                ("presence_penalty", 0, 1), ("frequency_penalty", 0, 1)):
+            if bad := out_of_range(body, name, low, high):
+                return invalid(f"invalid request: {name} must be {'at least' if bad[0] == 'below' else 'at most'} "
+                               f"{bad[1]:g}, received {body[name]:g}")
+        return _check_messages(body.get("messages"))
 
     def error_body(self, fail: Fail, request: RecordedRequest) -> Any:
         _, message, _ = error_fields(_ERRORS, fail, request)

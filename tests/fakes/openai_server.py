@@ -38,6 +38,7 @@ validation.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -54,8 +55,10 @@ from .base import (
     error_fields,
     fake_embedding,
     floats_to_base64,
+    invalid,
     new_id,
     now,
+    out_of_range,
     rank_documents,
     split_chars,
 )
@@ -136,6 +139,68 @@ _NO_FILTER = {
 }
 
 
+_RANGES = (("temperature", 0, 2), ("top_p", 0, 1), ("presence_penalty", -2, 2), ("frequency_penalty", -2, 2),
+           ("max_tokens", 1, None), ("max_completion_tokens", 1, None))
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _check_tools(body: dict[str, Any]) -> Fail | None:
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        return invalid("Invalid type for 'tools': expected an array, but got an object instead.",
+                       code="invalid_type", param="tools")
+    if body.get("tool_choice") is not None and not tools:
+        return invalid("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+                       param="tool_choice")
+    for index, tool in enumerate(tools or []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or tool.get("type") != "function":
+            return invalid(f"Missing required parameter: 'tools[{index}].function'.",
+                           code="missing_required_parameter", param=f"tools[{index}].function")
+        if not _TOOL_NAME.match(str(function.get("name") or "")):
+            return invalid(f"Invalid 'tools[{index}].function.name': string does not match pattern. "
+                           "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                           code="invalid_value", param=f"tools[{index}].function.name")
+    return None
+
+
+def _check_messages(messages: Any) -> Fail | None:
+    """Roles, and the pairing of an assistant's tool_calls with the tool messages answering them."""
+    if not isinstance(messages, list) or not messages:
+        return invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                       "but got an empty array instead.", code="empty_array", param="messages")
+    open_calls: list[str] = []  # ids of the last assistant message's tool_calls not yet answered
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in _ROLES:
+            return invalid(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
+                           "'function', 'tool', and 'developer'.", code="invalid_value",
+                           param=f"messages[{index}].role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in open_calls:
+                return invalid("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                               "message with 'tool_calls'.", param=f"messages.[{index}].role")
+            open_calls.remove(call_id)
+            continue
+        if open_calls:
+            return invalid("An assistant message with 'tool_calls' must be followed by tool messages responding "
+                           "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+                           + ", ".join(open_calls), param=f"messages.[{index}].role")
+        if role == "assistant":
+            calls = message.get("tool_calls") or []
+            if message.get("content") is None and not calls:
+                return invalid(f"Invalid value for 'content': expected a string, got null.",
+                               param=f"messages.[{index}].content")
+            open_calls = [str(c.get("id")) for c in calls if isinstance(c, dict)]
+    if open_calls:
+        return invalid("An assistant message with 'tool_calls' must be followed by tool messages responding to "
+                       "each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+                       + ", ".join(open_calls), param="messages")
+    return None
+
+
 class FakeOpenAI(FakeServer):
     """OpenAI-compatible fake. ``base_url`` -> ``http://127.0.0.1:PORT/v1``."""
 
@@ -150,16 +215,33 @@ class FakeOpenAI(FakeServer):
         "models": False,
     }
     main_endpoint: ClassVar[str] = "chat"
-    default_models: ClassVar[tuple[str, ...]] = (
+    default_models: ClassVar[tuple[str, ...]] = (  # OpenAI's models (an OpenAI-compatible server: serve())
         "gpt-4o-mini",
         "gpt-4o",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "o3-mini",
+        "gpt-3.5-turbo",
         "gpt-3.5-turbo-instruct",
         "text-embedding-3-small",
         "text-embedding-3-large",
+        "text-embedding-ada-002",
         "omni-moderation-latest",
+        "text-moderation-latest",
         "whisper-1",
+        "gpt-4o-mini-transcribe",
         "tts-1",
+        "gpt-4o-mini-tts",
         "rerank-fake",
+        # What the suite's OpenAI-compatible server has loaded (its shared fixtures use these);
+        # a test that needs another model loads it with serve().
+        "fake-chat",
+        "fake-vision",
+        "fake-complete",
+        "fake-embed",
+        "fake-rerank",
+        "llama3:8b",
     )
     finish_reasons: ClassVar[dict[str, str]] = {}  # OpenAI's own vocabulary is the generic one
 
@@ -212,7 +294,26 @@ class FakeOpenAI(FakeServer):
         if self._is_azure(request):
             message = fail.message or _AZURE_MESSAGES.get(fail.status, message)
             return {"error": {"code": fail.code or str(fail.status), "message": message}}
-        return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        return {"error": {"message": message, "type": kind, "param": fail.param, "code": code}}
+
+    def declared_tools(self, body: Any) -> set[str]:
+        return {str((t.get("function") or {}).get("name")) for t in body.get("tools") or [] if isinstance(t, dict)}
+
+    def validate(self, request: RecordedRequest) -> Fail | None:
+        if request.endpoint not in ("chat", "completions") or not isinstance(request.json, dict):
+            return None
+        body = request.json
+        for name, low, high in _RANGES:
+            if bad := out_of_range(body, name, low, high):
+                side, bound = bad
+                kind = "integer" if isinstance(body[name], int) and name.startswith("max") else "decimal"
+                relation = ">=" if side == "below" else "<="
+                return invalid(f"Invalid '{name}': {kind} {side} {'minimum' if side == 'below' else 'maximum'} "
+                               f"value. Expected a value {relation} {bound:g}, but got {body[name]:g} instead.",
+                               code=f"{kind}_{side}_{'min' if side == 'below' else 'max'}_value", param=name)
+        if request.endpoint == "chat":
+            return _check_tools(body) or _check_messages(body.get("messages"))
+        return None
 
     def stream_error_frames(self, fail: Fail, request: RecordedRequest) -> list[Frame]:
         return [(None, self.error_body(fail, request))]

@@ -27,6 +27,12 @@ from .openai_server import FakeOpenAI
 
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEATHER = FakeToolCall("get_weather", {"city": "Paris", "unit": "celsius", "days": 3})
+_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+OAI_TOOLS = [
+    {"type": "function", "function": {"name": name, "description": name, "parameters": _SCHEMA}}
+    for name in ("get_weather", "get_time")
+]
+CLAUDE_TOOLS = [{"name": "get_weather", "description": "Weather", "input_schema": _SCHEMA}]
 
 
 _open_clients: list[openai.AsyncOpenAI | anthropic.AsyncAnthropic] = []
@@ -112,7 +118,9 @@ async def test_openai_streamed_tool_calls_are_reassembled(fake_openai: FakeOpenA
     fake_openai.script(
         Reply(text="Let me check.", tool_calls=[WEATHER, FakeToolCall("get_time", '{"tz": "CET"}')])
     )
-    async with oai(fake_openai).chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream:
+    async with oai(fake_openai).chat.completions.stream(
+        model="gpt-4o-mini", messages=USER, tools=OAI_TOOLS
+    ) as stream:
         final = await stream.get_final_completion()
     choice = final.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -129,7 +137,7 @@ async def test_openai_streamed_tool_calls_are_reassembled(fake_openai: FakeOpenA
 async def test_openai_non_stream_tool_calls_and_max_tokens(fake_openai: FakeOpenAI) -> None:
     client = oai(fake_openai)
     fake_openai.script(Reply(tool_calls=[WEATHER]), Reply(text="one two three four five"))
-    first = await client.chat.completions.create(model="gpt-4o", messages=USER)
+    first = await client.chat.completions.create(model="gpt-4o", messages=USER, tools=OAI_TOOLS)
     assert first.choices[0].message.content is None
     assert first.choices[0].message.tool_calls[0].function.arguments == WEATHER.arguments_json
     cut = await client.chat.completions.create(model="gpt-4o", messages=USER, max_completion_tokens=2)
@@ -198,6 +206,7 @@ async def test_openai_audio(fake_openai: FakeOpenAI) -> None:
 @pytest.mark.parametrize("path", ["/v1/rerank", "/rerank"])
 def test_openai_compatible_rerank(fake_openai: FakeOpenAI, path: str) -> None:
     documents = ["Paris is in France", "Bananas are yellow", "The weather in Paris is mild"]
+    fake_openai.serve("jina-reranker-v2")
     response = httpx.post(
         fake_openai.root_url + path,
         headers={"Authorization": "Bearer jina-key"},
@@ -250,10 +259,8 @@ async def test_openai_errors(
 async def test_openai_timeout_and_broken_streams(fake_openai: FakeOpenAI) -> None:
     client = oai(fake_openai, timeout=0.2)
     fake_openai.script(Hang(5), Disconnect(after_chunks=3), Fail(500, after_chunks=2), Disconnect())
-    started = time.monotonic()
-    with pytest.raises(openai.APITimeoutError):
+    with pytest.raises(openai.APITimeoutError):  # the client gives up; the hang does not hold it
         await client.chat.completions.create(model="gpt-4o", messages=USER)
-    assert time.monotonic() - started < 2
     received = []
     with pytest.raises(openai.APIConnectionError):
         async for chunk in await client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):
@@ -268,18 +275,24 @@ async def test_openai_timeout_and_broken_streams(fake_openai: FakeOpenAI) -> Non
 
 @pytest.mark.asyncio
 async def test_openai_twenty_concurrent_streams(fake_openai: FakeOpenAI) -> None:
+    """The fake serves streams at the same time: every stream has its first chunk before any reads
+    on (a barrier all 20 must reach; a server taking one stream at a time would never fill it).
+    Timings are in bench/fakes.py."""
     fake_openai.responder = lambda request: Reply(text="a b c d e", delay_between_chunks=0.05)
     client = oai(fake_openai)
+    everyone_started = asyncio.Barrier(20)
 
     async def one(i: int) -> str:
         messages = [{"role": "user", "content": f"n{i}"}]
         stream = await client.chat.completions.create(model="gpt-4o", messages=messages, stream=True)
-        return "".join([c.choices[0].delta.content or "" async for c in stream])
+        chunks = aiter(stream)
+        first = await anext(chunks)
+        await asyncio.wait_for(everyone_started.wait(), 60)  # a failure guard, not a threshold
+        rest = [c.choices[0].delta.content or "" async for c in chunks]
+        return "".join([first.choices[0].delta.content or "", *rest])
 
-    started = time.monotonic()
     texts = await asyncio.gather(*(one(i) for i in range(20)))
     assert texts == ["a b c d e"] * 20
-    assert time.monotonic() - started < 1.5  # 20 x ~0.3 s sequentially
 
 
 @pytest.mark.asyncio
@@ -299,7 +312,8 @@ async def test_openai_scripting_rules_and_echo(fake_openai: FakeOpenAI) -> None:
 async def test_azure_openai(fake_openai: FakeOpenAI) -> None:
     client = azure(fake_openai)
     fake_openai.script(Reply(text="Hi from Azure", tool_calls=[WEATHER]))
-    async with client.chat.completions.stream(model="my-gpt4o", messages=USER) as stream:
+    fake_openai.serve("my-gpt4o", "my-embedder")  # Azure deployment names
+    async with client.chat.completions.stream(model="my-gpt4o", messages=USER, tools=OAI_TOOLS) as stream:
         final = await stream.get_final_completion()
     assert final.choices[0].message.content == "Hi from Azure"
     assert final.choices[0].message.tool_calls[0].function.arguments == WEATHER.arguments_json
@@ -339,7 +353,12 @@ async def test_cohere_chat_and_stream(fake_cohere: FakeCohere) -> None:
 @pytest.mark.asyncio
 async def test_cohere_streamed_tool_calls(fake_cohere: FakeCohere) -> None:
     fake_cohere.script(Reply(text="I will look up the weather.", tool_calls=[WEATHER]))
-    events = [e async for e in co(fake_cohere).chat_stream(model="command-a-03-2025", messages=USER)]
+    events = [
+        e
+        async for e in co(fake_cohere).chat_stream(
+            model="command-a-03-2025", messages=USER, tools=OAI_TOOLS[:1]
+        )
+    ]
     plan = "".join(e.delta.message.tool_plan for e in events if e.type == "tool-plan-delta")
     assert plan == "I will look up the weather."
     start = next(e for e in events if e.type == "tool-call-start")
@@ -430,7 +449,9 @@ async def test_anthropic_messages_and_stream(fake_anthropic: FakeAnthropic) -> N
 async def test_anthropic_streamed_tool_use(fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.script(Reply(text="Checking.", tool_calls=[WEATHER]))
     client = claude(fake_anthropic)
-    async with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=USER) as stream:
+    async with client.messages.stream(
+        model="claude-haiku-4-5", max_tokens=100, messages=USER, tools=CLAUDE_TOOLS
+    ) as stream:
         final = await stream.get_final_message()
     assert [block.type for block in final.content] == ["text", "tool_use"]
     tool = final.content[1]
@@ -455,7 +476,7 @@ async def test_anthropic_errors(
 ) -> None:
     fake_anthropic.script(fail)
     with pytest.raises(error) as caught:
-        await claude(fake_anthropic).messages.create(model="claude-x", max_tokens=10, messages=USER)
+        await claude(fake_anthropic).messages.create(model="claude-haiku-4-5", max_tokens=10, messages=USER)
     assert caught.value.body["type"] == "error"
 
 
@@ -468,12 +489,12 @@ async def test_anthropic_keys_timeouts_and_stream_errors(fake_anthropic: FakeAnt
     client = claude(fake_anthropic, timeout=0.2)
     fake_anthropic.script(Hang(5), Fail(529, after_chunks=4))
     with pytest.raises(anthropic.APITimeoutError):
-        await client.messages.create(model="claude-x", max_tokens=10, messages=USER)
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=USER)
     with pytest.raises(anthropic.APIStatusError, match="overloaded_error"):
-        async with client.messages.stream(model="claude-x", max_tokens=10, messages=USER) as stream:
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=10, messages=USER) as stream:
             async for _ in stream:
                 pass
-    assert (await client.messages.count_tokens(model="claude-x", messages=USER)).input_tokens == 6
+    assert (await client.messages.count_tokens(model="claude-haiku-4-5", messages=USER)).input_tokens == 6
     assert [m.id async for m in client.models.list()][0] == "claude-haiku-4-5"
 
 
@@ -496,3 +517,111 @@ async def test_cohere_mid_stream_failure(fake_cohere: FakeCohere) -> None:
     assert [e.type for e in events] == ["message-start", "content-start", "content-delta", "message-end"]
     assert events[-1].delta.finish_reason == "ERROR"
     assert "internal server error" in events[-1].delta.error
+
+
+# -- Strictness ------------------------------------------------------------------------------------
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("messages", "extra", "param", "message"),
+    [
+        ([{"role": "robot", "content": "hi"}], {}, "messages[0].role", "Invalid value: 'robot'"),
+        ([*USER, {"role": "tool", "tool_call_id": "call_9", "content": "x"}], {}, "messages.[1].role",
+         "must be a response to a preceeding message with 'tool_calls'"),
+        ([*USER, {"role": "assistant", "content": None, "tool_calls": [CALL]}, *USER], {},
+         "messages.[2].role", "did not have response messages: call_1"),
+        (USER, {"temperature": 2.5}, "temperature", "Expected a value <= 2, but got 2.5 instead."),
+        (USER, {"max_tokens": 0}, "max_tokens", "Expected a value >= 1, but got 0 instead."),
+        (USER, {"tool_choice": "auto"}, "tool_choice", "only allowed when 'tools' are specified"),
+    ],
+)
+async def test_openai_refuses_malformed_requests(
+    fake_openai: FakeOpenAI, messages: list, extra: dict, param: str, message: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai(fake_openai).chat.completions.create(model="gpt-4o", messages=messages, **extra)
+    assert caught.value.param == param and message in caught.value.message
+
+
+@pytest.mark.asyncio
+async def test_openai_tool_result_round_trip_is_accepted(fake_openai: FakeOpenAI) -> None:
+    messages = [*USER, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18 degrees"}]
+    fake_openai.script(Reply("It is 18 degrees."))
+    reply = await oai(fake_openai).chat.completions.create(model="gpt-4o", messages=messages, tools=OAI_TOOLS)
+    assert reply.choices[0].message.content == "It is 18 degrees."
+
+
+@pytest.mark.asyncio
+async def test_anthropic_refuses_unpaired_tool_blocks(fake_anthropic: FakeAnthropic) -> None:
+    client = claude(fake_anthropic)
+    use = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18"}
+    with pytest.raises(anthropic.BadRequestError, match="without `tool_result` blocks immediately after: toolu_1"):
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10, tools=CLAUDE_TOOLS,
+                                     messages=[*USER, {"role": "assistant", "content": [use]}, *USER])
+    with pytest.raises(anthropic.BadRequestError, match="unexpected `tool_use_id`"):
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10, tools=CLAUDE_TOOLS,
+                                     messages=[*USER, {"role": "user", "content": [result]}])
+    with pytest.raises(anthropic.BadRequestError, match="must define tools"):
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10,
+                                     messages=[*USER, {"role": "assistant", "content": [use]},
+                                               {"role": "user", "content": [result]}])
+    with pytest.raises(anthropic.BadRequestError, match="temperature: Input should be less than or equal to 1"):
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=USER,
+                                     extra_body={"temperature": 1.5})
+    with pytest.raises(anthropic.BadRequestError, match='Unexpected role "system"'):
+        await client.messages.create(model="claude-haiku-4-5", max_tokens=10,
+                                     messages=[{"role": "system", "content": "x"}, *USER])
+    answered = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=10, tools=CLAUDE_TOOLS,
+        messages=[*USER, {"role": "assistant", "content": [use]}, {"role": "user", "content": [result]}])
+    assert answered.stop_reason == "end_turn"
+
+
+@pytest.mark.asyncio
+async def test_cohere_refuses_unpaired_tool_messages(fake_cohere: FakeCohere) -> None:
+    client = co(fake_cohere)
+    with pytest.raises(cohere.errors.BadRequestError) as caught:
+        await client.chat(model="command-a-03-2025", messages=[
+            *USER, {"role": "tool", "tool_call_id": "x", "content": "18"}])
+    assert "does not follow an assistant message" in caught.value.body["message"]
+    with pytest.raises(cohere.errors.BadRequestError):
+        await client.chat(model="command-a-03-2025", messages=USER, temperature=1.5)
+
+
+@pytest.mark.asyncio
+async def test_tool_calls_only_for_declared_tools(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(Reply(tool_calls=[WEATHER]))
+    with pytest.raises(openai.InternalServerError):
+        await oai(fake_openai).chat.completions.create(model="gpt-4o", messages=USER)
+    assert "scripted tool call(s) ['get_weather'] but the request declared []" in fake_openai.errors[0]
+    fake_openai.errors.clear()  # the failure was the point of this test
+
+
+@pytest.mark.asyncio
+async def test_unknown_models_are_not_served(fake_openai: FakeOpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="The model `llama3` does not exist"):
+        await oai(fake_openai).chat.completions.create(model="llama3", messages=USER)
+    fake_openai.serve("llama3")
+    assert (await oai(fake_openai).chat.completions.create(model="llama3", messages=USER)).choices
+
+
+@pytest.mark.asyncio
+async def test_split_streams_reassemble(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic,
+                                        fake_cohere: FakeCohere) -> None:
+    text = "Zürich — 東京 and naïve café ☕ twice over"
+    for fake in (fake_openai, fake_anthropic, fake_cohere):
+        fake.split_events, fake.split_seed = True, 7
+        fake.script(Reply(text))
+    stream = await oai(fake_openai).chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == text
+    async with claude(fake_anthropic).messages.stream(model="claude-haiku-4-5", max_tokens=100,
+                                                      messages=USER) as claude_stream:
+        assert "".join([t async for t in claude_stream.text_stream]) == text
+    events = [e async for e in co(fake_cohere).chat_stream(model="command-a-03-2025", messages=USER)]
+    assert "".join(e.delta.message.content.text for e in events if e.type == "content-delta") == text

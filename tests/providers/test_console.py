@@ -259,6 +259,7 @@ def test_openai_compatible_model_add_edit_delete(world, fake_openai) -> None:  #
     assert crypto.decrypt(world.alpha.schema_name, entry.secret_config)["api_key"] == KEY
 
     # A second model, then remove the first.
+    fake_openai.serve("bge-m3")
     client.post(f"{BASE}openai_api_compatible/new/",
                 _compatible_data(fake_openai, display_name="", model="bge-m3", model_type="text-embedding"))
     assert len(_credentials(world, provider="openai_api_compatible")) == 2
@@ -293,6 +294,7 @@ def test_a_server_refusing_the_model_shows_its_message(world, fake_openai) -> No
 
 def test_editing_onto_another_entrys_model_is_refused(world, fake_openai) -> None:  # type: ignore[no-untyped-def]
     client = client_for(world.owner.user)
+    fake_openai.serve("qwen")
     client.post(f"{BASE}openai_api_compatible/new/", _compatible_data(fake_openai))
     client.post(f"{BASE}openai_api_compatible/new/",
                 _compatible_data(fake_openai, display_name="", model="qwen"))

@@ -1,7 +1,6 @@
 """The built-in embedding model: meaning, shape, batching, order, edge cases, and the async API."""
 
 import asyncio
-import time
 
 import numpy as np
 import pytest
@@ -115,42 +114,22 @@ def test_text_past_the_truncation_limit_is_cut(model):
 
 @pytest.mark.asyncio
 async def test_async_embed_does_not_block_the_event_loop(model):
+    """The loop keeps turning while a batch embeds: counted in turns, not in seconds (the gaps
+    between turns are measured in bench/local_embedding.py)."""
     texts = [f"Sentence number {i} about knowledge bases and retrieval." for i in range(512)]
-    model.embed_sync(texts[:1])  # load the session outside the timed part
-    ticks: list[float] = []
-
-    async def ticker() -> None:
-        while True:
-            ticks.append(time.perf_counter())
-            await asyncio.sleep(0.005)
-
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    vectors = await model.embed(texts)
-    elapsed = time.perf_counter() - started
-    task.cancel()
+    model.embed_sync(texts[:1])  # load the session first
+    embedding = asyncio.create_task(model.embed(texts))
+    turns = 0
+    while not embedding.done():  # a blocking embed would hold the loop: done at the first turn
+        turns += 1
+        await asyncio.sleep(0)
+    vectors = await embedding
 
     assert len(vectors) == len(texts)
     assert vectors[7] == pytest.approx(model.embed_sync([texts[7]])[0], abs=1e-5)
-    # the loop kept running the whole time: many ticks, none far apart
-    gaps = np.diff(ticks)
-    assert len(ticks) >= max(3, elapsed / 0.05)
-    assert gaps.max() < 0.25
+    assert turns >= 3
 
 
 @pytest.mark.asyncio
 async def test_async_embed_of_nothing(model):
     assert await model.embed([]) == []
-
-
-def test_throughput_is_reported(model, capsys):
-    texts = [f"{triple[0]} ({i})" for i in range(64) for triple in TRIPLES[:2]]
-    model.embed_sync(texts[:32])  # warm up
-
-    started = time.perf_counter()
-    model.embed_sync(texts, batch_size=32)
-    rate = len(texts) / (time.perf_counter() - started)
-
-    with capsys.disabled():
-        print(f"\nlocal embeddings: {rate:.0f} sentences/s at batch 32 ({len(texts)} sentences)")
-    assert rate > 0

@@ -34,6 +34,7 @@ def _openai(fake) -> ProviderCredential:  # type: ignore[no-untyped-def]
 
 
 def _compatible(fake, model="llama3", model_type="llm", **extra) -> ProviderCredential:  # type: ignore[no-untyped-def]
+    fake.serve(model)  # the server has the model loaded
     return services.credential_save(provider_id="openai_api_compatible", data={
         "base_url": fake.base_url, "model": model, "model_type": model_type, "function_calling": True, **extra})
 
@@ -92,6 +93,67 @@ def test_streamed_tool_calls_are_reassembled(alpha, fake_openai) -> None:  # typ
     assert fake_openai.requests[-1].json["tools"][0]["function"]["name"] == "get_weather"
 
 
+def _round_trip(model, fake, endpoint: str):  # type: ignore[no-untyped-def]
+    """A tool call, then its result sent back: the strict fake refuses a badly paired exchange.
+    The fake splits its streams at random byte offsets meanwhile."""
+    fake.split_events = True
+    fake.script(endpoint, Reply("Checking.", tool_calls=[FakeToolCall("get_weather", {"city": "Zürich"})]))
+    question = [PromptMessage("system", "Be brief."), PromptMessage("user", "Weather in Zürich?")]
+    first = run(model.invoke(question, tools=[WEATHER]))
+    assert first.finish_reason == "tool_calls" and first.text == "Checking."
+    [call] = first.tool_calls
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Zürich"})
+    fake.script(endpoint, Reply("It is 18 °C in Zürich."))
+    exchange = [*question, PromptMessage("assistant", first.text, tool_calls=[call]),
+                PromptMessage("tool", "18 °C, sunny", name="get_weather", tool_call_id=call.id)]
+    second = run(model.invoke(exchange, tools=[WEATHER]))
+    assert second.text == "It is 18 °C in Zürich." and second.finish_reason == "stop"
+    assert fake.requests[-1].json.get("messages")  # the exchange reached the provider, accepted
+    return fake.requests[-1].json
+
+
+def test_openai_tool_result_round_trip(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    _openai(fake_openai)
+    sent = _round_trip(selectors.resolve("llm", "openai", "gpt-4o"), fake_openai, "chat")
+    call = sent["messages"][2]
+    assert call["role"] == "assistant" and call["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert sent["messages"][3] == {"role": "tool", "content": "18 °C, sunny", "name": "get_weather",
+                                   "tool_call_id": call["tool_calls"][0]["id"]}
+
+
+def test_azure_tool_result_round_trip(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.serve("prod-gpt4o")
+    services.credential_save(provider_id="azure_openai", data={
+        "endpoint": fake_openai.azure_endpoint, "api_key": KEY, "api_version": "2024-10-21", "deployment": "prod-gpt4o",
+        "base_model": "gpt-4o"})
+    sent = _round_trip(selectors.resolve("llm", "azure_openai", "prod-gpt4o"), fake_openai, "chat")
+    assert sent["messages"][3]["role"] == "tool"
+    assert fake_openai.requests[-1].path == "/openai/deployments/prod-gpt4o/chat/completions"
+
+
+def test_anthropic_tool_result_round_trip(alpha, fake_anthropic) -> None:  # type: ignore[no-untyped-def]
+    services.credential_save(provider_id="anthropic", data={"api_key": KEY, "base_url": fake_anthropic.base_url})
+    sent = _round_trip(selectors.resolve("llm", "anthropic", "claude-sonnet-4-6"), fake_anthropic, "messages")
+    use = sent["messages"][1]["content"]
+    assert use[0] == {"type": "text", "text": "Checking."} and use[1]["type"] == "tool_use"
+    assert sent["messages"][2] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": use[1]["id"], "content": "18 °C, sunny"}]}
+
+
+def test_cohere_tool_result_round_trip(alpha, fake_cohere) -> None:  # type: ignore[no-untyped-def]
+    services.credential_save(provider_id="cohere", data={"api_key": KEY, "base_url": fake_cohere.base_url})
+    sent = _round_trip(selectors.resolve("llm", "cohere", "command-r-08-2024"), fake_cohere, "chat")
+    assistant, tool = sent["messages"][2], sent["messages"][3]
+    assert assistant["tool_plan"] == "Checking." and assistant["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert tool == {"role": "tool", "content": "18 °C, sunny", "tool_call_id": assistant["tool_calls"][0]["id"]}
+
+
+def test_compatible_tool_result_round_trip(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    _compatible(fake_openai, model="qwen-tools")
+    sent = _round_trip(selectors.resolve("llm", "openai_api_compatible", "qwen-tools"), fake_openai, "chat")
+    assert sent["model"] == "qwen-tools" and sent["messages"][3]["role"] == "tool"
+
+
 def test_vision_input_is_sent_as_image_parts(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
     _openai(fake_openai)
     run(selectors.resolve("llm", "openai", "gpt-4o").invoke(
@@ -112,6 +174,7 @@ def test_compatible_completion_mode_model(alpha, fake_openai) -> None:  # type: 
 
 
 def test_azure_deployment(alpha, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    fake_openai.serve("prod-gpt4o")  # the deployment exists on the resource
     services.credential_save(provider_id="azure_openai", data={
         "endpoint": fake_openai.azure_endpoint, "api_key": KEY, "api_version": "2024-10-21", "deployment": "prod-gpt4o",
         "base_model": "gpt-4o"})
@@ -369,6 +432,7 @@ def test_management_commands(world, fake_openai) -> None:  # type: ignore[no-unt
     from django.core.management import call_command
 
     out = StringIO()
+    fake_openai.serve("qwen2")
     call_command("set_provider", "--workspace", "alpha", "--provider", "openai_api_compatible",
                  "--credentials", json.dumps({"base_url": fake_openai.base_url}), "--model", "qwen2",
                  "--model-type", "llm", stdout=out)

@@ -18,6 +18,7 @@ MODEL = {"provider": "openai_api_compatible", "name": "fake-chat", "mode": "chat
 
 
 def setup_model(fake) -> None:  # type: ignore[no-untyped-def]
+    fake.serve("fake-chat")
     providers.credential_save(provider_id="openai_api_compatible", validate=False, data={
         "base_url": fake.base_url, "model": "fake-chat", "model_type": "llm", "function_calling": True,
         "vision": True})

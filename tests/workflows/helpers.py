@@ -52,7 +52,7 @@ class Result:
 async def arun(raw: dict[str, Any], inputs: dict[str, Any] | None = None, *, mode: str = "workflow",
                system: dict[str, Any] | None = None, env: dict[str, Any] | None = None,
                conversation: dict[str, Any] | None = None, tenant: Any = None, stop_after: int | None = None,
-               history: list | None = None, timeout: float | None = None, app_id: str = "app") -> Result:
+               history: list | None = None, app_id: str = "app") -> Result:
     events: list[tuple[str, dict]] = []
     pool = VariablePool({"sys": dict(system or {}), "env": dict(env or {}), "conversation": dict(conversation or {})})
     state = {"stop": False}
@@ -67,20 +67,13 @@ async def arun(raw: dict[str, Any], inputs: dict[str, Any] | None = None, *, mod
                      history=list(history or []))
     status, error = "succeeded", None
     try:
-        coro = GraphEngine(ctx, Graph.parse(raw), pool).run()
-        if timeout is not None:
-            async with asyncio.timeout(timeout):
-                await coro
-        else:
-            await coro
+        await GraphEngine(ctx, Graph.parse(raw), pool).run()
         if ctx.exceptions:
             status = "partial-succeeded"
     except WorkflowFailed as exc:
         status, error = "failed", str(exc)
     except WorkflowStopped:
         status, error = "stopped", "Stopped by user."
-    except TimeoutError:
-        status, error = "failed", "timeout"
     return Result(status, error, ctx, events)
 
 

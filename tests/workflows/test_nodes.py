@@ -244,9 +244,7 @@ def test_loop_runs_rounds_updates_loop_variables_and_breaks() -> None:
 # --- Waiting for other issues ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("node_type", "reason"), [("tool", "unsupported until the tools issue"),
-                                                   ("agent", "unsupported until agent strategies"),
-                                                   ("human-input", "Unknown node type: human-input")])
+@pytest.mark.parametrize(("node_type", "reason"), [("human-input", "Unknown node type: human-input")])
 def test_unsupported_nodes_fail_with_a_clear_reason(node_type: str, reason: str) -> None:
     result = one(node("x", node_type), {})
     assert result.status == "failed" and reason in result.error

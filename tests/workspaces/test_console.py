@@ -12,6 +12,7 @@ from apps.applications.models import App
 from apps.logs.models import Conversation, Message
 from apps.providers import crypto
 from apps.providers.models import ProviderCredential
+from apps.tools.models import ApiToolProvider, McpServer
 from apps.workspaces import services
 from apps.workspaces.models import Invitation, Membership, Workspace
 from config import urls_tenant
@@ -53,11 +54,16 @@ def _console_urls(world, workspace_slug: str, source, ids_only: bool = False):  
             dataset=dataset, document=document, position=1, content="probe")
         field = dataset.metadata_fields.first() or dataset_services.metadata_field_create(
             dataset=dataset, name="probe", type="string")
+        tool = ApiToolProvider.objects.first() or ApiToolProvider.objects.create(
+            name="probe", schema="{}", schema_type="openapi", server_url="https://tools.example.test")
+        mcp = McpServer.objects.first() or McpServer.objects.create(name="probe",
+                                                                    server_url="https://mcp.example.test")
     ids = {"member_id": source.pk, "invitation_id": invitation.pk, "provider": "openai",
            "credential_id": credential.pk, "app_id": app.pk, "key_id": key.pk,
            "conversation_id": conversation.pk, "message_id": message.pk, "task_id": message.task_id,
            "workflow_id": version.pk, "run_id": run.pk, "node_id": "start", "dataset_id": dataset.pk,
-           "document_id": document.pk, "segment_id": segment.pk, "field_id": field.pk, "action": "disable"}
+           "document_id": document.pk, "segment_id": segment.pk, "field_id": field.pk, "action": "disable",
+           "provider_id": tool.pk, "server_id": mcp.pk}
     urls = []
     for pattern in urls_tenant.urlpatterns:
         assert isinstance(pattern, URLPattern)

@@ -13,7 +13,7 @@ from apps.applications.config import with_defaults
 from apps.applications.message_files import message_files_body
 from apps.core.errors import ServiceError, invalid_param, not_found
 from apps.logs import selectors, services
-from apps.logs.models import Message, MessageFeedback
+from apps.logs.models import Message, MessageAgentThought, MessageFeedback
 
 
 def message_body(message: Message, workspace_id: Any) -> dict[str, Any]:
@@ -25,8 +25,23 @@ def message_body(message: Message, workspace_id: Any) -> dict[str, Any]:
         "message_files": message_files_body(workspace_id, list(message.files.all())),
         "feedback": {"rating": feedback.rating} if feedback else None,
         "retriever_resources": message.retriever_resources, "created_at": timestamp(message.created_at),
-        "agent_thoughts": [], "status": message.status, "error": message.error or None,
+        "agent_thoughts": [thought_body(t) for t in message.agent_thoughts.all()],
+        "status": message.status, "error": message.error or None,
     }
+
+
+def thought_body(thought: MessageAgentThought) -> dict[str, Any]:
+    """One of a message's agent_thoughts (§2.12)."""
+    return {
+        "id": str(thought.pk), "chain_id": None, "message_id": str(thought.message_id), "position": thought.position,
+        "thought": thought.thought, "tool": thought.tool, "tool_labels": thought.tool_labels,
+        "tool_input": thought.tool_input, "created_at": timestamp(thought.created_at),
+        "observation": thought.observation, "files": thought.files,
+    }
+
+
+# What message_body reads of each message besides its own row (prefetch it for a page).
+MESSAGE_RELATIONS = ("files__upload_file", "agent_thoughts")
 
 
 @api_view("GET", chat_only=True)
@@ -53,7 +68,7 @@ def message_list(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     if page is None:
         raise not_found("First Message Not Exists.")
     messages, has_more = page
-    prefetch_related_objects(messages, "files__upload_file")
+    prefetch_related_objects(messages, *MESSAGE_RELATIONS)
     data = [message_body(m, caller.workspace.pk) for m in messages]
     return JsonResponse({"limit": limit, "has_more": has_more, "data": data},
                         json_dumps_params={"ensure_ascii": False})

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
@@ -74,6 +75,7 @@ def saved_messages(request: HttpRequest, caller: AppCaller) -> JsonResponse:
     if page is None:
         raise not_found("Last Message Not Exists.")
     rows, has_more = page
+    prefetch_related_objects(rows, *messages.MESSAGE_RELATIONS)
     data = []
     for m in rows:
         body = messages.message_body(m, caller.workspace.pk)

@@ -25,12 +25,13 @@ import json
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import prefetch_related_objects
 from django.utils import translation
 
 from apps.applications import generation
 from apps.applications.api import streaming
 from apps.applications.api.auth import AppCaller
-from apps.applications.api.messages import message_body
+from apps.applications.api.messages import MESSAGE_RELATIONS, message_body
 from apps.applications.api.meta import parameters_body, site_body
 from apps.applications.models import App
 from apps.applications.webapp import identity
@@ -60,6 +61,7 @@ def _session(ctx: identity.WebAppContext, scope: dict[str, Any], token: str | No
     if conversation is not None:
         rows, _more = selectors.api_message_page(conversation=conversation, first_id=None,
                                                  limit=HISTORY_LIMIT)
+        prefetch_related_objects(rows, *MESSAGE_RELATIONS)
         history = [message_body(m, ctx.workspace.pk) for m in rows]
     with translation.override(ctx.site.default_language.lower()):
         strings = widget_strings()

@@ -73,6 +73,7 @@ class ToolCallDelta:
 
 
 PRICE_QUANTUM = Decimal("0.0000001")
+SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_price", "completion_price", "total_price")
 
 
 def _price(tokens: int, unit_price: Decimal, price_unit: Decimal) -> Decimal:
@@ -103,6 +104,11 @@ class Usage(BaseModel):
     )
     def _decimal_as_string(self, value: Decimal) -> str:
         return str(value)
+
+    def plus(self, other: "Usage") -> "Usage":
+        """This usage with another call of the same turn added: tokens and prices summed, unit
+        prices and timings kept (the reference sums an agent turn's or a workflow's calls so)."""
+        return self.model_copy(update={name: getattr(self, name) + getattr(other, name) for name in SUMMED})
 
     @classmethod
     def priced(

@@ -41,14 +41,16 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
     except anthropic.APITimeoutError as exc:
         raise errors.timed_out(m.timeout, **kw) from exc
     except anthropic.APIConnectionError as exc:
-        raise errors.unreachable(exc.message, **kw) from exc
+        raise errors.unreachable(exc, **kw) from exc
     except httpx.HTTPError as exc:
         raise errors.CompletionRequestError(f"Model provider request failed: {exc}", **kw) from exc
 
 
 def _new_client(m: ResolvedModel) -> anthropic.AsyncAnthropic:
+    # The base URL is set by workspace members: every connection goes through the SSRF guard.
+    http = anthropic.DefaultAsyncHttpxClient(timeout=m.timeout, transport=clients.guarded_transport())
     return anthropic.AsyncAnthropic(api_key=m.config.get("api_key"), base_url=m.config.get("base_url") or None,
-                                    timeout=m.timeout, max_retries=m.max_retries)
+                                    timeout=m.timeout, max_retries=m.max_retries, http_client=http)
 
 
 def _image(part: ImagePart) -> dict[str, Any]:
@@ -97,9 +99,11 @@ async def stream_llm(
                               "max_tokens": int(params.get("max_tokens") or m.spec.max_tokens or DEFAULT_MAX_TOKENS)}
     if system:
         kwargs["system"] = system
-    for name in ("temperature", "top_p", "top_k"):
-        if params.get(name) is not None:
-            kwargs[name] = params[name]
+    # anthropic 2.x dropped the sampling parameters from create()'s signature (the API still takes
+    # them): they go in the body directly.
+    sampling = {name: params[name] for name in ("temperature", "top_p", "top_k") if params.get(name) is not None}
+    if sampling:
+        kwargs["extra_body"] = sampling
     if stop:
         kwargs["stop_sequences"] = stop
     if tools:

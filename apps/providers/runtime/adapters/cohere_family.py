@@ -47,8 +47,9 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
 
 
 def _new_client(m: ResolvedModel) -> cohere.AsyncClientV2:
+    # The base URL is set by workspace members: every connection goes through the SSRF guard.
     return cohere.AsyncClientV2(api_key=m.config.get("api_key"), base_url=m.config.get("base_url") or None,
-                                timeout=m.timeout, max_retries=m.max_retries)
+                                timeout=m.timeout, max_retries=m.max_retries, httpx_client=clients.guarded_httpx())
 
 
 def client(m: ResolvedModel) -> cohere.AsyncClientV2:
@@ -67,8 +68,10 @@ def to_cohere(messages: list[PromptMessage]) -> list[dict[str, Any]]:
     for message in messages:
         item: dict[str, Any] = {"role": message.role, "content": _content(message)}
         if message.tool_calls:
-            item["tool_calls"] = [{"id": c.id, "type": "function",
-                                   "function": {"name": c.name, "arguments": c.arguments}} for c in message.tool_calls]
+            # Cohere's assistant turn that calls tools carries its text as the tool plan.
+            item = {"role": "assistant", "tool_plan": message.text or "",
+                    "tool_calls": [{"id": c.id, "type": "function",
+                                    "function": {"name": c.name, "arguments": c.arguments}} for c in message.tool_calls]}
         if message.role == "tool":
             item["tool_call_id"] = message.tool_call_id
         out.append(item)
@@ -105,6 +108,10 @@ async def stream_llm(
                 text = event.delta.message.content.text if event.delta and event.delta.message else None
                 if text:
                     yield ProviderChunk(delta=text)
+            elif kind == "tool-plan-delta":  # what the model says before it calls tools
+                plan = event.delta.message.tool_plan if event.delta and event.delta.message else None
+                if plan:
+                    yield ProviderChunk(delta=plan)
             elif kind == "tool-call-start":
                 tool_index += 1
                 call = event.delta.message.tool_calls

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from apps.providers.runtime.entities import Usage
 from apps.workflows.engine.entities import NodeError, NodeResult
 from apps.workflows.engine.graph import NodeSpec
 from apps.workflows.engine.variables import VariablePool
@@ -40,6 +41,15 @@ class Node:
                 selector = item.get("value_selector") or []
                 values[str(item["variable"])] = self.pool.get(selector, None) if selector else None
         return values
+
+
+def record_usage(result: NodeResult, usage: Usage | None) -> None:
+    """A model call's tokens and price count toward the node (its metadata) and so the run."""
+    if usage is not None:
+        result.usage = usage
+        result.tokens, result.price, result.currency = usage.total_tokens, usage.total_price, usage.currency
+        result.metadata.update(total_tokens=usage.total_tokens, total_price=str(usage.total_price),
+                               currency=usage.currency)
 
 
 class UnsupportedNode(Node):

@@ -1,6 +1,6 @@
 """Nodes that reach outside the run: HTTP Request (through the SSRF-guarded client of
-apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), and the nodes that wait
-for other issues: Knowledge Retrieval, Tool and Agent."""
+apps.core.outbound), Code (through the sandbox of apps.workflows.sandbox), Knowledge Retrieval, and
+the Agent node, which waits for the agent runtime. The Tool node is in tool.py."""
 
 import asyncio
 import base64
@@ -10,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.providers.catalog import provider_id_of
 from apps.workflows.engine.entities import NodeError, NodeResult
-from apps.workflows.engine.nodes.base import Node, UnsupportedNode
-from apps.workflows.engine.nodes.llm import _usage_result
+from apps.workflows.engine.nodes.base import Node, record_usage
 
 TEXT_LIMIT = 1024 * 1024
 BINARY_LIMIT = 10 * 1024 * 1024
@@ -195,12 +195,11 @@ class CodeNode(Node):
 
 
 def _rerank_model(config: dict[str, Any]) -> dict[str, str]:
-    from apps.applications.dsl import _provider_id
 
     model = config.get("reranking_model") or {}
     if "reranking_model_name" in model:
         return model
-    return {"reranking_provider_name": _provider_id(str(model.get("provider") or "")),
+    return {"reranking_provider_name": provider_id_of(str(model.get("provider") or "")),
             "reranking_model_name": str(model.get("model") or "")}
 
 
@@ -243,7 +242,6 @@ def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str],
               user: str | None) -> tuple[list[dict[str, Any]], Any]:
     """Sync, in the workspace schema: search the node's datasets with apps.datasets (N-to-1 through
     the node's model, or multi-path with its top_k, threshold and rerank settings)."""
-    from apps.applications.dsl import _provider_id
     from apps.datasets import context, retrieval
     from apps.providers import selectors as provider_selectors
 
@@ -254,7 +252,7 @@ def _retrieve(data: dict[str, Any], query: str, dataset_ids: list[str],
     conditions = data.get("metadata_filtering_conditions") if data.get("metadata_filtering_mode") == "manual" else None
     if (data.get("retrieval_mode") or "multiple") == "single":
         model_config = (data.get("single_retrieval_config") or {}).get("model") or {}
-        model = provider_selectors.resolve("llm", _provider_id(str(model_config.get("provider") or "")),
+        model = provider_selectors.resolve("llm", provider_id_of(str(model_config.get("provider") or "")),
                                            str(model_config.get("name") or ""))
         routed = context.route(datasets, query, model, user)
         usage = routed.usage
@@ -309,13 +307,6 @@ class KnowledgeRetrievalNode(Node):
         except ServiceError as exc:
             raise NodeError(exc.message, "KnowledgeRetrievalError") from None
         node_result = NodeResult(inputs={"query": query}, outputs={"result": result})
-        _usage_result(node_result, usage)  # the routing call counts toward the node and the run
+        record_usage(node_result, usage)  # the routing call counts toward the node and the run
         return node_result
 
-
-class ToolNode(UnsupportedNode):
-    reason = "The Tool node is unsupported until the tools issue lands."
-
-
-class AgentNode(UnsupportedNode):
-    reason = "The Agent node is unsupported until agent strategies (the tools issue) land."

@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any
 
-from apps.applications.dsl import _provider_id
 from apps.providers import selectors as provider_selectors
+from apps.providers.catalog import provider_id_of
 from apps.providers.runtime.entities import ImagePart, PromptMessage, ToolDefinition, Usage
 from apps.workflows.engine.entities import NodeError, NodeResult
-from apps.workflows.engine.nodes.base import Node
+from apps.workflows.engine.nodes.base import Node, record_usage
 from apps.workflows.engine.nodes.basic import render_jinja
 from apps.workflows.engine.variables import to_text
 from apps.workspaces.sync import run_hot
@@ -20,7 +20,7 @@ DEFAULT_HISTORY = 50
 
 async def resolve_model(ctx: Any, config: dict[str, Any] | None) -> Any:
     config = config or {}
-    provider, name = _provider_id(str(config.get("provider") or "")), str(config.get("name") or "")
+    provider, name = provider_id_of(str(config.get("provider") or "")), str(config.get("name") or "")
     if not provider or not name:
         raise NodeError("No model is selected.", "ModelNotConfigured")
     key = (provider, name)
@@ -35,15 +35,7 @@ def _params(config: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
     return params, stop
 
 
-def _usage_result(result: NodeResult, usage: Usage | None) -> None:
-    if usage is not None:
-        result.usage = usage
-        result.tokens, result.price, result.currency = usage.total_tokens, usage.total_price, usage.currency
-        result.metadata.update(total_tokens=usage.total_tokens, total_price=str(usage.total_price),
-                               currency=usage.currency)
-
-
-class _ModelNode(Node):
+class ModelNode(Node):
     def history(self) -> list[PromptMessage]:
         memory = self.data.get("memory")
         if not memory or self.ctx.mode != "advanced-chat":
@@ -112,7 +104,7 @@ def _attach(messages: list[PromptMessage], images: list[ImagePart]) -> None:
     messages.append(PromptMessage("user", [*images]))
 
 
-class LLMNode(_ModelNode):
+class LLMNode(ModelNode):
     type = "llm"
 
     def _render(self, item: dict[str, Any], context: str, jinja_vars: dict[str, Any]) -> str:
@@ -157,7 +149,7 @@ class LLMNode(_ModelNode):
             process_data={"model_mode": model.get("mode") or "chat", "prompts": _log(messages), "usage": usage_json,
                           "finish_reason": finish, "model_provider": model.get("provider"),
                           "model_name": model.get("name")})
-        _usage_result(result, usage)
+        record_usage(result, usage)
         return result
 
 
@@ -178,7 +170,7 @@ CLASSIFIER_PROMPT = (
     "Categories: {categories}\n{instruction}")
 
 
-class QuestionClassifierNode(_ModelNode):
+class QuestionClassifierNode(ModelNode):
     type = "question-classifier"
 
     async def run(self) -> NodeResult:
@@ -207,7 +199,7 @@ class QuestionClassifierNode(_ModelNode):
             process_data={"prompts": _log(messages), "usage": usage_json, "finish_reason": finish,
                           "model_answer": text},
             edge_handle=str(chosen["id"]))
-        _usage_result(result, usage)
+        record_usage(result, usage)
         return result
 
 
@@ -230,7 +222,7 @@ def _check_type(kind: str, value: Any) -> bool:
     return True
 
 
-class ParameterExtractorNode(_ModelNode):
+class ParameterExtractorNode(ModelNode):
     type = "parameter-extractor"
 
     async def run(self) -> NodeResult:
@@ -292,5 +284,5 @@ class ParameterExtractorNode(_ModelNode):
         result = NodeResult(inputs={"query": query}, outputs=outputs,
                             process_data={"prompts": _log(messages), "usage": usage_json, "finish_reason": finish,
                                           "function": calls[0] if calls else None, "model_answer": text})
-        _usage_result(result, usage)
+        record_usage(result, usage)
         return result
