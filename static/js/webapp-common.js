@@ -31,6 +31,21 @@ window.TesseraWebApp = (function () {
     });
   }
 
+  /* x-safe-html="expr": Alpine's CSP build refuses x-html, so the pages' Markdown goes in through
+   * this directive, which sanitises whatever the expression gives (md() output, escaped text)
+   * once more before it becomes the element's HTML. */
+  document.addEventListener("alpine:init", () => {
+    window.Alpine.directive("safe-html", (el, { expression }, { effect, evaluateLater }) => {
+      const get = evaluateLater(expression);
+      effect(() => get((value) => {
+        const html = value == null ? "" : String(value);
+        el.innerHTML = window.DOMPurify
+          ? window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input"] })
+          : escapeHtml(html);
+      }));
+    });
+  });
+
   function md(text) {
     if (!window.marked || !window.DOMPurify) return escapeHtml(text);
     const html = window.marked.parse(text || "", { gfm: true, breaks: true });

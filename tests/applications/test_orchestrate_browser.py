@@ -165,7 +165,7 @@ def test_preview_microphone_and_read_aloud(live_url, mic_browser, world_tx, fake
     page.click("[data-testid=mic]")
     page.locator("[data-testid=mic][aria-pressed=true]").wait_for()
     page.click("[data-testid=mic]")  # stop recording: the audio goes to the transcription model
-    page.wait_for_function("document.getElementById('debug-query').value === 'tell me a joke'")
+    page.wait_for_function("() => document.getElementById('debug-query').value === 'tell me a joke'")
     upload = next(r for r in fake_openai.requests if r.path.endswith("/audio/transcriptions"))
     assert upload.path.endswith("/audio/transcriptions")
 

@@ -239,7 +239,7 @@ def test_phone_layout_in_the_sites_language(live_url, browser, world_tx, fake_op
     shot(page, "webapp-chat-phone")
     page.click(".wa-top__menu")
     page.locator("[data-testid=new-conversation]").wait_for(state="visible")
-    page.wait_for_function("document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
+    page.wait_for_function("() => document.querySelector('#wa-side').getBoundingClientRect().x >= 0")
     shot(page, "webapp-chat-phone-drawer")
     context.close()
 

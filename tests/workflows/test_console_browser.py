@@ -52,7 +52,7 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     # Step test: one node alone, with the values it reads filled in by hand
     page.click("[data-testid=step-test] summary")
     page.select_option("#wf-step-node", "end")
-    page.wait_for_function("document.querySelector('#wf-step-values').value.includes('llm.text')")
+    page.wait_for_function("() => document.querySelector('#wf-step-values').value.includes('llm.text')")
     page.fill("#wf-step-values", '{"llm.text": "by hand", "start.n": 2}')
     page.click("text=Run this node")
     page.wait_for_selector("[data-testid=step-result]:has-text('by hand')")
