@@ -49,6 +49,7 @@
       tab: "once",
       runs: [],
       busy: false,
+      uploading: 0,
       taskId: "",
       notice: "",
 
@@ -59,8 +60,32 @@
 
       md: W.md,
 
+      /* A file variable's choice, uploaded at once (…/api/files/upload); the input then holds the
+       * file objects the run takes: {transfer_method: "local_file", upload_file_id}. */
+      async attach(field, event) {
+        const chosen = Array.from(event.target.files || []);
+        this.inputs[field.variable] = null;
+        if (!chosen.length) return;
+        this.uploading += 1;
+        try {
+          const uploaded = [];
+          for (const file of chosen) {
+            const form = new FormData();
+            form.append("file", file);
+            const row = await callJson("files/upload", { method: "POST", form });
+            uploaded.push({ transfer_method: "local_file", upload_file_id: row.id });
+          }
+          this.inputs[field.variable] = field.type === "file-list" ? uploaded : uploaded[0];
+          delete this.errors[field.variable];
+        } catch (e) {
+          this.errors[field.variable] = e.message;
+        } finally {
+          this.uploading -= 1;
+        }
+      },
+
       async run() {
-        if (this.busy) return;
+        if (this.busy || this.uploading) return;
         if (!this.validate()) return;
         this.notice = "";
         this.runs.unshift({ key: ++seq, id: "", status: "running", steps: [], text: "", outputs: [], error: "",

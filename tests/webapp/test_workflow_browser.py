@@ -16,7 +16,7 @@ from tests.browser import alpine_ready, shot
 from tests.core.test_celery_worker import _start_worker, _stop
 from tests.datasets.test_browser import live_async_url  # noqa: F401 (a fixture)
 from tests.fakes.base import Reply
-from tests.webapp.workflow_setup import build_flow_site, text_graph, workflow_graph
+from tests.webapp.workflow_setup import build_flow_site, file_graph, text_graph, workflow_graph
 from tests.workflows.test_nodes_external import Echo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,6 +68,25 @@ def test_one_run_shows_its_steps_and_outputs(picture_server, live_url, browser, 
     page.wait_for_function("() => document.querySelector('[data-output=picture] img').naturalWidth === 1")
     assert result.locator("[data-output=n] pre").inner_text() == "3"
     shot(page, "webapp-workflow-result")
+    context.close()
+
+
+def test_a_file_variable_is_uploaded_and_read(live_url, browser, world_tx, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    flow = build_flow_site(world_tx, fake_openai, file_graph())
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_url}/workflow/{flow.code}")
+    alpine_ready(page)
+    page.click("[data-testid=run]")
+    assert "Please fill in “Document”." in page.inner_text("[data-testid=variables-form]")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Tide tables for the bay.\n")
+    page.set_input_files("#var-doc", str(notes))
+    page.wait_for_function("() => !document.querySelector('[data-testid=run]').disabled")
+    page.click("[data-testid=run]")
+    page.wait_for_selector("[data-testid=run-result][data-status=succeeded]", timeout=60_000)
+    assert "Tide tables for the bay." in page.inner_text("[data-output=text]")
+    shot(page, "webapp-workflow-file")
     context.close()
 
 

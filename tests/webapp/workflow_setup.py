@@ -45,6 +45,18 @@ def text_graph() -> dict:
     ], chain("start", "llm", "end"))
 
 
+def file_graph() -> dict:
+    """Start(doc: a required document) → Document Extractor → End(text)."""
+    return graph([
+        node("start", "start", variables=[
+            {"variable": "doc", "label": "Document", "type": "file", "required": True,
+             "allowed_file_types": ["document"], "allowed_file_upload_methods": ["local_file"]}]),
+        node("read", "document-extractor", title="Read", variable_selector=["start", "doc"],
+             is_array_file=False),
+        node("end", "end", outputs=[{"variable": "text", "value_selector": ["read", "text"]}]),
+    ], chain("start", "read", "end"))
+
+
 @dataclasses.dataclass
 class FlowSite:
     app: App

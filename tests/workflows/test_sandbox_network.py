@@ -198,7 +198,7 @@ def test_requests_per_run_are_limited(api: str) -> None:
 
 
 def test_garbage_on_the_relay_stops_the_run() -> None:
-    code = ("import os\ndef main() -> dict:\n    for fd in range(3, 20):\n        try:\n"
+    code = ("import os\ndef main() -> dict:\n    for fd in range(3, 4096):\n        try:\n"
             "            os.write(fd, b'\\xff\\xff\\xff\\xffnot a message')\n"
             "        except OSError:\n            pass\n"
             "    import time\n    time.sleep(30)\n    return {}")
