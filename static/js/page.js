@@ -37,4 +37,29 @@
     var closer = event.target.closest && event.target.closest("[data-close-dialog]");
     if (closer && closer.closest("dialog")) closer.closest("dialog").close();
   });
+
+  // Helpers for Alpine expressions shared by the console and the WebApps. Alpine's CSP build
+  // evaluates no arrow functions or inline try/catch, so list filters and JSON pretty-printing
+  // live here as magics ($agentSteps(list), $toolImages(files), $toolNames(t.tool), $pretty(text)).
+  document.addEventListener("alpine:init", function () {
+    var Alpine = window.Alpine;
+    Alpine.magic("agentSteps", function () {
+      return function (list) { return (list || []).filter(function (t) { return t.tool; }); };
+    });
+    Alpine.magic("toolImages", function () {
+      return function (files) {
+        return (files || []).filter(function (f) {
+          return f.type === "image" && (f.belongs_to || "assistant") === "assistant";
+        });
+      };
+    });
+    Alpine.magic("toolNames", function () {
+      return function (tool) { return String(tool || "").split(";").join(", "); };
+    });
+    Alpine.magic("pretty", function () {
+      return function (text) {
+        try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
+      };
+    });
+  });
 })();
