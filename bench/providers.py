@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# The fake provider listens on loopback: allowed for model providers, as for a local Ollama (README).
+os.environ.setdefault("PROVIDER_ALLOWED_NETWORKS", "127.0.0.0/8")
 
 import django  # noqa: E402
 
@@ -95,16 +97,29 @@ async def transports(fake: FakeOpenAI, runs: int) -> None:
             await fn(client)
         return (time.process_time() - started) / runs * 1000
 
-    httpx_client = openai.AsyncOpenAI(api_key=KEY, base_url=fake.base_url, http_client=openai.DefaultAsyncHttpxClient())
-    aiohttp_client = openai.AsyncOpenAI(api_key=KEY, base_url=fake.base_url, http_client=openai.DefaultAioHttpClient())
+    from apps.providers.runtime import clients
+
+    def sdk_client(http) -> openai.AsyncOpenAI:  # type: ignore[no-untyped-def]
+        return openai.AsyncOpenAI(api_key=KEY, base_url=fake.base_url, http_client=http)
+
+    httpx_client = sdk_client(openai.DefaultAsyncHttpxClient())
+    aiohttp_client = sdk_client(openai.DefaultAioHttpClient())
+    # What Tessera runs: the same transports behind the SSRF guard (apps/core/outbound_sdk.py).
+    guarded_httpx = sdk_client(openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport()))
+    guarded_aiohttp = sdk_client(openai.DefaultAsyncHttpxClient(transport=clients.guarded_transport(aiohttp=True)))
     sdk = await cpu(typed, httpx_client)
     over_httpx = await cpu(raw_response, httpx_client)
     over_aiohttp = await cpu(raw_response, aiohttp_client)
-    print("CPU per streamed answer in this process (the in-process fake server included in all three)")
+    over_guarded_httpx = await cpu(raw_response, guarded_httpx)
+    over_guarded_aiohttp = await cpu(raw_response, guarded_aiohttp)
+    print("CPU per streamed answer in this process (the in-process fake server included in all)")
     print(f"  SDK typed stream (httpx): {sdk:6.2f} ms   raw + orjson (httpx): {over_httpx:6.2f} ms "
           f"({over_httpx / sdk:.2f}x)   raw + orjson (aiohttp): {over_aiohttp:6.2f} ms ({over_aiohttp / sdk:.2f}x)")
-    await aiohttp_client.close()
-    await httpx_client.close()
+    print(f"  guarded: raw + orjson (httpx2): {over_guarded_httpx:6.2f} ms ({over_guarded_httpx / over_httpx:.2f}x "
+          f"unguarded)   raw + orjson (aiohttp): {over_guarded_aiohttp:6.2f} ms "
+          f"({over_guarded_aiohttp / over_aiohttp:.2f}x unguarded)")
+    for client in (guarded_aiohttp, guarded_httpx, aiohttp_client, httpx_client):
+        await client.close()
 
 
 async def main(runs: int, chunks: int, texts: int) -> None:

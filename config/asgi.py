@@ -16,19 +16,28 @@ from apps.tools.mcp_server import mcp_app  # noqa: E402
 
 
 class ServiceAPIHandler(ASGIHandler):
-    """Serves /v1/ with no middleware at all: the Service API authenticates by key and sets its
-    workspace schema itself, and needs none of sessions, CSRF, messages, locale or static files.
-    Skipping them keeps streaming views on the event loop instead of hopping through threads."""
+    """Serves /v1/ with SERVICE_API_MIDDLEWARE only (the API's validation layer and error format):
+    the Service API authenticates by key and sets its workspace schema itself, and needs none of
+    sessions, CSRF, messages, locale or static files. Skipping them keeps streaming views on the
+    event loop instead of hopping through threads."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         from django.conf import settings
 
         console_middleware = settings.MIDDLEWARE
-        settings.MIDDLEWARE = []
+        settings.MIDDLEWARE = settings.SERVICE_API_MIDDLEWARE
         try:
             super().load_middleware(is_async)
         finally:
             settings.MIDDLEWARE = console_middleware
+
+    def create_request(self, scope: dict, body_file: object) -> tuple:
+        # Django answers an undecodable or oversized request here, before any middleware, with
+        # plain text: give it the API's error format too.
+        from apps.core.middleware import as_api_error
+
+        request, error = super().create_request(scope, body_file)
+        return request, None if error is None else as_api_error(error)
 
 
 def _skip_form_parsing() -> None:

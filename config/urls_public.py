@@ -4,9 +4,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from apps.accounts import views as accounts
+from apps.core import openapi
 from apps.core import views as core
 from apps.datasets import notion_views
 from apps.workspaces import views as ws
@@ -31,7 +32,13 @@ urlpatterns = [
     path("invite/<str:token>/", ws.invitation_accept, name="invitation_accept"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/", include(console_patterns)),
-    path("v1/docs", SpectacularAPIView.as_view(), name="api_docs"),  # the OpenAPI schema (DRF views)
+    # The OpenAPI document of /v1 (apps/core/openapi.py) and its two readers, served offline.
+    path("v1/openapi.json", openapi.openapi_json, name="api_schema"),
+    path("v1/docs", openapi.openapi_document, name="api_docs"),
+    path("v1/docs/swagger", SpectacularSwaggerView.as_view(url="/v1/openapi.json"), name="api_swagger"),
+    path("v1/docs/redoc",
+         SpectacularRedocView.as_view(url="/v1/openapi.json", template_name="api_docs/redoc.html"),
+         name="api_redoc"),
     path("v1/", include("apps.datasets.api.urls")),
     path("v1/", include("apps.applications.api.urls")),
     path("", include("apps.applications.webapp.urls")),

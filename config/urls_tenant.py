@@ -74,6 +74,8 @@ urlpatterns += [
     path("apps/<uuid:app_id>/workflow/", workflows.workflow_page, name="app_workflow"),
     path("apps/<uuid:app_id>/workflow/draft/", workflows.draft_json, name="app_workflow_draft"),
     path("apps/<uuid:app_id>/workflow/publish/", workflows.publish, name="app_workflow_publish"),
+    path("apps/<uuid:app_id>/workflow/versions/<uuid:workflow_id>/", workflows.version_page,
+         name="app_workflow_version"),
     path("apps/<uuid:app_id>/workflow/versions/<uuid:workflow_id>/restore/", workflows.restore,
          name="app_workflow_restore"),
     path("apps/<uuid:app_id>/workflow/run/", workflows.debug_run, name="app_workflow_run"),

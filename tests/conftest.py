@@ -24,7 +24,7 @@ from apps.workspaces import services
 from apps.workspaces.models import Membership, Workspace
 from apps.workspaces.roles import Role
 
-pytest_plugins = ["tests.fakes.fixtures", "tests.browser"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.dns", "tests.browser"]
 PASSWORD = "Correct-Horse-42"
 
 
@@ -196,3 +196,26 @@ def redis_url(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache_backend(request, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run a test on the in-process cache and channel layer of the test settings and again on
+    Redis, which production uses for both (stop requests, concurrency slots, rate limits and
+    WebSocket groups live there). Redis database 1: the Celery tests use database 0."""
+    from django.core.cache import cache
+
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/1"
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                               "CONFIG": {"hosts": [url]}}}
+        from channels.layers import get_channel_layer
+        from django.core.cache import caches
+
+        # Both swapped for real (Django and Channels drop their backends when the setting changes).
+        assert type(caches["default"]).__name__ == "RedisCache"
+        assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+    cache.clear()
+    yield request.param
+    cache.clear()

@@ -26,6 +26,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from apps.applications.config import with_defaults
 from apps.applications.models import App, MessageFile, UploadFile
 from apps.core.errors import ServiceError, invalid_param
+from apps.datasets.pipeline import extract
 from apps.providers.runtime.entities import ImagePart, PromptMessage
 
 SIGN_SALT = "tessera.files.signed-url"
@@ -63,7 +64,9 @@ def _size_limit(file: UploadedFile, setting: str, default_mb: int) -> None:
 
 def check_upload(file: UploadedFile) -> None:
     """§2.10's checks of a /v1/files/upload file: a name, a type, an extension not on the operator's
-    blocklist (UPLOAD_FILE_EXTENSION_BLACKLIST), and the size limit of its kind."""
+    blocklist (UPLOAD_FILE_EXTENSION_BLACKLIST), the size limit of its kind, and content that is what
+    the extension and the declared type say (the Knowledge API's check: an ELF or a zip named .pdf
+    is refused)."""
     extension = _extension(file)
     if not file.content_type:
         raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
@@ -71,8 +74,19 @@ def check_upload(file: UploadedFile) -> None:
         raise ServiceError("file_extension_blocked", "The file extension is blocked for security reasons.")
     for _kind, extensions, setting, default_mb in SIZE_SETTINGS:
         if extension in extensions:
-            return _size_limit(file, setting, default_mb)
-    return _size_limit(file, "UPLOAD_FILE_SIZE_LIMIT", 15)
+            _size_limit(file, setting, default_mb)
+            break
+    else:
+        _size_limit(file, "UPLOAD_FILE_SIZE_LIMIT", 15)
+    _check_content(file)
+
+
+def _check_content(file: UploadedFile) -> None:
+    whole = extract.needs_whole_file(file.name or "", file.content_type or "")
+    file.seek(0)
+    data = file.read() if whole else file.read(extract.HEAD_BYTES)
+    file.seek(0)
+    extract.check_content(file.name or "", data, file.content_type or "")
 
 
 def check_image(file: UploadedFile) -> None:
@@ -81,6 +95,7 @@ def check_image(file: UploadedFile) -> None:
     if not file.content_type or extension not in IMAGE_EXTENSIONS:
         raise ServiceError("unsupported_file_type", "File type not allowed.", 415)
     _size_limit(file, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10)
+    _check_content(file)
 
 
 def store_upload(app: App, schema_name: str, file: UploadedFile, end_user: Any = None) -> UploadFile:

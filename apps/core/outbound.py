@@ -12,7 +12,10 @@ redirect hop opens its own checked connection, and numeric tricks (``2130706433`
 ``0177.0.0.1``, ``[::ffff:127.0.0.1]``) are judged by the address they resolve to.
 
 Operators open holes with settings (README, "Outbound requests"): ``OUTBOUND_ALLOWED_NETWORKS``
-(CIDRs, optionally with a port) and ``OUTBOUND_ALLOW_PRIVATE`` (turns the check off).
+(CIDRs, optionally with a port) and ``OUTBOUND_ALLOW_PRIVATE`` (turns the check off). A caller may
+name one more list in the same format that applies to its calls only (``allow_setting``: model
+providers use PROVIDER_ALLOWED_NETWORKS). apps.core.outbound_sdk gives the providers' SDKs the same
+guard.
 
 Usage::
 
@@ -48,7 +51,6 @@ _LOCALHOST_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-
 __all__ = [
     "OutboundBlocked",
     "async_client",
-    "async_client_v2",
     "check_address",
     "check_url",
     "client",
@@ -110,13 +112,27 @@ def _parse_rules(spec: str) -> tuple[_Rule, ...]:
     return tuple(rules)
 
 
-def _operator_rules() -> tuple[bool, tuple[_Rule, ...]]:
-    """Read the settings at call time, so tests and reconfiguration take effect immediately."""
-    allow_all = bool(getattr(settings, "OUTBOUND_ALLOW_PRIVATE", False))
-    spec = getattr(settings, "OUTBOUND_ALLOWED_NETWORKS", "") or ""
+def _setting_rules(name: str) -> tuple[_Rule, ...]:
+    spec = getattr(settings, name, "") or ""
     if not isinstance(spec, str):
         spec = ",".join(spec)
-    return allow_all, _parse_rules(spec)
+    try:
+        return _parse_rules(spec)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("OUTBOUND_ALLOWED_NETWORKS", name, 1)) from None
+
+
+def _operator_rules(allow_setting: str = "") -> tuple[bool, tuple[_Rule, ...]]:
+    """Read the settings at call time, so tests and reconfiguration take effect immediately.
+
+    ``allow_setting`` names a second list in the same format that opens holes for one kind of call
+    only (PROVIDER_ALLOWED_NETWORKS: a self-hoster's Ollama, not every HTTP Request node).
+    """
+    allow_all = bool(getattr(settings, "OUTBOUND_ALLOW_PRIVATE", False))
+    rules = _setting_rules("OUTBOUND_ALLOWED_NETWORKS")
+    if allow_setting:
+        rules += _setting_rules(allow_setting)
+    return allow_all, rules
 
 
 def _unwrap(address: IPAddress) -> IPAddress:
@@ -158,32 +174,35 @@ def forbidden_reason(address: IPAddress) -> str | None:
     return None
 
 
-def is_allowed(address: IPAddress | str, port: int | None = None) -> bool:
+def is_allowed(address: IPAddress | str, port: int | None = None, *, allow_setting: str = "") -> bool:
     """True when a user's request may connect to ``address`` (on ``port``) under current settings."""
     address = ipaddress.ip_address(address) if isinstance(address, str) else address
-    allow_all, rules = _operator_rules()
+    allow_all, rules = _operator_rules(allow_setting)
     if allow_all or forbidden_reason(address) is None:
         return True
     return any(rule.matches(address, port) for rule in rules) or (
         _unwrap(address) is not address and any(rule.matches(_unwrap(address), port) for rule in rules))
 
 
-def check_address(address: IPAddress | str, port: int | None = None, *, host: str = "") -> None:
+def check_address(address: IPAddress | str, port: int | None = None, *, host: str = "",
+                  allow_setting: str = "") -> None:
     """Raise OutboundBlocked unless ``address`` may be reached."""
     address = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if not is_allowed(address, port):
-        raise _blocked(host or str(address), [address])
+    if not is_allowed(address, port, allow_setting=allow_setting):
+        raise _blocked(host or str(address), [address], allow_setting)
 
 
-def _blocked(host: str, addresses: typing.Sequence[IPAddress]) -> OutboundBlocked:
+def _ask_operator(allow_setting: str) -> str:
+    return f"Ask the operator to allow it ({allow_setting or 'OUTBOUND_ALLOWED_NETWORKS'}) if this is intended."
+
+
+def _blocked(host: str, addresses: typing.Sequence[IPAddress], allow_setting: str = "") -> OutboundBlocked:
     first = addresses[0]
     reason = forbidden_reason(first) or "not allowed"
     shown = ", ".join(str(a) for a in addresses[:4])
     target = host if _literal(host) == first else f"{host} ({shown})"
-    return OutboundBlocked(
-        f"Requests to {target} are not allowed: {reason}. "
-        "Ask the operator to allow it (OUTBOUND_ALLOWED_NETWORKS) if this is intended.",
-        host=host, address=str(first), reason=reason)
+    return OutboundBlocked(f"Requests to {target} are not allowed: {reason}. {_ask_operator(allow_setting)}",
+                           host=host, address=str(first), reason=reason)
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -191,6 +210,11 @@ def _literal(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
         return None
+
+
+def is_literal_address(host: str) -> bool:
+    """Whether ``host`` is an IP address rather than a name."""
+    return _literal(host) is not None
 
 
 def _sort_answers(host: str, port: int, infos: list) -> list[IPAddress]:
@@ -206,81 +230,90 @@ def _sort_answers(host: str, port: int, infos: list) -> list[IPAddress]:
     return seen
 
 
-def _pick(host: str, port: int, addresses: list[IPAddress]) -> list[IPAddress]:
-    allowed = [a for a in addresses if is_allowed(a, port)]
+def _pick(host: str, port: int, addresses: list[IPAddress], allow_setting: str = "") -> list[IPAddress]:
+    allowed = [a for a in addresses if is_allowed(a, port, allow_setting=allow_setting)]
     if not allowed:
-        raise _blocked(host, addresses)
+        raise _blocked(host, addresses, allow_setting)
     return allowed
 
 
-def _precheck_name(host: str, port: int) -> None:
+def _precheck_name(host: str, port: int, allow_setting: str = "") -> None:
     """Refuse localhost names before any lookup (unless loopback is allowed on this port)."""
     name = host.rstrip(".").lower()
     if name in _LOCALHOST_NAMES or name.endswith(".localhost"):
-        if not is_allowed(ipaddress.ip_address("127.0.0.1"), port):
+        if not is_allowed(ipaddress.ip_address("127.0.0.1"), port, allow_setting=allow_setting):
             raise OutboundBlocked(
-                f"Requests to {host} are not allowed: loopback address. "
-                "Ask the operator to allow it (OUTBOUND_ALLOWED_NETWORKS) if this is intended.",
+                f"Requests to {host} are not allowed: loopback address. {_ask_operator(allow_setting)}",
                 host=host, address="127.0.0.1", reason="loopback address")
 
 
-def resolve(host: str, port: int) -> list[IPAddress]:
+def resolve(host: str, port: int, *, allow_setting: str = "") -> list[IPAddress]:
     """Resolve ``host`` once and return the addresses a user may connect to (OutboundBlocked if none)."""
-    _precheck_name(host, port)
+    _precheck_name(host, port, allow_setting)
     literal = _literal(host)
     if literal is not None:
-        return _pick(host, port, [literal])
+        return _pick(host, port, [literal], allow_setting)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise httpx.ConnectError(f"Could not resolve {host}: {exc}") from None
-    return _pick(host, port, _sort_answers(host, port, infos))
+    return _pick(host, port, _sort_answers(host, port, infos), allow_setting)
 
 
-async def aresolve(host: str, port: int) -> list[IPAddress]:
+async def aresolve(host: str, port: int, *, allow_setting: str = "") -> list[IPAddress]:
     """``resolve`` without blocking the event loop."""
-    _precheck_name(host, port)
+    _precheck_name(host, port, allow_setting)
     literal = _literal(host)
     if literal is not None:
-        return _pick(host, port, [literal])
+        return _pick(host, port, [literal], allow_setting)
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.run_in_executor(
             None, functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM))
     except (socket.gaierror, UnicodeError) as exc:
         raise httpx.ConnectError(f"Could not resolve {host}: {exc}") from None
-    return _pick(host, port, _sort_answers(host, port, infos))
+    return _pick(host, port, _sort_answers(host, port, infos), allow_setting)
 
 
-def check_url(url: str | httpx.URL) -> list[IPAddress]:
+def check_url(url: str | httpx.URL, *, allow_setting: str = "") -> list[IPAddress]:
     """Validate a URL up front (scheme and host) and return its allowed addresses.
 
     Handy for giving a form a clear error early; the clients check again at connect time anyway.
     """
-    url = httpx.URL(url)
+    try:
+        url = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise OutboundBlocked(f"The URL cannot be read: {exc}.", reason="url") from None
     if url.scheme not in ("http", "https"):
         raise OutboundBlocked(f"Only http and https URLs are allowed, not {url.scheme or 'none'!r}.",
                               host=url.host, reason="scheme")
     if not url.host:
         raise OutboundBlocked("The URL has no host.", reason="host")
-    return resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+    return resolve(url.host, url.port or (443 if url.scheme == "https" else 80), allow_setting=allow_setting)
 
 
-class _GuardedBackend(httpcore.NetworkBackend):
-    """httpcore network backend: resolve once, check, connect to the checked address (pinned)."""
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore network backend: resolve once, check, connect to the checked address (pinned).
 
-    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+    ``inner`` and ``connect_errors`` let the same guard serve httpcore's fork httpcore2, which the
+    model providers' SDKs are built on (apps.core.outbound_sdk).
+    """
+
+    def __init__(self, inner: typing.Any = None, *, allow_setting: str = "",
+                 connect_errors: tuple[type[Exception], ...] = (httpcore.ConnectError, httpcore.ConnectTimeout)
+                 ) -> None:
         self._inner = inner or httpcore.SyncBackend()
+        self._allow_setting, self._connect_errors = allow_setting, connect_errors
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
         last_error: Exception | None = None
-        for address in resolve(host, port):
+        for address in resolve(host, port, allow_setting=self._allow_setting):
             try:
                 return self._inner.connect_tcp(str(address), port, timeout=timeout,
                                                local_address=local_address, socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except self._connect_errors as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error
@@ -292,25 +325,24 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """The async guarded backend; `inner` and `errors` may come from httpcore2 (for httpx2 clients),
-    whose pools call the backend the same way."""
-
-    def __init__(self, inner: typing.Any = None, errors: tuple[type[Exception], ...] = ()) -> None:
+class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: typing.Any = None, *, allow_setting: str = "",
+                 connect_errors: tuple[type[Exception], ...] = (httpcore.ConnectError, httpcore.ConnectTimeout)
+                 ) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
-        self._errors = errors or (httpcore.ConnectError, httpcore.ConnectTimeout)
+        self._allow_setting, self._connect_errors = allow_setting, connect_errors
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: typing.Iterable[typing.Any] | None = None
                           ) -> httpcore.AsyncNetworkStream:
         last_error: Exception | None = None
-        for address in await aresolve(host, port):
+        for address in await aresolve(host, port, allow_setting=self._allow_setting):
             try:
                 return await self._inner.connect_tcp(str(address), port, timeout=timeout,
                                                      local_address=local_address,
                                                      socket_options=socket_options)
-            except self._errors as exc:
+            except self._connect_errors as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error
@@ -337,9 +369,10 @@ def _pool_options(verify: typing.Any, limits: httpx.Limits) -> dict[str, typing.
 class GuardedTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` whose connections go through the guarded backend. No proxies."""
 
-    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS,
+                 allow_setting: str = "") -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
-        self._pool = httpcore.ConnectionPool(network_backend=_GuardedBackend(),
+        self._pool = httpcore.ConnectionPool(network_backend=GuardedBackend(allow_setting=allow_setting),
                                              **_pool_options(verify, limits))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -351,9 +384,10 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(self, *, verify: typing.Any = True, limits: httpx.Limits = _DEFAULT_LIMITS,
+                 allow_setting: str = "") -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncGuardedBackend(),
+        self._pool = httpcore.AsyncConnectionPool(network_backend=AsyncGuardedBackend(allow_setting=allow_setting),
                                                   **_pool_options(verify, limits))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -375,61 +409,35 @@ async def _acheck_scheme(request: httpx.Request) -> None:
 
 
 def client(*, timeout: typing.Any = 30.0, verify: typing.Any = True, follow_redirects: bool = True,
-           max_redirects: int = 5, limits: httpx.Limits = _DEFAULT_LIMITS,
+           max_redirects: int = 5, limits: httpx.Limits = _DEFAULT_LIMITS, allow_setting: str = "",
            **kwargs: typing.Any) -> httpx.Client:
     """A guarded ``httpx.Client``. Extra keyword arguments (headers, auth, ...) go to httpx.
 
     Environment proxies are ignored on purpose (trust_env=False): a proxy would connect for us.
+    ``allow_setting`` names a setting whose networks are allowed on top of OUTBOUND_ALLOWED_NETWORKS.
     """
     for forbidden in ("transport", "mounts", "proxy", "trust_env"):
         if forbidden in kwargs:
             raise TypeError(f"outbound.client() does not accept {forbidden!r}")
-    return httpx.Client(transport=GuardedTransport(verify=verify, limits=limits), timeout=timeout,
+    return httpx.Client(transport=GuardedTransport(verify=verify, limits=limits, allow_setting=allow_setting),
+                        timeout=timeout,
                         follow_redirects=follow_redirects, max_redirects=max_redirects,
                         trust_env=False, event_hooks={"request": [_check_scheme]}, **kwargs)
 
 
 def async_client(*, timeout: typing.Any = 30.0, verify: typing.Any = True,
                  follow_redirects: bool = True, max_redirects: int = 5,
-                 limits: httpx.Limits = _DEFAULT_LIMITS, **kwargs: typing.Any) -> httpx.AsyncClient:
+                 limits: httpx.Limits = _DEFAULT_LIMITS, allow_setting: str = "",
+                 **kwargs: typing.Any) -> httpx.AsyncClient:
     """A guarded ``httpx.AsyncClient``; same rules as ``client()``."""
     for forbidden in ("transport", "mounts", "proxy", "trust_env"):
         if forbidden in kwargs:
             raise TypeError(f"outbound.async_client() does not accept {forbidden!r}")
-    return httpx.AsyncClient(transport=AsyncGuardedTransport(verify=verify, limits=limits),
+    return httpx.AsyncClient(transport=AsyncGuardedTransport(verify=verify, limits=limits,
+                                                             allow_setting=allow_setting),
                              timeout=timeout, follow_redirects=follow_redirects,
                              max_redirects=max_redirects, trust_env=False,
                              event_hooks={"request": [_acheck_scheme]}, **kwargs)
-
-
-def async_client_v2(*, timeout: typing.Any = 30.0, verify: typing.Any = True,
-                    follow_redirects: bool = False, **kwargs: typing.Any) -> typing.Any:
-    """A guarded ``httpx2.AsyncClient`` for SDKs built on httpx2 (the mcp SDK): the same checks as
-    ``async_client()``, in httpcore2's connection pool. Redirects are off by default, as the mcp
-    SDK follows them itself within the server's origin."""
-    import httpcore2
-    import httpx2
-
-    for forbidden in ("transport", "mounts", "proxy", "trust_env"):
-        if forbidden in kwargs:
-            raise TypeError(f"outbound.async_client_v2() does not accept {forbidden!r}")
-    transport = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
-    from httpx2._config import create_ssl_context as create_ssl_context_v2  # as httpx2 would build it
-
-    transport._pool = httpcore2.AsyncConnectionPool(
-        ssl_context=create_ssl_context_v2(verify=verify, trust_env=False),
-        network_backend=_AsyncGuardedBackend(httpcore2.AnyIOBackend(),
-                                             (httpcore2.ConnectError, httpcore2.ConnectTimeout)))
-
-    async def check_scheme(request: typing.Any) -> None:
-        if request.url.scheme not in ("http", "https"):
-            raise OutboundBlocked(f"Only http and https URLs are allowed, not {request.url.scheme!r}.",
-                                  reason="scheme")
-
-    hooks = kwargs.pop("event_hooks", None) or {}
-    hooks = {**hooks, "request": [check_scheme, *hooks.get("request", [])]}
-    return httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=follow_redirects,
-                              trust_env=False, event_hooks=hooks, **kwargs)
 
 
 def request(method: str, url: str | httpx.URL, **kwargs: typing.Any) -> httpx.Response:

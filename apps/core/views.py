@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
+from apps.core.errors import error_response, internal_error, not_found_url
+from apps.core.middleware import is_api
+
 
 def _check(fn: Any) -> dict[str, Any]:
     started = time.perf_counter()
@@ -64,17 +67,14 @@ def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "errors/403.html", status=403)
 
 
-API_PREFIX = "/v1/"
-
-
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith(API_PREFIX):  # API clients get the API error format, not a page
-        return JsonResponse({"code": "not_found", "status": 404, "message": (
-            "The requested URL was not found on the server. If you entered the URL manually please check "
-            "your spelling and try again.")}, status=404)
+    if is_api(request):  # API clients get the API error format, not a page
+        return error_response(not_found_url())
     return render(request, "errors/404.html", status=404)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if is_api(request):
+        return error_response(internal_error())
     # No request context: whatever failed (often the database) must not break the error page too.
     return HttpResponse(loader.render_to_string("errors/500.html"), status=500)

@@ -15,9 +15,11 @@ Every failure ends as status `error` with a readable reason; nothing here raises
 
 import dataclasses
 import hashlib
+import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -133,12 +135,25 @@ def document_text(document: Document) -> str:
     return extract.extract(f"document.{document.extension or 'txt'}", data)
 
 
+def too_many_segments() -> ExtractionError:
+    limit = settings.DATASET_MAX_SEGMENTS
+    return ExtractionError(f"The document splits into more than {limit:,} segments, the most one document "
+                           "may have (DATASET_MAX_SEGMENTS). Split it into smaller documents or use longer "
+                           "segments.")
+
+
 def chunks_for(text: str, *, rule: dict[str, Any], counter: split.Counter) -> list[Chunk]:
-    """Clean and split `text` with a (normalized) process rule."""
+    """Clean and split `text` with a (normalized) process rule; ExtractionError past
+    DATASET_MAX_SEGMENTS (splitting stops there)."""
     cleaned = clean.clean(text, rules.enabled_cleaning(rule))
     separator, max_tokens, overlap = rules.segmentation(rule)
-    return [Chunk(c) for c in split.split(cleaned, separator=separator, max_tokens=max_tokens, overlap=overlap,
-                                          count=counter, fixed=rule["mode"] == "custom")]
+    try:
+        parts = split.split(cleaned, separator=separator, max_tokens=max_tokens, overlap=overlap,
+                            count=counter, fixed=rule["mode"] == "custom",
+                            limit=settings.DATASET_MAX_SEGMENTS)
+    except split.TooManySegments:
+        raise too_many_segments() from None
+    return [Chunk(c) for c in parts]
 
 
 def qa_chunks(chunks: list[Chunk], language: str) -> list[Chunk]:
@@ -331,31 +346,76 @@ def refresh_vector_usage() -> VectorUsage:
     return usage
 
 
-def _run(document: Document, model: ModelInstance | None = None) -> None:
+# The chunks of the documents this process indexed last, so the next slice of a document (below)
+# does not extract and split its file again. Keyed by everything the chunks depend on; a miss
+# (another worker took the slice, a restart) just recomputes them, identically.
+_CHUNK_CACHE: "OrderedDict[tuple, list[Chunk]]" = OrderedDict()
+_CHUNK_CACHE_SIZE = 2
+
+
+def _chunk_key(document: Document) -> tuple:
     dataset = document.dataset
-    _advance(document, Document.Status.PARSING,
-             processing_started_at=document.processing_started_at or timezone.now(), error=None)
+    return (connection.schema_name, str(document.pk), document.file,
+            json.dumps(document.process_rule, sort_keys=True), document.doc_form, document.doc_language,
+            dataset.indexing_technique, dataset.embedding_model_provider, dataset.embedding_model)
+
+
+def _document_chunks(document: Document, counter: split.Counter, *, continuing: bool) -> list[Chunk]:
+    """Parse, clean and split (and for Q&A, write the pairs), showing each stage unless this run
+    continues a document already in `indexing`."""
+    key = _chunk_key(document)
+    if (chunks := _CHUNK_CACHE.get(key)) is not None:
+        _CHUNK_CACHE.move_to_end(key)
+        return chunks
+    if not continuing:
+        _advance(document, Document.Status.PARSING,
+                 processing_started_at=document.processing_started_at or timezone.now(), error=None)
     text = document_text(document)
-    _advance(document, Document.Status.CLEANING, parsing_completed_at=timezone.now(), word_count=len(text))
-    rule = rules.normalize(document.process_rule or None)
-    counter = token_counter(dataset)
-    chunks = chunks_for(text, rule=rule, counter=counter)
-    _advance(document, Document.Status.SPLITTING, cleaning_completed_at=timezone.now())
+    if not continuing:
+        _advance(document, Document.Status.CLEANING, parsing_completed_at=timezone.now(),
+                 word_count=len(text))
+    chunks = chunks_for(text, rule=rules.normalize(document.process_rule or None), counter=counter)
+    del text
+    if not continuing:
+        _advance(document, Document.Status.SPLITTING, cleaning_completed_at=timezone.now())
     if document.doc_form == "qa_model":
         chunks = qa_chunks(chunks, document.doc_language)
+        if len(chunks) > settings.DATASET_MAX_SEGMENTS:
+            raise too_many_segments()
     if not chunks:
         raise ExtractionError("The document has no text to index.")
+    _CHUNK_CACHE[key] = chunks
+    while len(_CHUNK_CACHE) > _CHUNK_CACHE_SIZE:
+        _CHUNK_CACHE.popitem(last=False)
+    return chunks
+
+
+def _slice_size(document: Document) -> int | None:
+    """Segments this run indexes before handing the rest back to the queue. Q&A documents are not
+    sliced: a later slice on another worker would have to ask the LLM for every pair again."""
+    return None if document.doc_form == "qa_model" else max(settings.DATASET_INDEXING_SLICE, 1)
+
+
+def _run(document: Document, model: ModelInstance | None = None) -> bool:
+    """Index the document, or its next slice; False when segments remain for another run."""
+    dataset = document.dataset
+    continuing = document.indexing_status == Document.Status.INDEXING and document.total_segments > 0
+    counter = token_counter(dataset)
+    chunks = _document_chunks(document, counter, continuing=continuing)
     usage_before = _vector_totals(document=document)
     pending = pending_chunks(document, chunks)
     done = len(chunks) - len(pending)
-    _advance(document, Document.Status.INDEXING, splitting_completed_at=timezone.now(),
-             indexing_started_at=timezone.now(), total_segments=len(chunks), completed_segments=done)
+    now = timezone.now()
+    stages = {} if continuing else {"splitting_completed_at": now, "indexing_started_at": now}
+    _advance(document, Document.Status.INDEXING, total_segments=len(chunks), completed_segments=done,
+             **stages)
     if dataset.indexing_technique == Dataset.Technique.HIGH_QUALITY:
         model = model or embedding_model(dataset)
     else:
         model = None
-    size = settings.DATASET_INDEXING_BATCH
-    batches = [pending[start:start + size] for start in range(0, len(pending), size)]
+    size, limit = settings.DATASET_INDEXING_BATCH, _slice_size(document)
+    current, rest = (pending, []) if limit is None else (pending[:limit], pending[limit:])
+    batches = [current[start:start + size] for start in range(0, len(current), size)]
     with closing(embedded_batches(document, batches, model)) as embedded:
         for items, vectors_ in embedded:
             if vectors_:
@@ -363,6 +423,9 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
             done += len(items)
             if not write_batch(document, items, counter, vectors_, done):
                 raise Paused
+    if rest:
+        add_vector_usage(usage_before, _vector_totals(document=document))
+        return False
     totals = Segment.objects.filter(document=document).aggregate(tokens=Sum("tokens"))
     _advance(document, Document.Status.COMPLETED, completed_at=timezone.now(), completed_segments=done,
              tokens=totals["tokens"] or 0, error=None)
@@ -373,6 +436,7 @@ def _run(document: Document, model: ModelInstance | None = None) -> None:
         from apps.datasets import tasks
 
         tasks.describe_dataset.apply_async(args=[str(dataset.pk)], queue="default")
+    return True
 
 
 def schedule_merge() -> None:
@@ -388,9 +452,25 @@ def _fail(document: Document, reason: str) -> None:
         updated_at=timezone.now())
 
 
-def index_document(*, document_id: Any, model: ModelInstance | None = None) -> str:
-    """Run (or finish) a document's indexing; returns the status it ended in. Never raises.
-    `model` replaces the dataset's embedding model (bench/indexing.py passes an instant one)."""
+def index_document(*, document_id: Any, model: ModelInstance | None = None, requeue: bool = True) -> str:
+    """Run a document's indexing, or its next DATASET_INDEXING_SLICE segments; returns the status
+    it ended in. Never raises. With segments left, the rest is queued again behind whatever
+    other documents wait: large documents take turns with everyone else's instead of holding a
+    worker until they finish. `model` replaces the dataset's embedding model (bench/indexing.py
+    passes an instant one, with requeue=False, and calls again while the status is `indexing`)."""
+    status = _index_document(document_id, model)
+    if status == "more" and not requeue:
+        return Document.Status.INDEXING
+    if status == "more":
+        from apps.datasets import tasks
+
+        # Queued only now that the lock is released, so the next worker does not find it busy.
+        tasks.index_document.apply_async(args=[str(document_id)], queue="dataset")
+        return Document.Status.INDEXING
+    return status
+
+
+def _index_document(document_id: Any, model: ModelInstance | None) -> str:
     document = Document.objects.select_related("dataset").filter(pk=document_id).first()
     if document is None:
         return "gone"
@@ -402,7 +482,8 @@ def index_document(*, document_id: Any, model: ModelInstance | None = None) -> s
             return document.indexing_status
         started = time.perf_counter()
         try:
-            _run(document, model)
+            if not _run(document, model):
+                return "more"
         except Paused:
             return Document.Status.PAUSED
         except ExtractionError as exc:

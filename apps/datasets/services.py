@@ -27,7 +27,9 @@ DATASET_IN_USE = ("The dataset is being used by some apps. Please remove the dat
 
 
 def _name(name: Any) -> str:
-    name = str(name or "").strip()
+    if name is not None and not isinstance(name, str):  # never store [1, 'a'] as "[1, 'a']"
+        raise invalid_param("name must be a string.", params="name")
+    name = (name or "").strip()
     if not 1 <= len(name) <= 40:
         raise invalid_param("Name must be between 1 to 40 characters.", params="name")
     return name
@@ -540,12 +542,12 @@ def documents_preview(*, dataset: Dataset, uploads: list[Upload], process_rule: 
     files, total_segments, total_tokens = [], 0, 0
     for upload in uploads:
         extract.check_size(len(upload.data))
-        try:
+        try:  # both bounded (DATASET_MAX_TEXT_CHARACTERS, DATASET_MAX_SEGMENTS): this is a web request
             text = extract.extract(upload.name, upload.data)
+            chunks = indexing.chunks_for(text, rule=rule, counter=counter)
         except extract.ExtractionError as exc:
             files.append({"name": upload.name, "error": str(exc), "segments": [], "count": 0})
             continue
-        chunks = indexing.chunks_for(text, rule=rule, counter=counter)
         tokens = sum(counter(c.content) for c in chunks)
         total_segments += len(chunks)
         total_tokens += tokens

@@ -4,16 +4,18 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import httpx
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import outbound
 from apps.providers import crypto, selectors
 from apps.providers.catalog import ProviderSpec, provider
 from apps.providers.models import DefaultModel, ModelPrice, ProviderCredential
-from apps.providers.runtime import errors
+from apps.providers.runtime import clients, errors
 from apps.providers.runtime.entities import ModelType
 from apps.providers.runtime.instance import ModelInstance
 from apps.providers.runtime.resolved import Price, ResolvedModel
@@ -55,6 +57,23 @@ def _clean(spec: ProviderSpec, data: dict[str, Any], previous: dict[str, Any]) -
     return clean
 
 
+def _check_urls(spec: ProviderSpec, config: dict[str, Any]) -> None:
+    """Refuse a base URL or endpoint on a private, loopback or link-local address before anything is
+    sent to it or saved (the SDK clients check again at every call: DNS answers change)."""
+    for field in spec.fields:
+        if field.kind != "url" or not config.get(field.name):
+            continue
+        try:
+            outbound.check_url(config[field.name], allow_setting=clients.ALLOWANCE_SETTING)
+        except outbound.OutboundBlocked as exc:
+            raise ValidationError({field.name: _(
+                "Tessera may not connect to %(host)s: %(reason)s. If this server is on your own network, "
+                "the operator can allow it with PROVIDER_ALLOWED_NETWORKS.")
+                % {"host": exc.host or config[field.name], "reason": exc.reason}}) from None
+        except httpx.HTTPError:
+            pass  # a name that does not resolve: the validation call reports it
+
+
 def _target(spec: ProviderSpec, config: dict[str, Any]) -> CredentialTarget:
     if spec.id == "openai_api_compatible":
         return CredentialTarget(spec.id, config["model"], config.get("model_type") or ModelType.LLM)
@@ -87,6 +106,7 @@ def credential_save(*, provider_id: str, data: dict[str, Any], actor_id: int | N
         raise ValidationError(_("%(provider)s needs no credentials.") % {"provider": spec.label})
     previous = crypto.decrypt(connection.schema_name, credential.secret_config) if credential else {}
     config = _clean(spec, data, previous)
+    _check_urls(spec, config)
     target = _target(spec, config)
     if validate:
         try:

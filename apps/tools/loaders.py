@@ -42,6 +42,8 @@ def load_builtin(workspace: Any, provider_id: str, provider_name: str, tool_name
     if tool is None:
         raise ToolUnavailable(f"The provider {provider.name} has no tool {tool_name!r}.")
     credentials = services.builtin_credentials(provider.name)
+    if provider.fallback is not None and (fallback := provider.fallback()):
+        credentials = {**fallback, **{k: v for k, v in (credentials or {}).items() if v}}
     if credentials is None and provider.needs_credentials:
         raise ToolUnavailable(f"The provider {provider.name} is not authorised in this workspace.")
 

@@ -1,7 +1,7 @@
 """Calling MCP servers with the official `mcp` SDK: Streamable HTTP or SSE, custom headers (a
 bearer token is an Authorization header), every connection through the SSRF guard.
 
-The SDK is built on httpx2, so its HTTP client comes from outbound.async_client_v2: the guard
+The SDK is built on httpx2, so its HTTP client comes from outbound_sdk.async_client_v2: the guard
 resolves, checks and pins each address in the connection layer, as for every other outbound call.
 A session lives for one operation (list or call): servers and networks drop idle sessions, and
 tool calls are rare next to the model calls around them.
@@ -22,7 +22,7 @@ from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from apps.core import outbound
+from apps.core import outbound, outbound_sdk
 from apps.tools.entities import Option, RawFile, ToolInvokeError, ToolMessage, ToolParameter
 
 
@@ -67,7 +67,7 @@ async def session(url: str, transport: str, headers: dict[str, str]) -> AsyncIte
             refused.append(response.status_code)
 
     def factory(headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None) -> Any:
-        return outbound.async_client_v2(headers=headers, timeout=timeout or _timeout(), auth=auth,
+        return outbound_sdk.async_client_v2(headers=headers, timeout=timeout or _timeout(), auth=auth,
                                         event_hooks={"response": [record]})
 
     try:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from apps.providers.crypto import CredentialsUnreadable
 from apps.tools import services
 from apps.tools.builtin import PROVIDERS
+from apps.tools.entities import ToolUnavailable
 from apps.tools.models import ApiToolProvider, McpServer, WorkflowToolProvider
 from apps.workspaces import roles
 from apps.workspaces.decorators import require_perm
@@ -184,7 +185,7 @@ def custom_test(request: HttpRequest, provider_id: Any) -> HttpResponse:
         result["output"] = "\n".join(m.as_text() for m in shown)
     except ValidationError as exc:
         result["error"] = " ".join(exc.messages)
-    except Exception as exc:  # ToolUnavailable: an operation that is not in the document
+    except ToolUnavailable as exc:  # an operation that is not in the document
         result["error"] = str(exc)
     return tools(request, test_result=result)
 

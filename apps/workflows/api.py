@@ -8,13 +8,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from apps.applications import generation
 from apps.applications.api.auth import AppCaller, caller_end_user, resolve_caller, user_arg
 from apps.applications.api.common import api_view, int_arg, parse_json_object, timestamp
-from apps.applications.api.streaming import run_response
+from apps.applications.api.streaming import post_only, run_response
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.logs.models import Source
@@ -79,14 +77,12 @@ async def _run(request: HttpRequest, workflow_id: str | None) -> HttpResponse:
     return await respond(prepared, streaming=streaming)
 
 
-@csrf_exempt
-@require_POST
+@post_only
 async def workflows_run(request: HttpRequest) -> HttpResponse:
     return await _run(request, None)
 
 
-@csrf_exempt
-@require_POST
+@post_only
 async def workflow_version_run(request: HttpRequest, workflow_id: str) -> HttpResponse:
     return await _run(request, workflow_id)
 
@@ -102,8 +98,7 @@ def _stop(header: str | None, raw: bytes, task_id: str) -> None:
     generation.request_stop(task_id, str(caller_end_user(caller, body, required=True).pk))
 
 
-@csrf_exempt
-@require_POST
+@post_only
 async def task_stop(request: HttpRequest, task_id: str) -> HttpResponse:
     """Always "success", even for an unknown task (§2.8)."""
     try:

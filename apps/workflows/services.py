@@ -29,6 +29,14 @@ DEFAULT_FEATURES: dict[str, Any] = {
 }
 
 
+class DraftConflict(Exception):
+    """The draft changed since the editor loaded it (another tab or member saved)."""
+
+    def __init__(self, draft: Workflow) -> None:
+        super().__init__("draft changed")
+        self.draft = draft
+
+
 def default_graph(mode: str) -> dict[str, Any]:
     """A new app's graph: Start → End (workflow) or Start → LLM → Answer (chatflow)."""
     def node(node_id: str, data: dict[str, Any], x: int) -> dict[str, Any]:
@@ -82,9 +90,10 @@ def _definitions(raw: Any, kind: str) -> list[dict[str, Any]]:
 @transaction.atomic
 def draft_sync(*, app: App, graph: dict[str, Any], features: dict[str, Any] | None = None,
                environment_variables: Any = None, conversation_variables: Any = None,
-               actor_id: int | None = None) -> Workflow:
+               actor_id: int | None = None, base_updated_at: str | None = None) -> Workflow:
     """Replace the draft (the JSON an editor saves). Secret env values stay encrypted; a masked
-    secret keeps its stored value."""
+    secret keeps its stored value. With `base_updated_at` (the draft's updated_at the editor
+    loaded), a save based on an older draft raises DraftConflict instead of overwriting the newer one."""
     if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) or not isinstance(
             graph.get("edges", []), list):
         raise ValidationError(_("The graph must be a mapping with lists of nodes and edges."))
@@ -93,6 +102,10 @@ def draft_sync(*, app: App, graph: dict[str, Any], features: dict[str, Any] | No
     except GraphError as exc:
         raise ValidationError(str(exc)) from None
     draft = Workflow.objects.select_for_update().filter(app=app, version=DRAFT).first()
+    # The row lock above makes the comparison and the write one step: of two editors saving on
+    # the same base, the second sees the first one's updated_at and is refused.
+    if base_updated_at is not None and draft is not None and draft.updated_at.isoformat() != base_updated_at:
+        raise DraftConflict(draft)
     env = _definitions(environment_variables, "env")
     conversation = _definitions(conversation_variables, "conversation") if app.mode == App.Mode.ADVANCED_CHAT else []
     env = variables.seal(connection.schema_name, env, draft.environment_variables if draft else None)
@@ -146,46 +159,56 @@ def restore(*, app: App, workflow: Workflow) -> Workflow:
 
 
 def checklist(graph: dict[str, Any], mode: str) -> list[str]:
-    """Problems to fix before running or publishing (WF-25): unsupported or misplaced nodes,
-    nodes not connected to the start, a missing model, an empty required field."""
+    """Problems to fix before running or publishing (WF-25), as sentences."""
+    return [item["message"] for item in checklist_items(graph, mode)]
+
+
+def checklist_items(graph: dict[str, Any], mode: str) -> list[dict[str, Any]]:
+    """The checklist with the node each problem belongs to ({node_id, message}; node_id is None for
+    the whole workflow), so the canvas can mark the nodes: unsupported or misplaced nodes, nodes not
+    connected to the start, a missing model, an empty required field."""
     from apps.workflows.engine.graph import Graph
 
-    problems: list[str] = []
+    problems: list[dict[str, Any]] = []
+
+    def add(node_id: str | None, message: str) -> None:
+        problems.append({"node_id": node_id, "message": message})
+
     try:
         nodes = parse_nodes(graph)
         top = Graph.parse(graph)
     except GraphError as exc:
-        return [str(exc)]
+        return [{"node_id": None, "message": str(exc)}]
     if not any(n.type == "start" for n in nodes.values()):
-        problems.append(_("The workflow has no Start node."))
+        add(None, _("The workflow has no Start node."))
     for node in nodes.values():
         label = node.title
         reason = unsupported_reason(node.type)
         if reason:
-            problems.append(f"{label}: {reason}")
+            add(node.id, f"{label}: {reason}")
         if node.parent_id is None and node.id not in top.nodes:
-            problems.append(_("%(node)s is not connected to the Start node.") % {"node": label})
+            add(node.id, _("%(node)s is not connected to the Start node.") % {"node": label})
         if mode == App.Mode.WORKFLOW and node.type == "answer":
-            problems.append(_("%(node)s: Answer nodes belong to chatflows.") % {"node": label})
+            add(node.id, _("%(node)s: Answer nodes belong to chatflows.") % {"node": label})
         if mode == App.Mode.ADVANCED_CHAT and node.type == "end":
-            problems.append(_("%(node)s: End nodes belong to workflows.") % {"node": label})
+            add(node.id, _("%(node)s: End nodes belong to workflows.") % {"node": label})
         if node.type in ("llm", "question-classifier", "parameter-extractor"):
             model = node.data.get("model") or {}
             if not model.get("provider") or not model.get("name"):
-                problems.append(_("%(node)s: no model is selected.") % {"node": label})
+                add(node.id, _("%(node)s: no model is selected.") % {"node": label})
         if node.type == "http-request" and not node.data.get("url"):
-            problems.append(_("%(node)s: the URL is empty.") % {"node": label})
+            add(node.id, _("%(node)s: the URL is empty.") % {"node": label})
         if node.type == "knowledge-retrieval" and not node.data.get("dataset_ids"):
-            problems.append(_("%(node)s: no knowledge base is selected.") % {"node": label})
+            add(node.id, _("%(node)s: no knowledge base is selected.") % {"node": label})
         if node.type == "knowledge-retrieval" and (problem := knowledge_config_problem(node.data)):
-            problems.append(f"{label}: {problem}")
+            add(node.id, f"{label}: {problem}")
         if node.type == "tool" and (problem := tool_problem(node.data)):
-            problems.append(f"{label}: {problem}")
+            add(node.id, f"{label}: {problem}")
         if node.type == "code" and not node.data.get("code"):
-            problems.append(_("%(node)s: the code is empty.") % {"node": label})
+            add(node.id, _("%(node)s: the code is empty.") % {"node": label})
     terminal = "end" if mode == App.Mode.WORKFLOW else "answer"
     if not any(n.type == terminal for n in nodes.values()):
-        problems.append(_("The workflow has no %(node)s node.") % {"node": terminal.capitalize()})
+        add(None, _("The workflow has no %(node)s node.") % {"node": terminal.capitalize()})
     return problems
 
 

@@ -12,13 +12,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.providers.runtime.errors import RuntimeModelError
-from apps.workflows import runner, selectors, services, variables
+from apps.workflows import editor, runner, selectors, services, variables
 from apps.workflows.engine.graph import parse_nodes
 from apps.workflows.models import Workflow, WorkflowRun
 from apps.workspaces import roles
@@ -42,66 +44,57 @@ def _draft(app: App) -> Workflow:
     return draft
 
 
-def _graph_view(graph: dict[str, Any]) -> dict[str, Any]:
-    """What the SVG needs: nodes with positions and titles, edges with their branch labels."""
-    nodes = []
-    for node_id, node in parse_nodes(graph).items():
-        raw = next((n for n in graph.get("nodes") or [] if str(n.get("id")) == node_id), {})
-        position = raw.get("positionAbsolute") or raw.get("position") or {}
-        nodes.append({"id": node_id, "type": node.type, "title": node.title, "parent": node.parent_id,
-                      "x": float(position.get("x") or 0), "y": float(position.get("y") or 0),
-                      "w": float(raw.get("width") or 244), "h": float(raw.get("height") or 60)})
-    edges = [{"source": str(e.get("source")), "target": str(e.get("target")),
-              "handle": str(e.get("sourceHandle") or "source")}
-             for e in graph.get("edges") or [] if isinstance(e, dict)]
-    if all(n["x"] == 0 and n["y"] == 0 for n in nodes) and len(nodes) > 1:
-        _layout(nodes, edges)
-    return {"nodes": nodes, "edges": edges}
-
-
-def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
-    """Graphs saved without positions (built through the API): columns by distance from the start."""
-    depth: dict[str, int] = {}
-    targets = {e["target"] for e in edges}
-    frontier = [n["id"] for n in nodes if n["id"] not in targets and not n["parent"]]
-    for node_id in frontier:
-        depth[node_id] = 0
-    while frontier:
-        following = []
-        for edge in edges:
-            if edge["source"] in frontier and edge["target"] not in depth:
-                depth[edge["target"]] = depth[edge["source"]] + 1
-                following.append(edge["target"])
-        frontier = following
-    rows: dict[int, int] = {}
-    for node in nodes:
-        column = depth.get(node["id"], max(depth.values(), default=0) + 1)
-        node["x"], node["y"] = column * 300.0, rows.get(column, 0) * 110.0
-        rows[column] = rows.get(column, 0) + 1
+@require_perm(Perm.WORKSPACE_VIEW)
+def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
+    """The canvas. Members who may not edit apps see it read-only, with the reason."""
+    app = _app(app_id)
+    role = request.membership.role
+    can_edit = roles.has_perm(role, Perm.APPS_EDIT)
+    draft = selectors.draft(app) if not can_edit else _draft(app)
+    if draft is None:  # nothing saved yet and this member may not create the draft
+        draft = Workflow(app=app, graph=services.default_graph(app.mode))
+        draft.updated_at = app.updated_at
+    published = selectors.published(app)
+    readonly = "" if can_edit else editor.readonly_reason(str(roles.Role(role).label))
+    context: dict[str, Any] = {
+        "app": app, "tab": "orchestrate", "can_edit": can_edit,
+        "can_logs": roles.has_perm(role, Perm.APPS_LOGS), "draft": draft, "published": published,
+        "editor": editor.config(request, app, draft, readonly=readonly),
+        "unpublished": (published is None or published.graph != draft.graph
+                        or published.features != draft.features),
+    }
+    if can_edit:
+        context.update({
+            "versions": selectors.versions(app)[:20],
+            "runs": selectors.runs(app, triggered_from=WorkflowRun.TriggeredFrom.DEBUGGING, limit=20),
+            "panel": {
+                "graph": {"nodes": [{"id": n.id, "title": n.title}
+                                    for n in parse_nodes(draft.graph).values()],
+                          "edges": draft.graph.get("edges") or []},
+                "inputs": runner.start_variables(draft.graph), "chat": app.mode == App.Mode.ADVANCED_CHAT,
+                "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
+                         "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk,
+                                            task_id=PLACEHOLDER),
+                         "detail": ws_reverse(request, "console:app_workflow_run_detail", app_id=app.pk,
+                                              run_id=PLACEHOLDER),
+                         "step": ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
+                                            node_id="__node__")},
+            },
+        })
+    return render(request, "workflows/workflow.html", context)
 
 
 @require_perm(Perm.APPS_EDIT)
-def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
+def version_page(request: HttpRequest, app_id: Any, workflow_id: Any) -> HttpResponse:
+    """A published version on the canvas, read-only, with the button that restores it to the draft."""
     app = _app(app_id)
-    draft = _draft(app)
-    published = selectors.published(app)
-    start = runner.start_variables(draft.graph)
+    version = get_object_or_404(Workflow.objects.exclude(version="draft"), pk=workflow_id, app=app)
+    reason = _("You are looking at the version published %(date)s. Restore it to the draft to change it.") % {
+        "date": date_format(localtime(version.created_at), "SHORT_DATETIME_FORMAT")}
     return render(request, "workflows/workflow.html", {
         "app": app, "tab": "orchestrate", "can_edit": True,
-        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS),
-        "draft": draft, "published": published, "versions": selectors.versions(app)[:20],
-        "checklist": services.checklist(draft.graph, app.mode),
-        "unpublished": published is None or published.graph != draft.graph or published.features != draft.features,
-        "runs": selectors.runs(app, triggered_from=WorkflowRun.TriggeredFrom.DEBUGGING, limit=20),
-        "panel": {
-            "graph": _graph_view(draft.graph), "inputs": start, "chat": app.mode == App.Mode.ADVANCED_CHAT,
-            "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
-                     "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk, task_id=PLACEHOLDER),
-                     "detail": ws_reverse(request, "console:app_workflow_run_detail", app_id=app.pk,
-                                          run_id=PLACEHOLDER),
-                     "step": ws_reverse(request, "console:app_workflow_step", app_id=app.pk, node_id="__node__")},
-        },
-    })
+        "can_logs": roles.has_perm(request.membership.role, Perm.APPS_LOGS), "viewing": version,
+        "published": selectors.published(app), "editor": editor.config(request, app, version, readonly=reason)})
 
 
 @require_perm(Perm.APPS_EDIT)
@@ -109,7 +102,8 @@ def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
 def draft_json(request: HttpRequest, app_id: Any) -> JsonResponse:
     """GET the draft as JSON; POST {graph, features, environment_variables, conversation_variables}
     to replace it. Secret values never leave: they come back masked, and a masked value keeps
-    the stored secret."""
+    the stored secret. With base_updated_at (the updated_at of the draft the editor started
+    from), a save over a newer draft is refused with 409 draft_conflict instead of overwriting it."""
     app = _app(app_id)
     draft = _draft(app)
     if request.method == "POST":
@@ -124,14 +118,26 @@ def draft_json(request: HttpRequest, app_id: Any) -> JsonResponse:
                 app=app, graph=body["graph"], features=body.get("features", draft.features),
                 environment_variables=body.get("environment_variables", variables.masked(draft.environment_variables)),
                 conversation_variables=body.get("conversation_variables", draft.conversation_variables),
-                actor_id=request.user.pk)
+                actor_id=request.user.pk, base_updated_at=_base(body))
+        except services.DraftConflict as exc:
+            return error_response(ServiceError(
+                "draft_conflict", _("Someone else saved this draft after you opened it. Reload to get their "
+                                    "version, then make your change again."), 409,
+                updated_at=exc.draft.updated_at.isoformat()))
         except ValidationError as exc:
             return JsonResponse({"ok": False, "errors": exc.messages}, status=400)
+    checklist = services.checklist_items(draft.graph, app.mode)
     return JsonResponse({"ok": True, "id": str(draft.pk), "graph": draft.graph, "features": draft.features,
                          "environment_variables": variables.masked(draft.environment_variables),
                          "conversation_variables": draft.conversation_variables,
-                         "checklist": services.checklist(draft.graph, app.mode),
+                         "checklist": [item["message"] for item in checklist],
+                         "checklist_items": checklist,
                          "updated_at": draft.updated_at.isoformat()}, json_dumps_params={"ensure_ascii": False})
+
+
+def _base(body: dict[str, Any]) -> str | None:
+    base = body.get("base_updated_at")
+    return base if isinstance(base, str) and base else None
 
 
 @require_perm(Perm.APPS_EDIT)
@@ -140,7 +146,8 @@ def publish(request: HttpRequest, app_id: Any) -> HttpResponse:
     app = _app(app_id)
     problems = services.checklist(_draft(app).graph, app.mode)
     if problems:
-        messages.error(request, _("Fix the checklist before publishing."))
+        messages.error(request, _("Fix the checklist before publishing: %(problems)s") % {
+            "problems": "; ".join(problems)})
     else:
         services.publish(app=app, actor_id=request.user.pk, name=request.POST.get("name", ""))
         messages.success(request, _("Published. The API and the WebApp run this version now."))

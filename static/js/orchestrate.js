@@ -182,6 +182,16 @@
       get imageUpload() { return this.vision && !!this.cfg.file_upload.image.enabled; },
       get imageLimit() { return parseInt(this.cfg.file_upload.image.number_limits, 10) || 3; },
       get declared() { return this.vars.map(function (v) { return v.variable; }).filter(Boolean); },
+      /** The debug panel's input fields: declared variables that are not raw API inputs. */
+      get debugVars() { return this.vars.filter(function (v) { return v.variable && !v.raw; }); },
+      /** The non-empty entries of a list (select options, suggested questions). */
+      filled: function (list) { return (list || []).filter(Boolean); },
+      /** Enter sends the debug message; Shift+Enter and IME composition keep typing. */
+      submitOnEnter: function (event) {
+        if (event.shiftKey || event.isComposing) return;
+        event.preventDefault();
+        event.target.form.requestSubmit();
+      },
 
       /** Every text that may hold {{variables}}. */
       promptTexts: function () {
@@ -247,6 +257,12 @@
         var stop = this.cfg.model.completion_params.stop;
         if (value && stop.indexOf(value) < 0 && stop.length < 4) stop.push(value);
         this.stopDraft = "";
+      },
+      /** Tab adds a typed stop sequence instead of leaving the field (an empty field tabs on). */
+      addStopOnTab: function (event) {
+        if (!this.stopDraft.trim()) return;
+        event.preventDefault();
+        this.addStop();
       },
       removeStop: function (i) { this.cfg.model.completion_params.stop.splice(i, 1); },
 

@@ -68,6 +68,15 @@
 
       escape: escapeHtml,
 
+      /** Enter sends; Shift+Enter and IME composition keep typing. */
+      sendOnEnter(event) {
+        if (event.shiftKey || event.isComposing) return;
+        event.preventDefault();
+        this.send();
+      },
+
+      focusSoon(el) { this.$nextTick(() => el.focus()); },
+
       validate() {
         this.errors = W.missingFields(this.fields, this.inputs, S.required);
         return Object.keys(this.errors).length === 0;

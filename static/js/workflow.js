@@ -1,10 +1,9 @@
-/* Workflow page: draws the draft graph as SVG (read-only) and runs the draft from the side panel,
-   colouring nodes and listing steps as the run's events arrive. All text reaches the page through
+/* Workflow page: runs the draft from the side panel, listing steps as the run's events arrive and
+   passing each node's status to the canvas. All text reaches the page through
    textContent / x-text, never as HTML. */
 (function () {
   "use strict";
 
-  var SVG = "http://www.w3.org/2000/svg";
   var PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
 
   function readJson(id) {
@@ -17,53 +16,11 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  function el(name, attrs, text) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  /** Draw nodes at their editor positions (children of containers inside them) and edges as curves. */
-  function draw(container, graph) {
-    var byId = {};
-    graph.nodes.forEach(function (n) { byId[n.id] = n; });
-    graph.nodes.forEach(function (n) {  // children are positioned relative to their container
-      var parent = n.parent && byId[n.parent];
-      n.ax = n.x + (parent && n.x < parent.w ? parent.x : 0);
-      n.ay = n.y + (parent && n.y < parent.h ? parent.y : 0);
-    });
-    var minX = Math.min.apply(null, graph.nodes.map(function (n) { return n.ax; }).concat([0])) - 20;
-    var minY = Math.min.apply(null, graph.nodes.map(function (n) { return n.ay; }).concat([0])) - 20;
-    var maxX = Math.max.apply(null, graph.nodes.map(function (n) { return n.ax + n.w; }).concat([400])) + 20;
-    var maxY = Math.max.apply(null, graph.nodes.map(function (n) { return n.ay + n.h; }).concat([200])) + 20;
-    var svg = el("svg", { viewBox: [minX, minY, maxX - minX, maxY - minY].join(" "), width: maxX - minX,
-                          height: maxY - minY });
-    var nodes = {};
-    graph.nodes.filter(function (n) { return n.type === "iteration" || n.type === "loop"; })
-      .concat(graph.nodes.filter(function (n) { return n.type !== "iteration" && n.type !== "loop"; }))
-      .forEach(function (n) {
-        var container = n.type === "iteration" || n.type === "loop";
-        var h = container ? n.h : Math.min(n.h, 54);
-        var group = el("g", { "class": "wf-node" + (container ? " wf-node--container" : ""), "data-node": n.id });
-        group.appendChild(el("rect", { x: n.ax, y: n.ay, width: n.w, height: h, rx: 10 }));
-        group.appendChild(el("text", { x: n.ax + 12, y: n.ay + 22 }, n.title));
-        group.appendChild(el("text", { x: n.ax + 12, y: n.ay + 40, "class": "wf-node__type" }, n.type));
-        svg.appendChild(group);
-        nodes[n.id] = { group: group, node: n, h: h };
-      });
-    graph.edges.forEach(function (e) {
-      var a = nodes[e.source], b = nodes[e.target];
-      if (!a || !b) return;
-      var x1 = a.node.ax + a.node.w, y1 = a.node.ay + a.h / 2, x2 = b.node.ax, y2 = b.node.ay + b.h / 2;
-      var mid = (x1 + x2) / 2;
-      svg.insertBefore(el("path", { "class": "wf-edge", d: "M" + x1 + "," + y1 + " C" + mid + "," + y1 + " " + mid +
-                                    "," + y2 + " " + x2 + "," + y2 }), svg.firstChild);
-      if (e.handle !== "source") svg.appendChild(el("text", { "class": "wf-edge__label", x: x1 + 6, y: y1 - 6 }, e.handle));
-    });
-    container.textContent = "";
-    container.appendChild(svg);
-    return nodes;
+  /** Tell the canvas (static/js/workflow-editor.js) a node's run status, with what the node read and
+      wrote once it finished (its inspector shows them); "*" clears them all. */
+  function mark(nodeId, status, run) {
+    window.dispatchEvent(new CustomEvent("workflow:node-status",
+                                         { detail: { nodeId: nodeId, status: status, run: run || null } }));
   }
 
   document.addEventListener("alpine:init", function () {
@@ -72,7 +29,7 @@
       var i18n = readJson("workflow-i18n") || {};
       return {
         inputs: data.inputs, chat: data.chat, values: {}, query: "", running: false, steps: [], answer: "",
-        status: "", outputs: "", error: "", taskId: "", runUrl: "", conversationId: "", nodes: {},
+        status: "", outputs: "", error: "", taskId: "", runUrl: "", conversationId: "",
         graphNodes: data.graph.nodes, stepNode: "", stepValues: "{}", stepResult: "",
         stepLoad: function () {
           var self = this;
@@ -95,26 +52,30 @@
             .then(function (r) { return r.json(); })
             .then(function (body) {
               var node = body.node || {};
-              self.mark(self.stepNode, node.status || "failed");
+              self.mark(self.stepNode, node.status || "failed", node);
               self.stepResult = JSON.stringify({ status: node.status, error: node.error, inputs: node.inputs,
                                                  outputs: node.outputs, elapsed_time: node.elapsed_time,
                                                  execution_metadata: node.execution_metadata }, null, 2);
             });
         },
-        init: function () { this.nodes = draw(this.$refs.graph, data.graph); },
-        mark: function (nodeId, status) {
-          var n = this.nodes[nodeId];
-          if (!n) return;
-          n.group.setAttribute("class", n.group.getAttribute("class").replace(/ wf-node--\w+$/, "") + " wf-node--" + status);
-          n.group.setAttribute("data-status", status);
+        init: function () {
+          var self = this;
+          // The step-test list follows the canvas: it saves the draft, then says what it holds.
+          window.addEventListener("workflow:saved", function (e) {
+            var nodes = (e.detail.graph.nodes || []).filter(function (n) { return n.data && n.data.type; });
+            self.graphNodes = nodes.map(function (n) { return { id: n.id, title: n.data.title || n.id }; });
+            var start = nodes.find(function (n) { return n.data.type === "start"; });
+            if (start) self.inputs = (start.data.variables || []).filter(function (v) { return v && v.variable; });
+          });
         },
+        mark: mark,
         handle: function (event) {
           if (event.task_id) this.taskId = event.task_id;
           if (event.event === "node_started") {
             this.mark(event.data.node_id, "running");
             this.steps.push({ id: event.data.id, title: event.data.title, status: "running", elapsed: "" });
           } else if (event.event === "node_finished") {
-            this.mark(event.data.node_id, event.data.status);
+            this.mark(event.data.node_id, event.data.status, event.data);
             var step = this.steps.find(function (s) { return s.id === event.data.id; });
             if (step) { step.status = event.data.status; step.elapsed = event.data.elapsed_time.toFixed(3) + " s"; }
           } else if (event.event === "message" || event.event === "text_chunk") {
@@ -129,7 +90,7 @@
         },
         run: function () {
           var self = this;
-          Object.keys(this.nodes).forEach(function (id) { self.mark(id, "idle"); });
+          mark("*", "");
           this.running = true; this.steps = []; this.answer = ""; this.status = ""; this.outputs = ""; this.error = "";
           var body = { inputs: this.values, query: this.query, conversation_id: this.conversationId };
           fetch(data.urls.run, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },

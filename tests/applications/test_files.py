@@ -238,13 +238,22 @@ async def test_upload_takes_documents_with_their_own_size_limit(api, media, sett
     assert await in_schema(lambda: UploadFile.objects.count()) == 1
 
 
+PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
+
+def _content_for(name: str) -> bytes:
+    """Content that is what the extension says (uploads are checked for it)."""
+    return {"png": PNG, "pdf": PDF}.get(name.rsplit(".", 1)[-1], b"<x/>")
+
+
 @pytest.mark.parametrize(("name", "content_type", "inline"), [
     ("a.png", "image/png", True), ("a.txt", "text/plain", True), ("a.pdf", "application/pdf", True),
     ("a.html", "text/html", False), ("a.xml", "text/xml", False), ("a.png", "image/svg+xml", False),
-    ("a.svg", "image/png", False), ("a.js", "application/javascript", False), ("a.bin", "text/html; charset=utf-8", False),
+    ("a.svg", "image/svg+xml", False), ("a.js", "application/javascript", False),
+    ("a.bin", "text/html; charset=utf-8", False),
 ])
 async def test_only_passive_types_are_inline(api, media, name, content_type, inline) -> None:  # type: ignore[no-untyped-def]
-    uploaded = await _upload(api.chat_key, name=name, data=b"<x/>", content_type=content_type)
+    uploaded = await _upload(api.chat_key, name=name, data=_content_for(name), content_type=content_type)
     path, query = _path(uploaded["source_url"])
     served = await call("get", path, None, query=query)
     assert served.status_code == 200
@@ -253,3 +262,39 @@ async def test_only_passive_types_are_inline(api, media, name, content_type, inl
     else:
         assert served["Content-Type"] == "application/octet-stream"
         assert served["Content-Disposition"] == f"attachment; filename*=UTF-8''{name}"
+
+
+ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
+ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 40
+
+
+@pytest.mark.parametrize(("name", "data", "content_type"), [
+    ("report.pdf", ELF, "application/pdf"),  # a program named .pdf
+    ("report.pdf", ZIP, "application/pdf"),  # an archive named .pdf
+    ("cat.png", ELF, "image/png"),
+    ("cat.png", b"<svg onload=alert(1)>", "image/png"),  # SVG (active content) posing as a PNG
+    ("notes.txt", ZIP, "text/plain"),
+    ("sheet.docx", ZIP, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("tool.bin", ELF, "application/octet-stream"),  # no name may hide a program
+    ("cat.gif", PNG, "application/pdf"),  # the declared type is checked too
+    ("clip.mp4", ELF, "video/mp4"),
+])
+async def test_upload_refuses_content_that_is_not_what_it_claims(api, media, name, data,
+                                                               content_type) -> None:  # type: ignore[no-untyped-def]
+    response = await call("post", "/v1/files/upload", api.chat_key, {"user": "u-1"},
+                          files={"file": SimpleUploadedFile(name, data, content_type=content_type)})
+    body = response.json()
+    assert response.status_code == 415 and body["code"] == "unsupported_file_type" and body["status"] == 415
+    assert body["message"].startswith("File type not allowed.")
+    assert await in_schema(lambda: UploadFile.objects.count()) == 0
+
+
+async def test_upload_takes_real_files_of_each_kind(api, media) -> None:  # type: ignore[no-untyped-def]
+    kinds = [("report.pdf", PDF, "application/pdf"), ("cat.png", PNG, "image/png"),
+             ("song.mp3", b"ID3" + b"\x00" * 32, "audio/mpeg"), ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16,
+                                                                   "video/mp4"),
+             ("data.json", b'{"a": 1}', "application/json"), ("notes.md", "# Überblick\n".encode(), "text/markdown")]
+    for name, data, content_type in kinds:
+        uploaded = await _upload(api.chat_key, name=name, data=data, content_type=content_type)
+        assert uploaded["mime_type"] == content_type and uploaded["size"] == len(data)
+    assert await in_schema(lambda: UploadFile.objects.count()) == len(kinds)

@@ -202,15 +202,28 @@ async def test_provider_errors(api, fake_openai, settings, failure, code, status
     assert len(stored) == 2 and failure.message in stored[0].error
 
 
-async def test_stop_keeps_what_was_generated(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_another_end_users_stop_is_ignored(api, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
+    """An intruder's stop lands in the cache and in this process's running turn alike; the turn
+    still streams to its end. (The owner's stop, below, takes effect at the next chunk, so the
+    full answer proves the intruder's did not.)"""
+    words = " ".join(f"w{i}" for i in range(30))
+    fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.02))
+    response = await post("/v1/chat-messages", api.chat_key, {**CHAT, "response_mode": "streaming"})
+    stream = response.streaming_content.__aiter__()
+    first, *rest = _data(await stream.__anext__())
+    assert (await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "intruder"})).json() == {
+        "result": "success"}
+    rest += [event async for chunk in stream for event in _data(chunk)]
+    assert rest[-1]["event"] == "message_end"
+    [stored] = await asyncio.to_thread(_messages, "ws_alpha", pk=first["message_id"])
+    assert (stored.status, stored.answer) == ("normal", words)
+
+
+async def test_stop_keeps_what_was_generated(api, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     fake_openai.script("chat", Reply(" ".join(f"w{i}" for i in range(200)), chunk_size=1, delay_between_chunks=0.02))
     response = await post("/v1/chat-messages", api.chat_key, {**CHAT, "response_mode": "streaming"})
     stream = response.streaming_content.__aiter__()
     first, *rest = _data(await stream.__anext__())
-    # Someone else cannot stop it; its own user can.
-    assert (await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "intruder"})).json() == {
-        "result": "success"}
-    await asyncio.sleep(0.2)
     stop = await post(f"/v1/chat-messages/{first['task_id']}/stop", api.chat_key, {"user": "u-1"})
     assert stop.json() == {"result": "success"}
     rest += [event async for chunk in stream for event in _data(chunk)]
@@ -221,7 +234,32 @@ async def test_stop_keeps_what_was_generated(api, fake_openai) -> None:  # type:
     assert stored.answer == "".join([first["answer"], *(e["answer"] for e in rest[:-1])])
 
 
-async def test_concurrency_limit_answers_429(api, fake_openai) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("who", ["owner", "intruder"])
+async def test_a_stop_from_another_process_reaches_the_turn(api, fake_openai, cache_backend, who) -> None:  # type: ignore[no-untyped-def]
+    """Another process (an API server without this turn) can only leave the stop in the cache:
+    this process's watcher picks it up when the owner left it, and ignores an intruder's."""
+    from django.core.cache import cache
+
+    from apps.applications import generation
+    from apps.applications.generation import STOP_KEY
+
+    words = " ".join(f"w{i}" for i in range(60))
+    fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.05))
+    response = await post("/v1/chat-messages", api.chat_key, {**CHAT, "response_mode": "streaming"})
+    stream = response.streaming_content.__aiter__()
+    first, *rest = _data(await stream.__anext__())
+    owner = generation.RUNNING[first["task_id"]].prepared.end_user_id
+    stopper = owner if who == "owner" else str(uuid.uuid4())
+    await asyncio.to_thread(cache.set, STOP_KEY.format(task_id=first["task_id"]), stopper, 600)
+    rest += [event async for chunk in stream for event in _data(chunk)]
+    [stored] = await asyncio.to_thread(_messages, "ws_alpha", pk=first["message_id"])
+    if who == "owner":
+        assert stored.status == "stopped" and 0 < len(stored.answer.split()) < 60
+    else:
+        assert (stored.status, stored.answer) == ("normal", words)
+
+
+async def test_concurrency_limit_answers_429(api, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     def limit() -> None:
         with schema_context("ws_alpha"):
             type(api.chat).objects.filter(pk=api.chat.pk).update(max_active_requests=1)

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 
 from apps.logs.models import Message
 from config.asgi import application
+from tests.asgi_http import asgi_request
 from tests.fakes.base import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -31,21 +32,8 @@ def _scope(path: str, key: str | None, method: str = "POST") -> dict:
 
 async def _request(path: str, key: str | None, body: bytes, method: str = "POST",
                    parts: int = 1) -> tuple[int, dict[bytes, bytes], bytes]:
-    app = ApplicationCommunicator(application, _scope(path, key, method))
-    size = -(-len(body) // parts) or 1
-    pieces = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
-    for index, piece in enumerate(pieces):
-        await app.send_input({"type": "http.request", "body": piece, "more_body": index < len(pieces) - 1})
-    start = await app.receive_output(10)
-    assert start["type"] == "http.response.start"
-    content = b""
-    while True:
-        message = await app.receive_output(10)
-        content += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await app.wait(5)
-    return start["status"], dict(start["headers"]), content
+    answer = await asgi_request(method, path, key=key, body=body, parts=parts)
+    return answer.status, answer.headers, answer.content
 
 
 def _stored(message_id: str) -> Message:
@@ -100,9 +88,9 @@ async def test_oversize_body_is_refused(api, settings) -> None:  # type: ignore[
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps({**CHAT, "query": "x" * 2000}).encode()
     status, _, content = await _request("/v1/chat-messages", api.chat_key, body, parts=4)
-    assert status == 400
-    assert json.loads(content) == {"code": "invalid_param", "status": 400,
-                                   "message": "The request body is larger than 1000 bytes."}
+    assert status == 413
+    assert json.loads(content) == {"code": "request_entity_too_large", "status": 413,
+                                   "message": "The request body is larger than the limit of 1000 bytes."}
 
 
 async def test_another_workspaces_conversation_is_404(api, fake_openai) -> None:  # type: ignore[no-untyped-def]

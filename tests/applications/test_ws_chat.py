@@ -23,7 +23,7 @@ async def _socket(path: str, user):  # type: ignore[no-untyped-def]
     return communicator, connected, code
 
 
-async def test_streams_the_same_events_as_sse(api, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_streams_the_same_events_as_sse(api, world_tx, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     fake_openai.script("chat", Reply("alpha beta gamma", chunk_size=1))
     socket, connected, _ = await _socket(f"/ws/console/alpha/apps/{api.chat.pk}/chat/", world_tx.editor.user)
     assert connected
@@ -46,7 +46,7 @@ async def test_streams_the_same_events_as_sse(api, world_tx, fake_openai) -> Non
         "debugger", "alpha beta gamma", world_tx.editor.user.pk)
 
 
-async def test_answer_is_stored_when_the_socket_closes_mid_stream(api, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_answer_is_stored_when_the_socket_closes_mid_stream(api, world_tx, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     fake_openai.script("chat", Reply(" ".join(f"t{i}" for i in range(30)), chunk_size=1, delay_between_chunks=0.02))
     socket, _, _ = await _socket(f"/ws/console/alpha/apps/{api.chat.pk}/chat/", world_tx.owner.user)
     await socket.send_json_to({"query": "Count", "inputs": {"name": "Ada"}})

@@ -116,3 +116,36 @@ def test_worker_with_redis_broker(world_tx, redis_url, monkeypatch, tmp_path) ->
         output = _stop(worker, tmp_path)
     assert arrived, output
     assert _events("ws_alpha", marker) == []
+
+
+@pytest.mark.worker
+def test_signup_provisions_the_workspace_on_the_worker(world_tx, real_broker, tmp_path, client) -> None:  # type: ignore[no-untyped-def]
+    """Sign-up (open once a user exists: world_tx) leaves the new workspace provisioning and queues
+    provision_workspace; a real worker builds its schema from the template, marks it ready and
+    records the creation in it."""
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_exists
+
+    from apps.workspaces.models import Membership, Workspace
+    from tests.conftest import PASSWORD
+
+    email = f"s-{uuid.uuid4().hex[:8]}@signup.test"
+    response = client.post("/accounts/signup/", {"name": "Sam", "email": email, "workspace_name": "Sam's Studio",
+                                                 "password1": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 302
+    user = get_user_model().objects.get(email=email)
+    workspace = Membership.objects.get(user=user, role="owner").workspace
+    assert workspace.status == Workspace.Status.PROVISIONING  # nothing built in the request
+    worker = _start_worker(tmp_path)
+    try:
+        ready = _wait_for(lambda: Workspace.objects.get(pk=workspace.pk).status == Workspace.Status.READY, 120)
+    finally:
+        output = _stop(worker, tmp_path)
+    try:
+        assert ready, output
+        assert "apps.workspaces.tasks.provision_workspace" in output and "Traceback" not in output
+        assert schema_exists(workspace.schema_name)
+        assert _events(workspace.schema_name, "Sam's Studio") == ["workspace.created"]
+    finally:
+        with connection.cursor() as cursor:  # schemas outlive the transactional flush
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{workspace.schema_name}" CASCADE')

@@ -1,13 +1,11 @@
 """apps.core.outbound: the SSRF guard of every outbound call made for a user.
 
 Real HTTP servers on loopback addresses stand in for the platform's private network. There is no
-DNS here, so name resolution is simulated by replacing socket.getaddrinfo for made-up names only
-(every other lookup, including the numeric ones made while connecting, goes to the real one).
+DNS here, so name resolution is simulated for made-up names only (the fake_dns fixture, tests/fakes/dns.py).
 """
 
 import http.server
 import ipaddress
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -70,34 +68,6 @@ def private_server(server: _Server) -> Iterator[_Server]:
     srv = _Server("127.0.0.2", server.port, name="two")
     yield srv
     srv.close()
-
-
-@pytest.fixture
-def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
-    """Answers for made-up names: name -> list of answers, one per lookup (the last one repeats)."""
-    answers: dict[str, list] = {}
-    lookups: list[str] = []
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-        name = host.decode() if isinstance(host, bytes) else host
-        if name in answers:
-            lookups.append(name)
-            queue = answers[name]
-            addresses = queue.pop(0) if len(queue) > 1 else queue[0]
-            result = []
-            for address in addresses:
-                family = socket.AF_INET6 if ":" in address else socket.AF_INET
-                sockaddr = (address, int(port or 0))
-                if family == socket.AF_INET6:
-                    sockaddr = (address, int(port or 0), 0, 0)
-                result.append((family, socket.SOCK_STREAM, 6, "", sockaddr))
-            return result
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    answers["__lookups__"] = lookups  # type: ignore[assignment]
-    return answers
 
 
 def test_it_refuses_loopback_by_default(server: _Server) -> None:

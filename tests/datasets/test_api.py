@@ -140,6 +140,16 @@ def test_a_revoked_key_fails_at_once(world, kapi) -> None:  # type: ignore[no-un
 # --- Datasets -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", [[1, "a"], True, 7, 1.5, {"n": "x"}, ["Manuals"]])
+def test_dataset_names_must_be_strings(world, kapi, name) -> None:  # type: ignore[no-untyped-def]
+    body = error(kapi.post("/v1/datasets", {"name": name}), "invalid_param", 400)
+    assert body["message"] == "name must be a string."
+    dataset = kapi.post("/v1/datasets", {"name": "Typed"}).json()
+    error(kapi.patch(f"/v1/datasets/{dataset['id']}", {"name": name}), "invalid_param", 400)
+    with schema_context(world.alpha.schema_name):
+        assert list(Dataset.objects.values_list("name", flat=True)) == ["Typed"]
+
+
 def test_dataset_crud(world, kapi) -> None:  # type: ignore[no-untyped-def]
     response = kapi.post(
         "/v1/datasets",

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 from django.conf import settings
-from kombu import pools
 from django_tenants.utils import schema_context
+from kombu import pools
 
 from apps.datasets import indexing, services
 from apps.datasets.models import Document, Segment
@@ -139,3 +139,81 @@ def test_pausing_mid_document_stops_after_the_current_batch_and_resume_finishes(
     assert _embedding_calls(fake_openai) == 3  # nothing embedded twice
     with schema_context("ws_alpha"):
         assert Segment.objects.filter(document_id=document.pk).count() == 12
+
+
+def _finished(schema: str, document_id) -> tuple[str, object, object, str | None]:  # type: ignore[no-untyped-def]
+    with schema_context(schema):
+        return Document.objects.filter(pk=document_id).values_list(
+            "indexing_status", "processing_started_at", "completed_at", "error").first()
+
+
+def test_a_large_document_does_not_hold_the_worker_from_other_workspaces(world_tx, redis_broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: alpha's document at the text size limit (2,000 segments, indexed 100 a run) and
+    one over it are queued first, beta's small document after them, and one worker serves all.
+    Beta's completes while alpha's large one is still mid-way: each slice of it goes back in the
+    queue behind beta's. The order is read from the documents' own timestamps."""
+    limit = 200_000
+    # The worker sends the rest of a document to the broker as production does (the test settings
+    # would run it inline, nested in the slice that queued it).
+    env = {"REDIS_URL": redis_broker, "CELERY_TASK_ALWAYS_EAGER": "false",
+           "DATASET_MAX_TEXT_CHARACTERS": str(limit), "DATASET_INDEXING_SLICE": "100"}
+    with schema_context(world_tx.alpha.schema_name):
+        dataset = services.dataset_create(name=f"Big {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="economy")
+        _, large = services.document_create_from_text(dataset=dataset, name="large.txt", actor_id=None,
+                                                      text=("Part of a long manual. " * 4 + "x" * 5 + "###") * 2_000,
+                                                      process_rule=CUSTOM)
+        _, too_large = services.document_create_from_text(dataset=dataset, name="too-large.txt", actor_id=None,
+                                                          text="y" * (limit + 1), process_rule=CUSTOM)
+    with schema_context(world_tx.beta.schema_name):
+        small_set = services.dataset_create(name=f"Small {uuid.uuid4().hex[:6]}", actor_id=None,
+                                            indexing_technique="economy")
+        _, small = services.document_create_from_text(dataset=small_set, name="small.txt", actor_id=None,
+                                                      text="A short note.###Another line.", process_rule=CUSTOM)
+    assert len(("Part of a long manual. " * 4 + "x" * 5 + "###") * 2_000) == limit
+    worker = _start_worker(tmp_path, env)
+    try:
+        done = _wait_for(lambda: _finished("ws_alpha", large.pk)[0] == "completed"
+                         and _finished("ws_beta", small.pk)[0] == "completed"
+                         and _finished("ws_alpha", too_large.pk)[0] == "error", 120)
+    finally:
+        output = _stop(worker, tmp_path)
+    assert done, output
+    large_state, small_state = _finished("ws_alpha", large.pk), _finished("ws_beta", small.pk)
+    assert large_state[1] < small_state[1], "alpha's large document started first"
+    assert small_state[2] < large_state[2], "beta's document finished while alpha's was still indexing"
+    assert "more than 200,000 characters" in _finished("ws_alpha", too_large.pk)[3]
+    with schema_context("ws_alpha"):
+        assert Segment.objects.filter(document_id=large.pk).count() == 2_000
+    assert output.count("apps.datasets.tasks.index_document[") >= 2 * 21  # 20 slices + the others, received and done
+
+
+def test_describe_dataset_runs_on_the_worker_after_indexing(world_tx, redis_broker, fake_openai, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """KN-20 on a real worker: the document's last step queues describe_dataset through the broker
+    (not inline), and the worker writes the description in the sender's workspace only."""
+    from tests.fakes.base import Reply
+
+    fake_openai.script("chat", Reply("Kitchen appliances: kettles and teapots."))
+    with schema_context(world_tx.alpha.schema_name):
+        fake_models(fake_openai, embedding=False, llm=True)
+        dataset = services.dataset_create(name=f"D {uuid.uuid4().hex[:6]}", actor_id=None,
+                                          indexing_technique="economy")
+        services.document_create_from_text(dataset=dataset, name="kitchen.txt", actor_id=None,
+                                           text="Kettles boil water.###Teapots brew tea.", process_rule=CUSTOM)
+    worker = _start_worker(tmp_path, {"REDIS_URL": redis_broker, "CELERY_TASK_ALWAYS_EAGER": "false"})
+
+    def description() -> str:
+        with schema_context("ws_alpha"):
+            return type(dataset).objects.get(pk=dataset.pk).description
+
+    try:
+        described = _wait_for(lambda: bool(description()), 60)
+    finally:
+        output = _stop(worker, tmp_path)
+    assert described, output
+    assert description() == services.DESCRIPTION_PREFIX + "Kitchen appliances: kettles and teapots."
+    assert "Task apps.datasets.tasks.describe_dataset[" in output and " received" in output
+    (request,) = fake_openai.requests_to("chat")
+    assert "Kettles boil water." in request.json["messages"][1]["content"]
+    with schema_context("ws_beta"):
+        assert not type(dataset).objects.filter(pk=dataset.pk).exists()

@@ -53,3 +53,21 @@ def mcp_sse_server() -> Iterator[Served]:
     server = Served(mcp_fake.sse_app()).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[Served]:
+    from tests.tools.fakes import media_app
+
+    server = Served(media_app()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def media(media_server, allow_loopback):  # type: ignore[no-untyped-def]
+    """The media fake with every built-in's base URL pointed at it."""
+    allow_loopback.TOOL_OPENAI_BASE_URL = f"{media_server.url}/v1"
+    allow_loopback.TOOL_VECTORIZER_BASE_URL = f"{media_server.url}/vectorizer"
+    allow_loopback.TOOL_YOUTUBE_BASE_URL = f"{media_server.url}/youtube"
+    return media_server

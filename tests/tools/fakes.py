@@ -9,6 +9,7 @@ alike reach it over HTTP; `requests` records what arrived.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import socket
 import threading
@@ -180,3 +181,92 @@ Regular tessellations use a single regular polygon: triangles, squares or hexago
 <p>Semi-regular tessellations combine two or more regular polygons around identical vertices,
 and they have fascinated mathematicians and artists for centuries.</p></article>
 <footer>Copyright 2026 Example Corp. All rights reserved. Cookie settings.</footer></body></html>"""
+
+
+# --- Image generation, vectorizing and YouTube -----------------------------------------------------
+
+OPENAI_KEY = "sk-images-1"
+VECTORIZER_AUTH = ("vk-name", "vk-value")
+YOUTUBE_KEY = "yt-key-9"
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><rect width="1" height="1"/></svg>'
+
+
+def media_app() -> Starlette:
+    """OpenAI's images API (/v1), a Stable Diffusion WebUI (/sdapi/v1), Vectorizer.AI (/vectorizer)
+    and the YouTube Data API (/youtube), each checking its credentials as the real one does."""
+
+    def openai_error(message: str, status: int) -> Response:
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=status)
+
+    async def images(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {OPENAI_KEY}":
+            return openai_error("Incorrect API key provided.", 401)
+        body = await request.json()
+        if body.get("model") not in ("dall-e-3", "gpt-image-1") or not body.get("prompt"):
+            return openai_error("Invalid model or prompt.", 400)
+        return JSONResponse({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode(),
+                                                     "revised_prompt": body["prompt"]}]})
+
+    async def models(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {OPENAI_KEY}":
+            return openai_error("Incorrect API key provided.", 401)
+        return JSONResponse({"object": "list", "data": [{"id": "dall-e-3", "object": "model"}]})
+
+    async def txt2img(request: Request) -> Response:
+        body = await request.json()
+        checkpoint = (body.get("override_settings") or {}).get("sd_model_checkpoint")
+        if checkpoint not in (None, "v1-5-pruned") or not body.get("prompt") or body.get("width", 512) % 8:
+            return JSONResponse({"error": "OperationalError", "detail": "bad request"}, status_code=422)
+        return JSONResponse({"images": [base64.b64encode(PNG).decode()], "parameters": body, "info": "{}"})
+
+    async def sd_models(request: Request) -> Response:
+        return JSONResponse([{"title": "v1-5 [abc]", "model_name": "v1-5-pruned", "hash": "abc"}])
+
+    def vectorizer_ok(request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(":".join(VECTORIZER_AUTH).encode()).decode()
+        return request.headers.get("authorization") == expected
+
+    async def vectorize(request: Request) -> Response:
+        if not vectorizer_ok(request):
+            return JSONResponse({"error": {"code": 1006, "message": "Invalid credentials"}}, status_code=401)
+        form = await request.form()
+        if "image" not in form:
+            return JSONResponse({"error": {"code": 1001, "message": "No image"}}, status_code=400)
+        return Response(SVG, media_type="image/svg+xml")
+
+    async def account(request: Request) -> Response:
+        if not vectorizer_ok(request):
+            return JSONResponse({"error": {"code": 1006, "message": "Invalid credentials"}}, status_code=401)
+        return JSONResponse({"subscriptionPlan": "none", "credits": 10})
+
+    def youtube_ok(request: Request) -> Response | None:
+        if request.query_params.get("key") != YOUTUBE_KEY:
+            return JSONResponse({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key."}},
+                                status_code=400)
+        return None
+
+    async def youtube_search(request: Request) -> Response:
+        if refused := youtube_ok(request):
+            return refused
+        if request.query_params.get("type") == "channel":
+            return JSONResponse({"items": [{"id": {"kind": "youtube#channel", "channelId": "UC123"}}]})
+        return JSONResponse({"items": [{"id": {"kind": "youtube#video", "videoId": "v1"}},
+                                       {"id": {"kind": "youtube#video", "videoId": "v2"}}]})
+
+    async def youtube_videos(request: Request) -> Response:
+        if refused := youtube_ok(request):
+            return refused
+        return JSONResponse({"items": [
+            {"id": "v1", "snippet": {"title": "Tiling 101"}, "statistics": {"viewCount": "1200", "likeCount": "80"}},
+            {"id": "v2", "snippet": {"title": "Penrose"}, "statistics": {"viewCount": "300", "likeCount": "12"}}]})
+
+    async def picture(request: Request) -> Response:
+        return Response(PNG, media_type="image/png")
+
+    return Starlette(routes=[
+        Route("/v1/images/generations", images, methods=["POST"]), Route("/v1/models", models),
+        Route("/sdapi/v1/txt2img", txt2img, methods=["POST"]), Route("/sdapi/v1/sd-models", sd_models),
+        Route("/vectorizer/vectorize", vectorize, methods=["POST"]), Route("/vectorizer/account", account),
+        Route("/youtube/search", youtube_search), Route("/youtube/videos", youtube_videos),
+        Route("/picture.png", picture)])

@@ -90,7 +90,7 @@ def test_webscraper_reads_the_main_text(alpha, search_server, allow_loopback) ->
     [message] = invoke(tool(alpha, "webscraper", "webscraper"), {"url": f"{search_server.url}/article"})
     assert message.payload.startswith("TITLE: Tessellation basics")
     assert "fit together without gaps" in message.payload and "Cookie settings" not in message.payload
-    with pytest.raises(ToolInvokeError, match="HTTP 404"):
+    with pytest.raises(ToolInvokeError, match="answered 404"):
         invoke(tool(alpha, "webscraper", "webscraper"), {"url": f"{search_server.url}/missing"})
 
 

@@ -154,3 +154,11 @@ def test_an_app_is_served_over_mcp_from_the_page(world) -> None:  # type: ignore
     assert key not in owner.get(PAGE).content.decode()  # shown once
     owner.post(f"/console/alpha/tools/mcp-apps/{app.pk}/disable/")
     assert not ApiKeyRoute.objects.filter(key_hash=row.key_hash).exists()
+
+
+def test_testing_an_operation_the_document_lacks(world, pet_server, allow_loopback) -> None:  # type: ignore[no-untyped-def]
+    with tenant_context(world.alpha):
+        provider = services.api_provider_save(name="pets", schema=json.dumps(pet_openapi(pet_server.url)))
+    response = client_for(world.owner.user).post(f"/console/alpha/tools/custom/{provider.pk}/test/",
+                                                 {"operation": "deletePet", "arguments": "{}"})
+    assert response.status_code == 200 and "has no operation &#x27;deletePet&#x27;" in response.content.decode()

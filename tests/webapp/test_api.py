@@ -207,7 +207,7 @@ def test_suggested_and_audio_follow_the_feature_switches(web) -> None:  # type: 
     assert tts.status_code == 400 and tts.json()["message"] == "TTS is not enabled"
 
 
-def test_stop_only_touches_the_browsers_own_task(web) -> None:  # type: ignore[no-untyped-def]
+def test_stop_only_touches_the_browsers_own_task(web, cache_backend) -> None:  # type: ignore[no-untyped-def]
     from django.core.cache import cache
 
     from apps.applications.generation import STOP_KEY

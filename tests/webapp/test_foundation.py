@@ -147,7 +147,7 @@ def test_end_user_from_a_channels_scope_cookie(web) -> None:  # type: ignore[no-
 
 # --- Rate limits ------------------------------------------------------------------------------------
 
-def test_rate_limit_per_end_user_and_per_ip(web) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_end_user_and_per_ip(web, cache_backend) -> None:  # type: ignore[no-untyped-def]
     cache.clear()
     with schema_context("ws_alpha"):
         site = Site.objects.get(app=web.chat)
@@ -170,7 +170,7 @@ def test_rate_limit_per_end_user_and_per_ip(web) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.asyncio
-async def test_chat_messages_answer_429_beyond_the_limit(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_chat_messages_answer_429_beyond_the_limit(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     from asgiref.sync import sync_to_async
 
     await sync_to_async(cache.clear)()

@@ -16,6 +16,7 @@ from apps.applications.webapp.embedding import origin_allowed
 from apps.logs.models import Conversation, EndUser, Message
 from config.asgi import application
 from tests.conftest import client_for
+from tests.core.test_headers import csp
 from tests.fakes.base import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,7 +141,7 @@ async def test_chat_before_session_starts_one_and_bad_messages_get_error_events(
 
 
 @pytest.mark.asyncio
-async def test_stop_keeps_what_was_said(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_keeps_what_was_said(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     words = " ".join(f"w{i}" for i in range(200))
     fake_openai.script("chat", Reply(words, chunk_size=1, delay_between_chunks=0.05))
@@ -160,7 +161,7 @@ async def test_stop_keeps_what_was_said(web, fake_openai) -> None:  # type: igno
 
 
 @pytest.mark.asyncio
-async def test_another_end_user_cannot_stop_an_answer(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_another_end_user_cannot_stop_an_answer(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     fake_openai.script("chat", Reply("one two three four five six", chunk_size=1, delay_between_chunks=0.05))
     owner, _, _ = await _socket(web.chat_code)
@@ -241,7 +242,7 @@ async def test_unknown_regenerated_disabled_or_non_chat_codes_are_refused(web) -
 # --- Limits and isolation -------------------------------------------------------------------------
 
 @pytest.mark.asyncio
-async def test_rate_limit_is_an_error_event_and_the_socket_stays_open(web, fake_openai) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limit_is_an_error_event_and_the_socket_stays_open(web, fake_openai, cache_backend) -> None:  # type: ignore[no-untyped-def]
     await sync_to_async(cache.clear)()
     await sync_to_async(_set_site)(web.chat, rate_limit_per_user=1)
     fake_openai.script("chat", Reply("Once."))
@@ -348,14 +349,15 @@ async def test_betas_code_never_reaches_alpha_data(web, fake_openai) -> None:  #
 
 def test_iframe_page_may_be_framed_by_allowed_origins_only(web) -> None:  # type: ignore[no-untyped-def]
     response = Client().get(f"/chat/{web.chat_code}")
-    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert csp(response)["frame-ancestors"] == "'self'"
     assert "X-Frame-Options" not in response
     _set_site(web.chat, allowed_origins=["https://shop.example", "http://localhost:8001"])
     response = Client().get(f"/chat/{web.chat_code}")
-    assert response["Content-Security-Policy"] == (
-        "frame-ancestors 'self' https://shop.example http://localhost:8001")
+    assert csp(response)["frame-ancestors"] == "'self' https://shop.example http://localhost:8001"
+    # The page's script policy holds inside the frame too (one policy, both parts).
+    assert csp(response)["script-src"].startswith("'self' 'nonce-")
     _set_site(web.chat, allowed_origins=["*"])
-    assert Client().get(f"/chat/{web.chat_code}")["Content-Security-Policy"] == "frame-ancestors *"
+    assert csp(Client().get(f"/chat/{web.chat_code}"))["frame-ancestors"] == "*"
     # Everything else still refuses to be framed.
     assert Client().get("/chat/nope-not-a-code")["X-Frame-Options"] == "DENY"
     assert Client().get("/accounts/login/")["X-Frame-Options"] == "DENY"

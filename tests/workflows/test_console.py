@@ -125,7 +125,13 @@ def test_workflow_pages_are_isolated_and_need_edit_rights(world) -> None:
     assert beta.post(f"/console/beta/apps/{app.pk}/workflow/draft/", {"graph": {}},
                      content_type="application/json").status_code == 404
     normal = client_for(world.normal.user)
-    assert normal.get(f"{BASE}/{app.pk}/workflow/").status_code == 403
+    readonly = normal.get(f"{BASE}/{app.pk}/workflow/")  # a member sees the canvas, read-only
+    assert readonly.status_code == 200 and "Read only: your role (Member)" in readonly.content.decode()
+    assert 'id="wf-publish-form"' not in readonly.content.decode()
+    assert normal.get(f"{BASE}/{app.pk}/workflow/draft/").status_code == 403
+    assert normal.post(f"{BASE}/{app.pk}/workflow/draft/", {"graph": {}},
+                       content_type="application/json").status_code == 403
+    assert normal.post(f"{BASE}/{app.pk}/workflow/publish/").status_code == 403
     editor = client_for(world.editor.user)
     assert editor.get(f"{BASE}/{chat.pk}/workflow/").status_code == 404  # not a workflow app
     assert editor.get(f"{BASE}/{app.pk}/workflow/runs/{run.pk}/").status_code == 200

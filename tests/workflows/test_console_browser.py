@@ -1,4 +1,4 @@
-"""The workflow page in a real browser: the graph is drawn, a test run colours nodes and lists
+"""The workflow page in a real browser: the canvas draws the graph, a test run colours nodes and lists
 steps live, the outputs show, and the run's trace opens."""
 
 import re
@@ -28,9 +28,10 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     page.wait_for_url(re.compile(r".*/console/alpha/.*"))
 
     page.goto(f"{live_url}/console/alpha/apps/{app.pk}/workflow/")
-    graph = page.locator("[data-testid=graph] svg")
-    assert graph.locator("g.wf-node").count() == 3 and graph.locator("path.wf-edge").count() == 2
-    assert graph.locator("text").first.text_content() == "start"
+    page.wait_for_selector("[data-testid=workflow-editor] .react-flow__node")
+    canvas = page.locator("[data-testid=workflow-editor]")
+    assert canvas.locator("[data-testid=wf-node]").count() == 3 and canvas.locator(".react-flow__edge").count() == 2
+    assert canvas.locator(".wfe-node__title").first.text_content() == "start"
     page.fill("#wf-in-q", "capital of France")
     page.click("[data-testid=run]")
     page.wait_for_selector("[data-testid=status]:has-text('succeeded')")
@@ -38,7 +39,7 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     assert steps.count() == 3 and "succeeded" in steps.nth(1).text_content()
     assert page.locator("[data-testid=answer]").text_content() == "Paris <b>is</b> the capital"
     assert '"text": "Paris <b>is</b> the capital"' in page.locator("[data-testid=outputs]").text_content()
-    assert page.locator("g.wf-node[data-status=succeeded]").count() == 3
+    assert page.locator("[data-testid=wf-node][data-status=succeeded]").count() == 3
     page.screenshot(path=str(SHOTS / "workflow-run.png"), full_page=True)
     # Step test: one node alone, with the values it reads filled in by hand
     page.click("[data-testid=step-test] summary")

@@ -15,11 +15,11 @@ import asyncio
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpResponse
 
 from apps.applications.api import streaming
-from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
+from apps.core import inputs
+from apps.core.errors import error_response, internal_error, method_not_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ async def generation_app(scope: dict[str, Any], receive: Any, send: Any) -> None
         response = await respond(scope, body)
     except Exception:
         logger.exception("Unhandled error in %s", scope["path"])
-        response = error_response(ServiceError("internal_server_error", "Internal Server Error", 500))
+        response = error_response(internal_error())
     await send_response(response, receive, send)
 
 
@@ -48,17 +48,17 @@ async def respond(scope: dict[str, Any], body: bytes | None) -> HttpResponse:
     if scope["method"] != "POST":
         return error_response(method_not_allowed())
     if body is None:
-        return error_response(invalid_param(
-            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."))
+        return error_response(inputs.request_too_large(inputs.body_limit("application/json")))
     header = next((value.decode("latin-1") for name, value in scope["headers"] if name.lower() == b"authorization"),
                   None)
     return await streaming.generate_for_key(header, body, chat=scope["path"] == CHAT_PATH)
 
 
 async def read_body(receive: Any) -> bytes | None:
-    """The whole request body, or None when it exceeds DATA_UPLOAD_MAX_MEMORY_SIZE (read to the
-    end all the same, so the connection stays usable for the error response)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    """The whole request body, or None when it exceeds the JSON body limit of the /v1 validation
+    layer (read to the end all the same, so the connection stays usable for the error response).
+    The body's strings and nesting are checked where it is parsed (inputs.parse_json)."""
+    limit = inputs.body_limit("application/json")
     chunks: list[bytes] = []
     size = 0
     while True:

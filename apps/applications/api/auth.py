@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.applications.models import ApiKey, App
 from apps.core.errors import ServiceError
 from apps.core.hotcache import HotCache
+from apps.core.inputs import text_arg
 from apps.logs.models import EndUser, Source
 from apps.workspaces.models import Workspace, hash_secret
 from apps.workspaces.routing import route_for_api_key
@@ -100,9 +101,8 @@ def _touch(workspace: Workspace, key_hash: str) -> None:
 
 
 def user_arg(source: dict[str, Any], *, required: bool) -> str | None:
-    user = source.get("user")
-    if user is not None and not isinstance(user, str):
-        raise ServiceError("invalid_param", "user must be a string")
+    """The `user` argument: an end user's session id, so no longer than its column."""
+    user = text_arg(source, "user", column=(EndUser, "session_id"))
     if required and not user:
         raise ServiceError("invalid_param", "Arg user must be provided.")
     return user or None

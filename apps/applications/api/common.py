@@ -2,7 +2,6 @@
 the error format, and argument parsing with Dify's messages (service-api.md §0, §1)."""
 
 import functools
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,10 +11,12 @@ from django_tenants.utils import schema_context
 
 from apps.applications.api.auth import AppCaller, authenticate_app
 from apps.core.errors import ServiceError, error_response, invalid_param, method_not_allowed
+from apps.core.inputs import check_form, parse_json_object, text_arg
 from apps.providers.runtime.errors import RuntimeModelError
 
 View = Callable[..., HttpResponse]
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NOT_CHAT_APP = ("not_chat_app", "Please check if your app mode matches the right API route.")
 
 
@@ -30,6 +31,8 @@ def api_view(*methods: str, chat_only: bool = False) -> Callable[[View], View]:
             if request.method not in methods:
                 return error_response(method_not_allowed())
             try:
+                if request.content_type in FORM_TYPES:
+                    check_form(request.POST)
                 caller = authenticate_app(request.headers.get("Authorization"))
                 with schema_context(caller.workspace.schema_name):
                     if chat_only and not caller.app.is_chat:
@@ -49,17 +52,6 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     return parse_json_object(request.body)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """A request body that must be one JSON object, or the API's invalid_param error."""
-    try:
-        body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.") from None
-    if not isinstance(body, dict):
-        raise invalid_param("Invalid JSON payload received or JSON payload is empty.")
-    return body
-
-
 def int_arg(source: Mapping[str, Any], name: str, *, default: int, low: int, high: int) -> int:
     raw = source.get(name)
     if raw is None or raw == "":
@@ -74,10 +66,8 @@ def int_arg(source: Mapping[str, Any], name: str, *, default: int, low: int, hig
 
 
 def str_arg(source: Mapping[str, Any], name: str) -> str | None:
-    value = source.get(name)
-    if value is not None and not isinstance(value, str):
-        raise invalid_param(f"{name} must be a string")
-    return value
+    """An optional string argument (checked by the /v1 validation layer, apps.core.inputs)."""
+    return text_arg(source, name)
 
 
 def timestamp(value: Any) -> int:

@@ -110,7 +110,7 @@ async def run_response(run: Any, *, streaming: bool) -> HttpResponse:
     return JsonResponse(run.blocking_body(), json_dumps_params={"ensure_ascii": False})
 
 
-def _post_only(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+def post_only(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
     """POST or the API's 405 body (Django's require_POST answers with an empty HTML page)."""
 
     @csrf_exempt
@@ -123,17 +123,17 @@ def _post_only(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Aw
     return wrapper
 
 
-@_post_only
+@post_only
 async def chat_messages(request: HttpRequest) -> HttpResponse:
     return await generate_for_key(request.headers.get("Authorization"), request.body, chat=True)
 
 
-@_post_only
+@post_only
 async def completion_messages(request: HttpRequest) -> HttpResponse:
     return await generate_for_key(request.headers.get("Authorization"), request.body, chat=False)
 
 
-@_post_only
+@post_only
 async def stop(request: HttpRequest, task_id: str) -> HttpResponse:
     """Always "success", even for an unknown task; only the task's own end user can stop it."""
     try:

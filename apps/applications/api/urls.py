@@ -4,10 +4,13 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from apps.applications.api import audio, conversations, files, messages, meta, streaming, variables
+from apps.core.errors import error_response, method_not_allowed
 from apps.workflows import api as workflows
 
 
 def welcome(request: HttpRequest) -> JsonResponse:
+    if request.method != "GET":  # the other methods are not part of the described API
+        return error_response(method_not_allowed())
     return JsonResponse({"welcome": "Tessera Service API", "api_version": "v1", "server_version": "1.0.0"})
 
 

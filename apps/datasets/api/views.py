@@ -7,14 +7,13 @@ workspace's, or the chosen ones of a limited key; anything else is "Dataset not 
 Errors leave in the API format {code, message, status} through `exception_handler`.
 """
 
-import json
 import logging
 import re
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.http import Http404
 from django_tenants.utils import schema_context
 from rest_framework import exceptions as drf
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -23,13 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import ServiceError, invalid_param, not_found
+from apps.core.errors import ServiceError, error_for_exception, internal_error, invalid_param, not_found
+from apps.core.inputs import check_form, parse_json, text_arg
 from apps.datasets import keys, retrieval, services
 from apps.datasets.api import shapes
 from apps.datasets.api.auth import DatasetCaller, authenticate_dataset
 from apps.datasets.models import Dataset, Document, MetadataField, Segment
 from apps.datasets.pipeline.errors import no_file_uploaded, too_many_files
-from apps.providers.runtime.errors import RuntimeModelError
 
 logger = logging.getLogger(__name__)
 
@@ -45,26 +44,46 @@ def _snake(name: str) -> str:
 
 
 def exception_handler(exc: Exception, context_: dict[str, Any]) -> Response:
-    """Every error as {code, message, status} (service-api.md §1), 401s with WWW-Authenticate."""
-    if isinstance(exc, (ServiceError, RuntimeModelError)):
-        body = exc.as_body()
-    elif isinstance(exc, Http404):
-        body = {"code": "not_found", "message": str(exc) or "Not found.", "status": 404}
+    """Every error as {code, message, status} (service-api.md §1), 401s with WWW-Authenticate:
+    the /v1 mapping (apps.core.errors.error_for_exception) plus DRF's own exceptions."""
+    error = error_for_exception(exc)
+    if error is not None:
+        body = error.as_body()
     elif isinstance(exc, drf.ParseError):
-        body = invalid_param("Invalid JSON payload received or JSON payload is empty.").as_body()
+        body = invalid_param(str(exc.detail)).as_body()
     elif isinstance(exc, drf.APIException):
         body = {"code": _snake(type(exc).__name__), "message": str(exc.detail), "status": exc.status_code}
     else:
         logger.exception("Knowledge API error")
-        body = {
-            "code": "internal_server_error",
-            "message": "Internal Server Error, please contact support.",
-            "status": 500,
-        }
+        body = internal_error().as_body()
     response = Response(body, status=body["status"])
     if body["status"] == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
+
+
+class CheckedJSONParser(JSONParser):
+    """JSON through the /v1 validation layer (apps.core.inputs.parse_json)."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        return parse_json(stream.read() if stream is not None else b"")
+
+
+class CheckedMultiPartParser(MultiPartParser):
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            parsed = super().parse(stream, media_type, parser_context)
+        except drf.ParseError as exc:  # DRF's message names Django's parser error (no boundary …)
+            raise ServiceError("bad_request", f"The multipart body could not be read: {exc.detail}") from None
+        check_form(parsed.data)
+        return parsed
+
+
+class CheckedFormParser(FormParser):
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        check_form(data)
+        return data
 
 
 class KnowledgeView(APIView):
@@ -72,7 +91,7 @@ class KnowledgeView(APIView):
     has one) and the error format."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [CheckedJSONParser, CheckedMultiPartParser, CheckedFormParser]
     authentication_classes: list = []
     permission_classes: list = []
     caller: DatasetCaller
@@ -139,11 +158,9 @@ def _int(source: Any, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _opt_str(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise invalid_param(f"{name} must be a string", params=name)
-    return value
+def _opt_str(body: dict[str, Any], name: str, column: tuple[type, str] | None = None) -> str | None:
+    """An optional string, no longer than ``column`` = (Model, field) when it is stored in one."""
+    return text_arg(body, name, column=column)
 
 
 def _opt_dict(body: dict[str, Any], name: str) -> dict | None:
@@ -163,7 +180,7 @@ def _page(queryset: Any, query: Any, *, limit_max: int = 100) -> tuple[list[Any]
 
 def _document_options(body: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
     """create-by-text / create-by-file options → documents_create keyword arguments."""
-    doc_form = _opt_str(body, "doc_form") or dataset.doc_form or "text_model"
+    doc_form = _opt_str(body, "doc_form", (Document, "doc_form")) or dataset.doc_form or "text_model"
     process_rule = _opt_dict(body, "process_rule")
     technique = _opt_str(body, "indexing_technique")
     if not dataset.indexing_technique:
@@ -174,7 +191,7 @@ def _document_options(body: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
         "process_rule": process_rule,
         "indexing_technique": technique or dataset.indexing_technique,
         "doc_form": doc_form,
-        "doc_language": _opt_str(body, "doc_language") or "English",
+        "doc_language": _opt_str(body, "doc_language", (Document, "doc_language")) or "English",
         "created_from": "api",
     }
 
@@ -209,10 +226,13 @@ def _data_part(request: Request) -> dict[str, Any]:
     raw = request.data.get("data") if hasattr(request.data, "get") else None
     if raw in (None, ""):
         return {}
-    try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
-        raise invalid_param("data must be a JSON string.", params="data") from None
+    if isinstance(raw, str):
+        try:
+            data = parse_json(raw)
+        except ServiceError:
+            raise invalid_param("data must be a JSON string.", params="data") from None
+    else:
+        data = raw
     if not isinstance(data, dict):
         raise invalid_param("data must be a JSON object.", params="data")
     return data
@@ -262,6 +282,11 @@ class DatasetListView(KnowledgeView):
         return Response(shapes.dataset(ds))
 
 
+# The PATCH fields that hold text (must be strings when given).
+DATASET_TEXT_FIELDS = ("name", "description", "indexing_technique", "permission", "embedding_model",
+                       "embedding_model_provider")
+
+
 class DatasetDetailView(KnowledgeView):
     def get(self, request: Request, dataset_id: Any) -> Response:
         return Response(shapes.dataset(self.dataset))
@@ -282,6 +307,10 @@ class DatasetDetailView(KnowledgeView):
             "retrieval_model",
         )
         fields = {k: body[k] for k in allowed if k in body}
+        for name in DATASET_TEXT_FIELDS:  # lengths and choices are the service's to check
+            _opt_str(fields, name)
+        if fields.get("retrieval_model") is not None:
+            _opt_dict(fields, "retrieval_model")
         services.dataset_update(dataset=self.dataset, actor_id=self.actor, **fields)
         return Response({**shapes.dataset(self.dataset), "partial_member_list": []})
 
@@ -359,8 +388,8 @@ class DocumentUpdateByTextView(KnowledgeView):
             upload=upload,
             name=name,
             process_rule=_opt_dict(body, "process_rule"),
-            doc_form=_opt_str(body, "doc_form"),
-            doc_language=_opt_str(body, "doc_language"),
+            doc_form=_opt_str(body, "doc_form", (Document, "doc_form")),
+            doc_language=_opt_str(body, "doc_language", (Document, "doc_language")),
         )
         return _document_response(batch, document)
 
@@ -376,8 +405,8 @@ class DocumentUpdateByFileView(KnowledgeView):
             upload=upload,
             name=_opt_str(data, "name") or (upload.name if upload else None),
             process_rule=_opt_dict(data, "process_rule"),
-            doc_form=_opt_str(data, "doc_form"),
-            doc_language=_opt_str(data, "doc_language"),
+            doc_form=_opt_str(data, "doc_form", (Document, "doc_form")),
+            doc_language=_opt_str(data, "doc_language", (Document, "doc_language")),
         )
         return _document_response(batch, document)
 
@@ -594,6 +623,10 @@ class DocumentMetadataView(KnowledgeView):
         operations = self.body().get("operation_data")
         if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
             raise invalid_param("operation_data must be a list of objects.", params="operation_data")
+        limit = settings.DATASET_METADATA_MAX_OPERATIONS
+        if len(operations) > limit:  # each is a document read and write: 5,000 held a request for 14-28 s
+            raise invalid_param(f"operation_data has {len(operations)} operations; at most {limit} are allowed "
+                                "per request.", params="operation_data")
         for operation in operations:
             document = self._document(operation.get("document_id"))
             items = operation.get("metadata_list")

@@ -84,6 +84,39 @@ def in_server_loop() -> bool:
         return False
 
 
+# Operators allow a model server on their own network (Ollama beside Tessera) with this setting,
+# without opening the same hole for HTTP Request nodes and tools (README, "Outbound requests").
+ALLOWANCE_SETTING = "PROVIDER_ALLOWED_NETWORKS"
+
+
+def _limits(module: Any) -> Any:
+    """Pooled clients carry every concurrent stream of a credential: the SDKs' default limit of
+    1000 connections would queue the 1001st (and time it out); the limit is ours to set."""
+    from django.conf import settings
+
+    return module.Limits(max_connections=settings.PROVIDER_MAX_CONNECTIONS, max_keepalive_connections=100)
+
+
+def guarded_transport(*, aiohttp: bool = False) -> Any:
+    """The transport for an httpx2-based SDK (openai, anthropic): connections only to addresses the
+    SSRF guard allowed. ``aiohttp``: the aiohttp-backed one (cheaper per streamed token)."""
+    import httpx2
+
+    from apps.core import outbound_sdk
+
+    transport = outbound_sdk.AiohttpGuardedTransport if aiohttp else outbound_sdk.AsyncGuardedTransport
+    return transport(limits=_limits(httpx2), allow_setting=ALLOWANCE_SETTING)
+
+
+def guarded_httpx() -> Any:
+    """An httpx client for an httpx-based SDK (cohere), guarded like guarded_transport()."""
+    import httpx
+
+    from apps.core import outbound
+
+    return outbound.async_client(timeout=None, limits=_limits(httpx), allow_setting=ALLOWANCE_SETTING)
+
+
 def pool_size() -> int:
     """Clients alive in the current loop (tests and the bench read it)."""
     try:

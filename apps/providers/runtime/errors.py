@@ -55,5 +55,16 @@ def timed_out(timeout: float, **kw: str) -> CompletionRequestError:
 
 
 def unreachable(detail: object, **kw: str) -> CompletionRequestError:
-    """The one wording for a provider that could not be reached at all."""
+    """The one wording for a provider that could not be reached at all.
+
+    An SDK wraps the SSRF guard's refusal in its own "Connection error."; the refusal says what
+    was refused and which setting allows it, so it is shown instead.
+    """
+    from apps.core.outbound import OutboundBlocked
+
+    cause = detail
+    while isinstance(cause, BaseException) and not isinstance(cause, OutboundBlocked):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OutboundBlocked):
+        detail = cause
     return CompletionRequestError(f"Cannot reach the model provider: {detail}", **kw)

@@ -39,18 +39,25 @@ class Call:
         kwargs.setdefault("timeout", float(getattr(settings, "TOOL_HTTP_TIMEOUT", 30)))
         return outbound.async_client(**kwargs)
 
-    async def get_json(self, url: str, **kwargs: Any) -> Any:
-        """GET a JSON API; transport and HTTP errors become ToolInvokeError with the service's words."""
+    async def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+                      timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+        """One guarded request; transport and HTTP errors become ToolInvokeError with the service's words."""
+        host = httpx.URL(url).host
+        client = self.http(headers=headers, **({"timeout": timeout} if timeout else {}))
         try:
-            async with self.http() as http:
-                response = await http.get(url, **kwargs)
+            async with client as http:
+                response = await http.request(method, url, **kwargs)
         except outbound.OutboundBlocked as exc:
             raise ToolInvokeError(str(exc)) from None
         except httpx.HTTPError as exc:
-            raise ToolInvokeError(f"The request to {httpx.URL(url).host} failed: {exc}") from None
+            raise ToolInvokeError(f"The request to {host} failed: {exc}") from None
         if response.status_code >= 400:
-            host = httpx.URL(url).host
             raise ToolInvokeError(f"{host} answered {response.status_code}: {response.text[:300]}")
+        return response
+
+    async def get_json(self, url: str, **kwargs: Any) -> Any:
+        """GET a JSON API (see request)."""
+        response = await self.request("GET", url, **kwargs)
         try:
             return response.json()
         except ValueError:
@@ -75,12 +82,15 @@ class BuiltinProvider:
     name: str
     label: Any
     description: Any
-    icon: str  # a short emoji shown on the Tools page
+    icon: str  # a short emoji, for tool pickers (the Tools page draws the console's own tool icon)
     tools: tuple[BuiltinTool, ...]
     credentials: tuple[CredentialField, ...] = ()
     # Proves credentials with a real call (TL-09); raises CredentialsInvalid.
     validate: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     tags: tuple[str, ...] = ()
+    # Credentials to use when the workspace authorised none (sync, in its schema), e.g. DALL-E
+    # falling back to the workspace's OpenAI model-provider key.
+    fallback: Callable[[], dict[str, Any] | None] | None = None
 
     @property
     def needs_credentials(self) -> bool:

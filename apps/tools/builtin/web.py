@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from django.utils.translation import gettext_lazy as _
 
-from apps.core import outbound
 from apps.tools.builtin.base import BuiltinProvider, BuiltinTool, Call, Result
 from apps.tools.entities import ToolInvokeError, ToolMessage, ToolParameter
 
@@ -30,15 +28,8 @@ async def webscraper(params: dict[str, Any], call: Call) -> Result:
     url = str(params.get("url") or "").strip()
     if not url.startswith(("http://", "https://")):
         raise ToolInvokeError("The URL must start with http:// or https://.")
-    try:
-        async with call.http(headers={"User-Agent": str(params.get("user_agent") or DEFAULT_AGENT)}) as http:
-            response = await http.get(url)
-    except outbound.OutboundBlocked as exc:
-        raise ToolInvokeError(str(exc)) from None
-    except httpx.HTTPError as exc:
-        raise ToolInvokeError(f"Fetching {url} failed: {exc}") from None
-    if response.status_code >= 400:
-        raise ToolInvokeError(f"Fetching {url} failed: HTTP {response.status_code}")
+    agent = str(params.get("user_agent") or DEFAULT_AGENT)
+    response = await call.request("GET", url, headers={"User-Agent": agent})
     if len(response.content) > PAGE_LIMIT:
         raise ToolInvokeError("The page is larger than 5 MB.")
     kind = response.headers.get("content-type", "")

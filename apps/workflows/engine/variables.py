@@ -49,8 +49,11 @@ class VariablePool:
         self.values.setdefault(node_id, {}).update(outputs)
 
     def child(self) -> "VariablePool":
-        """A pool for one iteration or loop round: sees everything, writes stay local (shallow)."""
-        return VariablePool({key: dict(value) for key, value in self.values.items()})
+        """A pool for one iteration or loop round: sees everything, writes stay local (shallow),
+        except conversation variables: they belong to the conversation, so an assigner inside a
+        container writes the run's own (shared) dict."""
+        return VariablePool({key: value if key == "conversation" else dict(value)
+                             for key, value in self.values.items()})
 
     def get(self, selector: Sequence[Any], default: Any = MISSING) -> Any:
         if not selector or len(selector) < 2:

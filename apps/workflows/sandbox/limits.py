@@ -21,6 +21,8 @@ class SandboxLimits:
     max_file_bytes: int = 8 * 1024 * 1024  # one file in the private temp dir
     workdir_bytes: int = 32 * 1024 * 1024  # the whole temp dir (a tmpfs as root, else watched)
     max_open_files: int = 64
+    # HTTP requests through the relay (requests/httpx) in one run.
+    max_requests: int = field(default_factory=lambda: int(_setting("CODE_EXECUTION_MAX_REQUESTS", 20)))
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -24,6 +24,7 @@ from django.conf import settings
 
 from .errors import SandboxError, SandboxUnavailable
 from .limits import SandboxLimits
+from .relay import RelayServer, RelayViolation, packages
 
 RUNNER = Path(__file__).with_name("runner.py")
 _STDERR_KEEP = 16 * 1024
@@ -133,10 +134,13 @@ def _node_flags(node: str, workdir: str) -> list[str]:
 
 
 def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int,
-                 workdir: str = "", disk_cap: int = 0) -> tuple[bytes, bytes, str]:
-    """Feed stdin and read stdout/stderr until exit, the deadline, the output or the disk cap.
+                 workdir: str = "", disk_cap: int = 0, relay: tuple[int, int, RelayServer] | None = None,
+                 ) -> tuple[bytes, bytes, str]:
+    """Feed stdin and read stdout/stderr until exit, the deadline, the output or the disk cap; serve
+    the relay's requests (``relay``: the fd the child's requests arrive on, the fd its answers go
+    to, the server) meanwhile.
 
-    Returns (stdout, stderr, why_killed) where why_killed is "", "timeout", "output" or "disk".
+    Returns (stdout, stderr, why_killed) where why_killed is "", "timeout", "output", "disk" or "relay".
     """
     deadline = time.monotonic() + timeout
     out, err = bytearray(), bytearray()
@@ -149,6 +153,12 @@ def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int,
     selector.register(proc.stderr, selectors.EVENT_READ)
     view, offset = memoryview(job), 0
     selector.register(proc.stdin, selectors.EVENT_WRITE)
+    requests_fd, answers_fd, server = relay if relay else (-1, -1, None)
+    if server is not None:
+        os.set_blocking(requests_fd, False)
+        os.set_blocking(answers_fd, False)
+        selector.register(requests_fd, selectors.EVENT_READ)
+    answering = False
     killed = ""
     next_watch = time.monotonic() + _WATCH_INTERVAL
     try:
@@ -166,6 +176,31 @@ def _communicate(proc: subprocess.Popen, job: bytes, timeout: float, cap: int,
             wait = min(remaining, _WATCH_INTERVAL) if disk_cap else remaining
             for key, _ in selector.select(wait):
                 stream = key.fileobj
+                if server is not None and stream == requests_fd:
+                    chunk = os.read(requests_fd, 65536)
+                    if not chunk:
+                        selector.unregister(requests_fd)
+                        continue
+                    try:
+                        server.feed(chunk)
+                    except RelayViolation:
+                        killed = "relay"
+                        break
+                    if server.outgoing and not answering:
+                        selector.register(answers_fd, selectors.EVENT_WRITE)
+                        answering = True
+                    continue
+                if server is not None and stream == answers_fd:
+                    try:
+                        del server.outgoing[:os.write(answers_fd, server.outgoing[:65536])]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        server.outgoing.clear()
+                    if not server.outgoing:
+                        selector.unregister(answers_fd)
+                        answering = False
+                    continue
                 if stream is proc.stdin:
                     try:
                         offset += os.write(proc.stdin.fileno(), view[offset:offset + 65536])
@@ -254,6 +289,9 @@ def _interpret(language: str, out: bytes, err: bytes, returncode: int, killed: s
     if killed == "disk":
         raise SandboxError(f"The code wrote more than {limits.workdir_bytes} bytes to its temporary "
                            "directory.", kind="disk")
+    if killed == "relay":
+        raise SandboxError("The code wrote to the sandbox's network relay in a way it does not understand.",
+                           kind="forbidden")
     if killed == "output":
         raise SandboxError(f"The code's output is larger than the limit of {limits.max_output_bytes} bytes.",
                            kind="output_too_large")
@@ -300,6 +338,13 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
     job = {"language": language, "code": code, "inputs": inputs, "nonce": nonce, "workdir": workdir,
            "limits": limits.as_dict(), "weak": bool(getattr(settings, "CODE_EXECUTION_WEAK_SANDBOX", False)),
            "namespaces": USE_NAMESPACES, "parent": os.getpid()}
+    # The relay's pipes: the child writes requests to one and reads the answers from the other.
+    requests_read, requests_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    child_ends = (answers_read, requests_write)
+    if language == "python3":
+        job["packages"] = packages()
+        job["relay"] = list(child_ends)
     if language == "javascript":
         node = node_executable()
         job["node"] = os.path.realpath(node)
@@ -308,20 +353,36 @@ def run(language: str, code: str, inputs: dict, limits: SandboxLimits) -> dict:
         payload = json.dumps(job, default=str).encode()
     except (TypeError, ValueError) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        _close(requests_read, requests_write, answers_read, answers_write)
         raise SandboxError(f"The inputs cannot be passed to the code: {exc}", kind="invalid_input") from None
     try:
         proc = subprocess.Popen(
             [python_executable(), "-I", "-S", "-B", str(RUNNER)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=workdir, env={"LC_ALL": "C.UTF-8"}, start_new_session=True, close_fds=True)
+            cwd=workdir, env={"LC_ALL": "C.UTF-8"}, start_new_session=True, close_fds=True,
+            pass_fds=child_ends if language == "python3" else ())
     except OSError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        _close(requests_read, requests_write, answers_read, answers_write)
         raise SandboxUnavailable(f"The sandbox could not start: {exc}") from None
+    _close(*child_ends)  # the child holds them now; our copies would keep the pipes open after it died
+    server = RelayServer(deadline=time.monotonic() + limits.timeout, max_calls=limits.max_requests,
+                         max_body=limits.max_output_bytes)
     try:
         # Where the runner could not mount its tmpfs (not root), the parent sees the files and keeps
         # the directory's size in check; over the tmpfs it sees an empty directory.
         out, err, killed = _communicate(proc, payload, limits.timeout, limits.max_output_bytes,
-                                        workdir, limits.workdir_bytes)
+                                        workdir, limits.workdir_bytes,
+                                        relay=(requests_read, answers_write, server))
         return _interpret(language, out, err, proc.returncode, killed, nonce, limits)
     finally:
+        _close(requests_read, answers_write)
         _remove(workdir)
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -26,17 +26,25 @@ Lockdown, in this order (each step needs the ones before it):
    processes, ...
 Steps 3-5 are required: if one cannot be applied the job is refused, unless the operator chose
 the weak mode (CODE_EXECUTION_WEAK_SANDBOX).
+
+The one way out is the relay: python code may ``import requests`` or ``httpx`` (the platform's own
+copies, read-only, found by PackageFinder), whose transports are replaced so that every HTTP
+request travels as a message over two pipes the parent opened (``job["relay"]``); the parent makes
+it through apps.core.outbound (the SSRF guard) and sends the answer back. The code never holds a
+socket: the filter above still refuses socket() and connect().
 """
 
 import base64
 import ctypes
 import errno
+import importlib.util
 import json
 import os
 import platform
 import resource
 import struct
 import sys
+import threading
 import traceback
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -74,7 +82,7 @@ NR = {
     "mq_getsetattr": 245,
 }
 DENY = [
-    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
+    "socket", "connect", "accept", "accept4", "bind", "listen",
     "fork", "vfork", "execveat", "ptrace", "syslog", "setuid", "setgid", "setreuid", "setregid",
     "setgroups", "setresuid", "setresgid", "setfsuid", "setfsgid", "capset", "uselib", "mknod",
     "mknodat", "personality", "setpriority", "sched_setparam", "sched_setscheduler", "vhangup",
@@ -98,6 +106,7 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 RET_ALLOW, RET_KILL = 0x7FFF0000, 0x80000000
 LD_ABS, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
 CLONE_THREAD = 0x00010000
+AF_UNIX = 1
 CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 
 
@@ -129,6 +138,11 @@ def seccomp_program(pid: int, exec_pointers: tuple[int, int, int] | None) -> lis
     block = [(LD_ABS, 0, 0, _arg(0)), (JSET, 0, 2, CLONE_THREAD), (JSET, 1, 0, CLONE_NAMESPACES),
              (RET, 0, 0, RET_ALLOW), (RET, 0, 0, eperm)]
     prog += [(JEQ, 0, len(block), NR["clone"])] + block
+
+    # socketpair: only AF_UNIX, a connected pair inside this process that reaches nothing else;
+    # asyncio's event loop needs it (its self-pipe), so async httpx code can run.
+    block = [(LD_ABS, 0, 0, _arg(0)), (JEQ, 0, 1, AF_UNIX), (RET, 0, 0, RET_ALLOW), (RET, 0, 0, eperm)]
+    prog += [(JEQ, 0, len(block), NR["socketpair"])] + block
 
     # Signals: only to this very process (its pid is its thread-group id).
     for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
@@ -405,6 +419,161 @@ def exec_buffers(path: bytes, argv: list[bytes], env: list[bytes]) -> tuple:
     return c_path, c_argv, c_env, pointers
 
 
+# --- the relay: requests and httpx over the parent's outbound guard -------------------------------
+class Relay:
+    """Length-prefixed JSON messages to the parent (a request) and back (its answer or an error)."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.lock = threading.Lock()  # one call at a time: threads must not interleave messages
+
+    def _read(self, size: int) -> bytes:
+        data = bytearray()
+        while len(data) < size:
+            chunk = os.read(self.read_fd, size - len(data))
+            if not chunk:
+                raise OSError(errno.EPIPE, "the sandbox's network relay is closed")
+            data += chunk
+        return bytes(data)
+
+    def call(self, method: str, url: str, headers: list, body: bytes, timeout: object) -> dict:
+        message = json.dumps({"method": method, "url": url, "headers": headers, "timeout": timeout,
+                              "body": base64.b64encode(body).decode("ascii")}).encode()
+        with self.lock:
+            view = memoryview(struct.pack(">I", len(message)) + message)
+            while view:
+                view = view[os.write(self.write_fd, view):]
+            size = struct.unpack(">I", self._read(4))[0]
+            answer = json.loads(self._read(size))
+        if "body" in answer:
+            answer["body"] = base64.b64decode(answer["body"])
+        return answer
+
+
+RELAY: Relay | None = None
+
+
+def _seconds(timeout: object) -> float | None:
+    """requests' float or (connect, read) pair, httpx's dict of phases: the longest one."""
+    if isinstance(timeout, dict):
+        timeout = [v for v in timeout.values() if v is not None]
+    if isinstance(timeout, (list, tuple)):
+        values = [float(v) for v in timeout if v is not None]
+        return max(values) if values else None
+    return float(timeout) if isinstance(timeout, (int, float)) else None
+
+
+def _body_bytes(body: object) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in body)
+
+
+def _relayed(method: str, url: str, headers: list, body: bytes, timeout: object) -> dict:
+    if RELAY is None:
+        raise OSError(errno.EPERM, "Network access is not available in this sandbox")
+    return RELAY.call(method, url, headers, body, _seconds(timeout))
+
+
+def patch_requests(module: object) -> None:
+    """Every requests call ends in HTTPAdapter.send: send through the relay instead of a socket."""
+    import io
+
+    import requests.adapters
+    import requests.exceptions
+    import urllib3
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: ANN001, ANN202
+        answer = _relayed(request.method, request.url, [[k, v] for k, v in request.headers.items()],
+                          _body_bytes(request.body), timeout)
+        if "error" in answer:
+            error = (requests.exceptions.ReadTimeout if answer.get("kind") == "timeout"
+                     else requests.exceptions.ConnectionError)
+            raise error(answer["error"], request=request)
+        raw = urllib3.HTTPResponse(body=io.BytesIO(answer["body"]), headers=urllib3.HTTPHeaderDict(
+            answer["headers"]), status=answer["status"], reason=answer.get("reason"), preload_content=False,
+            decode_content=True, request_url=request.url)
+        return self.build_response(request, raw)
+
+    requests.adapters.HTTPAdapter.send = send
+
+
+def patch_httpx(module: object) -> None:
+    """httpx's default transports (sync and async) answer from the relay."""
+    import httpx
+
+    def answer_for(request):  # noqa: ANN001, ANN202
+        headers = [[k, v] for k, v in request.headers.multi_items()]
+        answer = _relayed(request.method, str(request.url), headers, request.content,
+                          request.extensions.get("timeout"))
+        if "error" in answer:
+            error = httpx.ReadTimeout if answer.get("kind") == "timeout" else httpx.ConnectError
+            raise error(answer["error"], request=request)
+        reason = str(answer.get("reason") or "").encode()
+        return httpx.Response(answer["status"], headers=answer["headers"], request=request,
+                              stream=httpx.ByteStream(answer["body"]),
+                              extensions={"reason_phrase": reason, "http_version": b"HTTP/1.1"})
+
+    def handle_request(self, request):  # noqa: ANN001, ANN202
+        request.read()
+        return answer_for(request)
+
+    async def handle_async_request(self, request):  # noqa: ANN001, ANN202
+        await request.aread()
+        return answer_for(request)
+
+    httpx.HTTPTransport.handle_request = handle_request
+    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request
+
+
+PATCHES = {"requests": patch_requests, "httpx": patch_httpx}
+
+
+class _PatchingLoader:
+    """Runs a package's own loader, then swaps its transport for the relay."""
+
+    def __init__(self, inner: object, patch: object) -> None:
+        self.inner, self.patch = inner, patch
+
+    def create_module(self, spec: object) -> object:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: object) -> None:
+        self.inner.exec_module(module)
+        self.patch(module)
+
+
+class PackageFinder:
+    """Finds the few packages the sandbox ships (``job["packages"]``: name -> package directory or
+    module file) without listing site-packages, which Landlock keeps closed."""
+
+    def __init__(self, packages: dict) -> None:
+        self.packages = packages
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        location = self.packages.get(name)
+        if location is None:
+            return None
+        if os.path.isdir(location):
+            spec = importlib.util.spec_from_file_location(name, os.path.join(location, "__init__.py"),
+                                                          submodule_search_locations=[location])
+        else:
+            spec = importlib.util.spec_from_file_location(name, location)
+        if spec is not None and name in PATCHES:
+            spec.loader = _PatchingLoader(spec.loader, PATCHES[name])
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
 def die_with_parent(parent: int) -> None:
     """If the platform process that started us dies, so do we (no orphans waiting forever)."""
     LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL; kept across node's exec
@@ -435,7 +604,9 @@ def main() -> None:
             pointers = None
         stdlib = os.path.dirname(os.__file__)
         system_libs = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/share/zoneinfo"]
-        read_paths = [stdlib] + system_libs
+        packages = {str(k): str(v) for k, v in (job.get("packages") or {}).items()
+                    if language == "python3"}
+        read_paths = [stdlib] + system_libs + list(packages.values())
         exec_paths = [job["node"]] + system_libs if language == "javascript" else []
         try:
             drop_privileges()
@@ -470,6 +641,10 @@ def main() -> None:
         raise PermissionError(errno.EPERM, "Running commands is not allowed in the sandbox")
 
     os.system = no_commands  # it would fail quietly with an exit status; say so instead
+    global RELAY
+    if job.get("relay"):
+        RELAY = Relay(int(job["relay"][0]), int(job["relay"][1]))
+    sys.meta_path.append(PackageFinder(packages))
     run_python(job)
 
 

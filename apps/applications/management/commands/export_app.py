@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django_tenants.utils import schema_context
 
 from apps.applications import dsl
 from apps.applications.management.commands._app import app_and_workspace
@@ -18,5 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, app_id: str, workspace: str | None, include_secrets: bool,
                **options: Any) -> None:
-        app, _workspace = app_and_workspace(app_id, workspace)
-        self.stdout.write(dsl.export_app(app, include_secrets=include_secrets), ending="")
+        app, found = app_and_workspace(app_id, workspace)
+        # A workflow app's draft lives in its workspace's schema: read it there.
+        with schema_context(found.schema_name):
+            text = dsl.export_app(app, include_secrets=include_secrets)
+        self.stdout.write(text, ending="")

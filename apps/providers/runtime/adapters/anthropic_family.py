@@ -41,14 +41,16 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
     except anthropic.APITimeoutError as exc:
         raise errors.timed_out(m.timeout, **kw) from exc
     except anthropic.APIConnectionError as exc:
-        raise errors.unreachable(exc.message, **kw) from exc
+        raise errors.unreachable(exc, **kw) from exc
     except httpx.HTTPError as exc:
         raise errors.CompletionRequestError(f"Model provider request failed: {exc}", **kw) from exc
 
 
 def _new_client(m: ResolvedModel) -> anthropic.AsyncAnthropic:
+    # The base URL is set by workspace members: every connection goes through the SSRF guard.
+    http = anthropic.DefaultAsyncHttpxClient(timeout=m.timeout, transport=clients.guarded_transport())
     return anthropic.AsyncAnthropic(api_key=m.config.get("api_key"), base_url=m.config.get("base_url") or None,
-                                    timeout=m.timeout, max_retries=m.max_retries)
+                                    timeout=m.timeout, max_retries=m.max_retries, http_client=http)
 
 
 def _image(part: ImagePart) -> dict[str, Any]:

@@ -47,8 +47,9 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
 
 
 def _new_client(m: ResolvedModel) -> cohere.AsyncClientV2:
+    # The base URL is set by workspace members: every connection goes through the SSRF guard.
     return cohere.AsyncClientV2(api_key=m.config.get("api_key"), base_url=m.config.get("base_url") or None,
-                                timeout=m.timeout, max_retries=m.max_retries)
+                                timeout=m.timeout, max_retries=m.max_retries, httpx_client=clients.guarded_httpx())
 
 
 def client(m: ResolvedModel) -> cohere.AsyncClientV2:

@@ -52,7 +52,7 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
     except openai.APITimeoutError as exc:
         raise errors.timed_out(m.timeout, **kw) from exc
     except openai.APIConnectionError as exc:
-        raise errors.unreachable(exc.message, **kw) from exc
+        raise errors.unreachable(exc, **kw) from exc
     except (httpx.TimeoutException, httpx2.TimeoutException) as exc:  # mid-stream, reading a raw response
         raise errors.timed_out(m.timeout, **kw) from exc
     except (httpx.HTTPError, httpx2.HTTPError) as exc:
@@ -62,16 +62,13 @@ def translate_errors(m: ResolvedModel) -> Iterator[None]:
 def _new_client(m: ResolvedModel) -> openai.AsyncOpenAI:
     from django.conf import settings
 
-    common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries}
-    if m.credential_version:
-        # Pooled clients carry every concurrent stream of a credential: the SDK's default limit of
-        # 1000 connections would queue the 1001st (and time it out); the limit is ours to set.
-        # In the server's own event loop they use the SDK's aiohttp transport, which spends about
-        # a third less CPU per streamed answer than httpx (bench/providers.py measures both);
-        # short-lived loops (Celery tasks, tests) keep httpx, whose pools need no closing.
-        limits = httpx2.Limits(max_connections=settings.PROVIDER_MAX_CONNECTIONS, max_keepalive_connections=100)
-        http = openai.DefaultAioHttpClient if clients.in_server_loop() else openai.DefaultAsyncHttpxClient
-        common["http_client"] = http(timeout=m.timeout, limits=limits)
+    # Every connection goes through the SSRF guard (base URLs and Azure endpoints are set by workspace
+    # members). In the server's own event loop pooled clients use the SDK's aiohttp transport, which
+    # spends about a third less CPU per streamed answer than httpx (bench/providers.py measures both);
+    # short-lived loops (Celery tasks, tests, validation probes) keep httpx, whose pools need no closing.
+    transport = clients.guarded_transport(aiohttp=bool(m.credential_version) and clients.in_server_loop())
+    common: dict[str, Any] = {"timeout": m.timeout, "max_retries": m.max_retries,
+                              "http_client": openai.DefaultAsyncHttpxClient(timeout=m.timeout, transport=transport)}
     if m.provider == "azure_openai":
         return openai.AsyncAzureOpenAI(
             azure_endpoint=m.config["endpoint"], api_key=m.config.get("api_key"),

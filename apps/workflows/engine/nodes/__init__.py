@@ -1,33 +1,10 @@
-"""The node catalogue (dsl.md §3): type name → class."""
+"""The node catalogue (dsl.md §3): type name → class, read from the registry."""
 
-from apps.workflows.engine.nodes import agent, basic, containers, external, llm, tool
+from apps.workflows.engine.nodes import registry
 from apps.workflows.engine.nodes.base import Node, UnsupportedNode
 
-NODES: dict[str, type[Node]] = {
-    "start": basic.StartNode,
-    "end": basic.EndNode,
-    "answer": basic.AnswerNode,
-    "if-else": basic.IfElseNode,
-    "template-transform": basic.TemplateNode,
-    "variable-aggregator": basic.AggregatorNode,
-    "variable-assigner": basic.AggregatorNode,  # the legacy name of the aggregator
-    "assigner": basic.AssignerNode,
-    "list-operator": basic.ListOperatorNode,
-    "document-extractor": basic.DocumentExtractorNode,
-    "llm": llm.LLMNode,
-    "question-classifier": llm.QuestionClassifierNode,
-    "parameter-extractor": llm.ParameterExtractorNode,
-    "iteration": containers.IterationNode,
-    "iteration-start": containers.PassNode,
-    "loop": containers.LoopNode,
-    "loop-start": containers.PassNode,
-    "loop-end": containers.LoopEndNode,
-    "http-request": external.HttpRequestNode,
-    "code": external.CodeNode,
-    "knowledge-retrieval": external.KnowledgeRetrievalNode,
-    "tool": tool.ToolNode,
-    "agent": agent.AgentNode,
-}
+# The engine's view of the registry (apps.workflows.engine.nodes.registry): type name → executor.
+NODES: dict[str, type[Node]] = {name: t.cls for name, t in registry.TYPES.items()}
 
 
 def unsupported_reason(node_type: str) -> str | None:

@@ -297,9 +297,9 @@ class KnowledgeRetrievalNode(Node):
         query = self.pool.get(selector, "") if selector else ""
         query = query if isinstance(query, str) else str(query or "")
         dataset_ids = [str(i) for i in self.data.get("dataset_ids") or []]
-        if not dataset_ids:
-            raise NodeError("No knowledge base is selected.", "KnowledgeRetrievalError")
-        if not query.strip():
+        # No knowledge base (an imported file's ids never exist here): an empty result, and the run
+        # goes on as in the reference; the checklist tells the editor.
+        if not dataset_ids or not query.strip():
             return NodeResult(inputs={"query": query}, outputs={"result": []})
         from apps.core.errors import ServiceError
 
