@@ -218,7 +218,7 @@ async def test_debug_streams_the_draft_and_continues(world_tx, fake_openai) -> N
     app = await asyncio.to_thread(_setup, world_tx, fake_openai)
     draft = _basic(pre_prompt="Answer in {{language}}.")
     # Saved as is (the page would clamp it): within the provider's range, unlike _basic's 5.
-    draft["model"]["completion_params"]["temperature"] = 1.5
+    draft["model"]["completion_params"].update(temperature=1.5, presence_penalty=-1.5)
 
     def save() -> None:
         with schema_context("ws_alpha"):

@@ -27,6 +27,12 @@ from tests.fakes.base import Reply
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _local_models(fake_openai):  # type: ignore[no-untyped-def]
+    """The local model server of these tests has the models they name loaded."""
+    fake_openai.serve("llama3", "bge-m3", "bge-reranker", "m", "d", "prod")  # "d", "prod": Azure deployments
+
 KEY = "sk-test-0123456789abcdefghijklmnop"
 BASE = "/console/alpha/settings/providers/"
 
