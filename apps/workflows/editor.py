@@ -64,6 +64,11 @@ def strings() -> dict[str, str]:
         "loop_hint": _("Repeats until the condition holds"),
         "status_running": _("Running"), "status_succeeded": _("Succeeded"), "status_failed": _("Failed"),
         "status_exception": _("Exception"), "status_stopped": _("Stopped"), "status_idle": _("Not run"),
+        "stop": _("Stop"), "stopping": _("Stopping…"), "step_test": _("Test this node"),
+        "step_hint": _("Runs this node alone on the saved draft, with the values you give for what it "
+                       "reads."),
+        "step_none": _("This node reads no variables."), "step_run": _("Run this node"),
+        "step_running": _("Running…"), "step_failed": _("The node could not be run."),
     }
 
 
@@ -122,7 +127,10 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
         "user": getattr(user, "name", "") or getattr(user, "email", ""),
         "i18n": {**strings(), **picker_strings()}, "shortcuts": shortcuts(),
         "publish_form": "" if readonly else "wf-publish-form",
-        "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk)},
+        "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk),
+                 # The step test needs the edit permission, like saving the draft.
+                 "step": "" if readonly else ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
+                                                         node_id="__node__")},
         "models": models(), "datasets": datasets(request),
         "operators": {kind: list(ops) for kind, ops in registry.OPERATORS.items()},
         "unary_operators": list(registry.UNARY_OPERATORS),

@@ -23,6 +23,12 @@
                                          { detail: { nodeId: nodeId, status: status, run: run || null } }));
   }
 
+  /** Tell the canvas whether a run is going and whether it can be stopped yet (the canvas shows its
+      own Stop button; pressing it sends "workflow:stop" back here). */
+  function runState(running, stoppable) {
+    window.dispatchEvent(new CustomEvent("workflow:run-state", { detail: { running: running, stoppable: stoppable } }));
+  }
+
   document.addEventListener("alpine:init", function () {
     window.Alpine.data("workflowPanel", function () {
       var data = readJson("workflow-data");
@@ -60,6 +66,7 @@
         },
         init: function () {
           var self = this;
+          window.addEventListener("workflow:stop", function () { self.stop(); });
           // The step-test list follows the canvas: it saves the draft, then says what it holds.
           window.addEventListener("workflow:saved", function (e) {
             var nodes = (e.detail.graph.nodes || []).filter(function (n) { return n.data && n.data.type; });
@@ -72,7 +79,7 @@
         badge: function (status) { return status === "running" ? "badge--muted" : ((data.badges || {})[status] || "badge--muted"); },
         mark: mark,
         handle: function (event) {
-          if (event.task_id) this.taskId = event.task_id;
+          if (event.task_id && !this.taskId) { this.taskId = event.task_id; runState(true, true); }
           if (event.event === "node_started") {
             this.mark(event.data.node_id, "running");
             this.steps.push({ id: event.data.id, title: event.data.title, status: "running", elapsed: "" });
@@ -95,7 +102,7 @@
         run: function () {
           var self = this;
           mark("*", "");
-          this.running = true; this.steps = []; this.answer = ""; this.status = ""; this.outputs = ""; this.error = "";
+          this.running = true; this.taskId = ""; runState(true, false); this.steps = []; this.answer = ""; this.status = ""; this.outputs = ""; this.error = "";
           var body = { inputs: this.values, query: this.query, conversation_id: this.conversationId };
           fetch(data.urls.run, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
                                  body: JSON.stringify(body) })
@@ -122,7 +129,7 @@
               return pump();
             })
             .catch(function (err) { self.error = err.message || i18n.run_failed; })
-            .then(function () { self.running = false; });
+            .then(function () { self.running = false; runState(false, false); });
         },
         stop: function () {
           if (!this.taskId) return;

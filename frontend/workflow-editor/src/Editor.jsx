@@ -47,6 +47,7 @@ export function Editor({ config }) {
   const [problems, setProblems] = useState(config.checklist);
   const [statuses, setStatuses] = useState({});
   const [runs, setRuns] = useState({});
+  const [run, setRun] = useState({ running: false, stoppable: false, stopping: false });
   const [save, setSave] = useState({ state: "saved", at: config.updated_at, error: "" });
   const [conflict, setConflict] = useState(false);
   const [showChecklist, setShowChecklist] = useState(false);
@@ -329,8 +330,35 @@ export function Editor({ config }) {
       setStatuses((s) => (nodeId === "*" ? {} : { ...s, [nodeId]: status }));
       if (nodeId === "*") setRuns({}); else if (run) setRuns((r) => ({ ...r, [nodeId]: run }));
     }
+    function onRunState(e) { setRun({ ...e.detail, stopping: false }); }
     window.addEventListener("workflow:node-status", onStatus);
-    return () => window.removeEventListener("workflow:node-status", onStatus);
+    window.addEventListener("workflow:run-state", onRunState);
+    return () => {
+      window.removeEventListener("workflow:node-status", onStatus);
+      window.removeEventListener("workflow:run-state", onRunState);
+    };
+  }, []);
+  /* Single-node step test (inspector): save first, since the server runs the node of the saved draft. */
+  const stepUrl = (id) => config.urls.step.replace("__node__", encodeURIComponent(id));
+  const stepVariables = useCallback(async (id) => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+    const response = await fetch(stepUrl(id), { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(t("step_failed"));
+    return (await response.json()).variables;
+  }, [config, doSave, t]);
+  const runStep = useCallback(async (id, values) => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+    setStatuses((s) => ({ ...s, [id]: "running" }));
+    const response = await fetch(stepUrl(id), { method: "POST", body: JSON.stringify({ values }),
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    const node = response.ok && body.node ? body.node : { status: "failed", error: body.message || t("step_failed") };
+    setStatuses((s) => ({ ...s, [id]: node.status }));
+    setRuns((r) => ({ ...r, [id]: node }));
+  }, [config, doSave, t]);
+  const stopRun = useCallback(() => {
+    setRun((r) => ({ ...r, stopping: true }));
+    window.dispatchEvent(new CustomEvent("workflow:stop"));
   }, []);
 
   const publish = useCallback(async () => {
@@ -356,13 +384,14 @@ export function Editor({ config }) {
 
   const ctx = useMemo(() => ({
     t, types, editable, statuses, problems: byNode, updateData,
+    step: editable && config.urls.step ? { variables: stepVariables, run: runStep } : null,
     models: config.models, datasets: config.datasets, operators: config.operators, unary: config.unary_operators,
     globals: config.variables.filter((v) => v.node === "sys").concat(
       extras.environment_variables.filter((v) => v.name).map((v) => ({ node: "env", name: v.name, type: v.value_type })),
       extras.conversation_variables.filter((v) => v.name).map((v) => ({ node: "conversation", name: v.name, type: v.value_type }))),
     openInsert: (edgeId) => setPalette({ mode: "insert", edgeId }),
     edgeStatus: (s, target) => (statuses[s] === "succeeded" && statuses[target] ? "succeeded" : ""),
-  }), [t, types, editable, statuses, byNode, updateData, config, extras]);
+  }), [t, types, editable, statuses, byNode, updateData, config, extras, stepVariables, runStep]);
 
   const isValidConnection = useCallback((c) => {
     const { nodes: ns, edges: es } = state.current;
@@ -417,6 +446,10 @@ export function Editor({ config }) {
           <button type="button" className="wfe-btn" data-testid="fit" onClick={() => flow.fitView({ padding: 0.15, duration: 200 })} title={`${t("fit")} (Shift+1)`}>⤢ {t("fit")}</button>
           <button type="button" className="wfe-btn wfe-btn--icon" onClick={() => setShowKeys((v) => !v)} aria-expanded={showKeys} title={t("shortcuts")} aria-label={t("shortcuts")}>?</button>
           <span className="wfe-spacer" />
+          {run.running && (
+            <button type="button" className="wfe-btn wfe-btn--danger" data-testid="canvas-stop" onClick={stopRun}
+                    disabled={!run.stoppable || run.stopping}>■ {run.stopping ? t("stopping") : t("stop")}</button>
+          )}
           {editable && <span className={`wfe-save wfe-save--${save.state}`} data-testid="save-state" role="status" aria-live="polite">{saveLabel}</span>}
           <button type="button" className={`wfe-btn${problems.length ? " wfe-btn--warn" : ""}`} data-testid="checklist-toggle"
                   aria-expanded={showChecklist} onClick={() => setShowChecklist((v) => !v)}>
