@@ -36,41 +36,12 @@
       return {
         inputs: data.inputs, chat: data.chat, values: {}, query: "", running: false, steps: [], answer: "",
         status: "", outputs: "", error: "", taskId: "", runUrl: "", conversationId: "",
-        graphNodes: data.graph.nodes, stepNode: "", stepValues: "{}", stepResult: "",
-        stepLoad: function () {
-          var self = this;
-          if (!this.stepNode) return;
-          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), { headers: { "Accept": "application/json" } })
-            .then(function (r) { return r.json(); })
-            .then(function (body) {
-              var values = {};
-              body.variables.forEach(function (name) { values[name] = ""; });
-              self.stepValues = JSON.stringify(values, null, 2);
-              self.stepResult = "";
-            });
-        },
-        stepRun: function () {
-          var self = this, values;
-          try { values = JSON.parse(this.stepValues || "{}"); } catch (err) { self.stepResult = err.message; return; }
-          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), {
-            method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-            body: JSON.stringify({ values: values }) })
-            .then(function (r) { return r.json(); })
-            .then(function (body) {
-              var node = body.node || {};
-              self.mark(self.stepNode, node.status || "failed", node);
-              self.stepResult = JSON.stringify({ status: node.status, error: node.error, inputs: node.inputs,
-                                                 outputs: node.outputs, elapsed_time: node.elapsed_time,
-                                                 execution_metadata: node.execution_metadata }, null, 2);
-            });
-        },
         init: function () {
           var self = this;
           window.addEventListener("workflow:stop", function () { self.stop(); });
-          // The step-test list follows the canvas: it saves the draft, then says what it holds.
+          // The inputs form follows the canvas's Start node as the draft is saved.
           window.addEventListener("workflow:saved", function (e) {
             var nodes = (e.detail.graph.nodes || []).filter(function (n) { return n.data && n.data.type; });
-            self.graphNodes = nodes.map(function (n) { return { id: n.id, title: n.data.title || n.id }; });
             var start = nodes.find(function (n) { return n.data.type === "start"; });
             if (start) self.inputs = (start.data.variables || []).filter(function (v) { return v && v.variable; });
           });
