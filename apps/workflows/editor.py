@@ -69,6 +69,12 @@ def strings() -> dict[str, str]:
                        "reads."),
         "step_none": _("This node reads no variables."), "step_run": _("Run this node"),
         "step_running": _("Running…"), "step_failed": _("The node could not be run."),
+        "preview": _("Preview"),
+        "preview_hint": _("Chat with the draft. Preview conversations stay out of the logs."),
+        "message": _("Message"), "send": _("Send"), "new_conversation": _("New conversation"),
+        "conversation_variables": _("Conversation variables"), "no_conversation_variables": _(
+            "This chatflow has no conversation variables."), "you": _("You"), "bot": _("Answer"),
+        "inputs": _("Inputs"), "run_failed": _("The run failed."),
     }
 
 
@@ -130,7 +136,11 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
         "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk),
                  # The step test needs the edit permission, like saving the draft.
                  "step": "" if readonly else ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
-                                                         node_id="__node__")},
+                                                         node_id="__node__"),
+                 "run": "" if readonly else ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
+                 "preview_variables": "" if readonly else ws_reverse(
+                     request, "console:app_workflow_preview_variables", app_id=app.pk,
+                     conversation_id="00000000-0000-0000-0000-000000000000")},
         "models": models(), "datasets": datasets(request),
         "operators": {kind: list(ops) for kind, ops in registry.OPERATORS.items()},
         "unary_operators": list(registry.UNARY_OPERATORS),

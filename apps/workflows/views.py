@@ -271,6 +271,21 @@ def step_run(request: HttpRequest, app_id: Any, node_id: str) -> JsonResponse:
     return JsonResponse({"node": result}, json_dumps_params={"ensure_ascii": False, "default": str})
 
 
+
+@require_perm(Perm.APPS_EDIT)
+def preview_variables(request: HttpRequest, app_id: Any, conversation_id: Any) -> JsonResponse:
+    """The conversation variables of the member's own preview conversation (the editor's chat shows
+    them after each turn). Another member's, an end user's or another app's conversation is a 404."""
+    from apps.logs.models import Conversation, Source
+    from apps.workflows.api import conversation_variables_page
+
+    app = _app(app_id)
+    conversation = get_object_or_404(Conversation, pk=conversation_id, app=app, from_source=Source.DEBUGGER,
+                                     from_account_id=request.user.pk)
+
+    page = conversation_variables_page(conversation, name="", last_id=None, limit=100)
+    return JsonResponse({"data": page["data"]}, json_dumps_params={"ensure_ascii": False})
+
 RUNS_PER_PAGE = 50
 LOG_STATUSES = ("succeeded", "failed", "stopped", "partial-succeeded")
 

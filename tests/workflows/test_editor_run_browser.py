@@ -2,15 +2,17 @@
 single-node step test from a node's inspector, and the chatflow preview as a chat with the
 conversation variables. Screenshots go to var/screenshots/editor-*.png."""
 
+import json
+
 import pytest
 from django.utils import translation
 from django_tenants.utils import schema_context
 
 from apps.workflows import editor, services
 from apps.workflows.models import WorkflowRun
-from tests.browser import shot
+from tests.browser import log_in, shot
 from tests.fakes.base import Reply, last_user_text
-from tests.workflows.conftest import setup_model, workflow_graph
+from tests.workflows.conftest import chatflow_graph, setup_model, workflow_graph
 from tests.workflows.test_editor_browser import _open, _select
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -79,3 +81,57 @@ def test_the_new_strings_come_translated() -> None:
         with translation.override(lang):
             found = editor.strings()
         assert (found["step_test"], found["stopping"]) == expected
+
+
+def test_chatflow_preview_as_a_chat_with_conversation_variables(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        setup_model(fake_openai)
+        app = services.workflow_app_create(
+            name="Chat preview", mode="advanced-chat", graph=chatflow_graph(),
+            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
+    fake_openai.script("chat", Reply("Hi Ada!"), Reply("You said hello twice."))
+    page = _open(browser, live_url, app)
+    page.click("[data-testid=preview-toggle]")
+    preview = page.locator("[data-testid=preview]")
+    turns = preview.locator("[data-testid=preview-variable][data-name=turns] [data-testid=preview-variable-value]")
+    assert turns.text_content() == "0"  # the declared default before any turn
+    preview.locator("[data-testid=preview-input]").fill("hello")
+    preview.locator("[data-testid=preview-send]").click()
+    preview.locator("[data-testid=preview-answer]:text-is('Hi Ada!')").wait_for()
+    turns.filter(has_text="1").wait_for()  # the Variable Assigner added one, read back after the turn
+    # The turn coloured the canvas: every node ran
+    assert page.locator("[data-testid=wf-node][data-status=succeeded]").count() == 4
+    preview.locator("[data-testid=preview-input]").fill("hello again")
+    preview.locator("[data-testid=preview-input]").press("Enter")
+    preview.locator("[data-testid=preview-answer]:text-is('You said hello twice.')").wait_for()
+    turns.filter(has_text="2").wait_for()
+    # The second turn went on the same conversation: the model saw the first turn (memory)
+    assert "Hi Ada!" in json.dumps(fake_openai.last_request.json)
+    shot(page, "editor-chat-preview")
+    preview.locator("[data-testid=preview-restart]").click()
+    assert preview.locator("[data-testid=preview-query]").count() == 0 and turns.text_content() == "0"
+
+
+def test_preview_variables_only_for_the_members_own_preview_conversation(
+        live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    from apps.logs.models import Conversation, Source
+
+    with schema_context("ws_alpha"):
+        setup_model(fake_openai)
+        app = services.workflow_app_create(
+            name="Own", mode="advanced-chat", graph=chatflow_graph(),
+            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
+        mine = Conversation.objects.create(app=app, from_source=Source.DEBUGGER, mode=app.mode,
+                                           from_account_id=world_tx.editor.user.pk)
+        api = Conversation.objects.create(app=app, from_source=Source.API, mode=app.mode)
+    path = f"/apps/{app.pk}/workflow/conversations/{{}}/variables/"
+    edith = _open(browser, live_url, app)
+    assert edith.request.get(f"{live_url}/console/alpha" + path.format(mine.pk)).json() == {"data": []}
+    assert edith.request.get(f"{live_url}/console/alpha" + path.format(api.pk)).status == 404
+    adam = _open(browser, live_url, app, email="adam@alpha.test")  # another member's preview: not his
+    assert adam.request.get(f"{live_url}/console/alpha" + path.format(mine.pk)).status == 404
+    bruno = browser.new_context().new_page()  # another workspace's owner
+    log_in(bruno, live_url, "bruno@beta.test")
+    assert bruno.request.get(f"{live_url}/console/beta" + path.format(mine.pk)).status == 404
+    assert bruno.request.get(f"{live_url}/console/alpha" + path.format(mine.pk), max_redirects=0).status in (
+        302, 403, 404)

@@ -12,6 +12,7 @@ import {
 import { ContainerNode, EditorContext, glyph, InsertableEdge, MarkNode, NoteNode, StepNode } from "./nodes.jsx";
 import { Inspector } from "./Inspector.jsx";
 import { Settings } from "./Settings.jsx";
+import { Preview } from "./Preview.jsx";
 
 const nodeTypes = { step: StepNode, container: ContainerNode, mark: MarkNode, note: NoteNode };
 const edgeTypes = { wf: InsertableEdge };
@@ -55,6 +56,7 @@ export function Editor({ config }) {
   const [extras, setExtras] = useState(() => ({ environment_variables: config.environment_variables || [],
     conversation_variables: config.conversation_variables || [], features: config.features || {} }));
   const [showSettings, setShowSettings] = useState(false);
+  const [showPreview, setShowPreview] = useState(false);
   const base = useRef(config.updated_at);
   const fullKey = (n, e, x) => semanticKey(n, e) + JSON.stringify(x);
   const savedKey = useRef(fullKey(initial.nodes, initial.edges, extras));
@@ -356,6 +358,18 @@ export function Editor({ config }) {
     setStatuses((s) => ({ ...s, [id]: node.status }));
     setRuns((r) => ({ ...r, [id]: node }));
   }, [config, doSave, t]);
+  /* The preview chat's run events colour the canvas as the test run panel's do. */
+  const previewEvent = useCallback((event) => {
+    if (event.event === "reset") { setStatuses({}); setRuns({}); }
+    else if (event.event === "node_started") setStatuses((s) => ({ ...s, [event.data.node_id]: "running" }));
+    else if (event.event === "node_finished") {
+      setStatuses((s) => ({ ...s, [event.data.node_id]: event.data.status }));
+      setRuns((r) => ({ ...r, [event.data.node_id]: event.data }));
+    }
+  }, []);
+  const saveFirst = useCallback(async () => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+  }, [doSave]);
   const stopRun = useCallback(() => {
     setRun((r) => ({ ...r, stopping: true }));
     window.dispatchEvent(new CustomEvent("workflow:stop"));
@@ -443,6 +457,10 @@ export function Editor({ config }) {
           </>}
           <button type="button" className="wfe-btn" data-testid="settings-toggle" aria-expanded={showSettings}
                   onClick={() => { setShowSettings((v) => !v); setPalette(null); }}>⚙ {t(config.mode === "advanced-chat" ? "settings" : "env_short")}</button>
+          {editable && config.mode === "advanced-chat" && config.urls.run && (
+            <button type="button" className="wfe-btn" data-testid="preview-toggle" aria-expanded={showPreview}
+                    onClick={() => setShowPreview((v) => !v)}>💬 {t("preview")}</button>
+          )}
           <button type="button" className="wfe-btn" data-testid="fit" onClick={() => flow.fitView({ padding: 0.15, duration: 200 })} title={`${t("fit")} (Shift+1)`}>⤢ {t("fit")}</button>
           <button type="button" className="wfe-btn wfe-btn--icon" onClick={() => setShowKeys((v) => !v)} aria-expanded={showKeys} title={t("shortcuts")} aria-label={t("shortcuts")}>?</button>
           <span className="wfe-spacer" />
@@ -532,6 +550,10 @@ export function Editor({ config }) {
               )}
             </ReactFlow>
           </div>
+          {showPreview && (
+            <Preview config={config} declared={extras.conversation_variables} t={t} beforeRun={saveFirst}
+                     onEvent={previewEvent} onClose={() => setShowPreview(false)} />
+          )}
           {selected.length === 1 && selected[0].type !== "note" && (
             <Inspector key={selected[0].id} node={selected[0]} def={types[selected[0].data.type]} ctx={ctx}
                        problems={byNode[selected[0].id] || []} nodes={nodes} edges={edges} lastRun={runs[selected[0].id]} onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))} />
