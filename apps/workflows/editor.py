@@ -138,6 +138,8 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
                  "step": "" if readonly else ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
                                                          node_id="__node__"),
                  "run": "" if readonly else ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
+                 "stop": "" if readonly else ws_reverse(request, "console:app_workflow_stop", app_id=app.pk,
+                                                         task_id="00000000-0000-0000-0000-000000000000"),
                  "preview_variables": "" if readonly else ws_reverse(
                      request, "console:app_workflow_preview_variables", app_id=app.pk,
                      conversation_id="00000000-0000-0000-0000-000000000000")},

@@ -135,3 +135,24 @@ def test_preview_variables_only_for_the_members_own_preview_conversation(
     assert bruno.request.get(f"{live_url}/console/beta" + path.format(mine.pk)).status == 404
     assert bruno.request.get(f"{live_url}/console/alpha" + path.format(mine.pk), max_redirects=0).status in (
         302, 403, 404)
+
+
+def test_stop_a_preview_turn_from_the_canvas(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    with schema_context("ws_alpha"):
+        setup_model(fake_openai)
+        app = services.workflow_app_create(
+            name="Slow chat", mode="advanced-chat", graph=chatflow_graph(),
+            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
+    fake_openai.script("chat", Reply(" ".join(["word"] * 400), delay_between_chunks=0.05))
+    page = _open(browser, live_url, app)
+    page.click("[data-testid=preview-toggle]")
+    page.fill("[data-testid=preview-input]", "talk for long")
+    page.click("[data-testid=preview-send]")
+    page.wait_for_selector("[data-testid=wf-node][data-node-id=llm][data-status=running]")
+    page.locator("[data-testid=canvas-stop]:enabled").click()
+    page.wait_for_selector("[data-testid=canvas-stop]", state="detached")
+    with schema_context("ws_alpha"):
+        run = WorkflowRun.objects.get(app=app)
+    assert run.status == "stopped"
+    # The stopped turn never reached the Variable Assigner
+    assert page.locator("[data-name=turns] [data-testid=preview-variable-value]").text_content() == "0"

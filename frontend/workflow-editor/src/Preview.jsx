@@ -1,7 +1,7 @@
 /* Chatflow preview inside the editor: a chat with the saved draft (the console's debug run, streamed
    as SSE), node statuses on the canvas as the turn runs, and the conversation variables as they
    stand after each turn. */
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 const PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
 
@@ -22,6 +22,20 @@ export function Preview({ config, declared, t, beforeRun, onEvent, onClose }) {
   const [error, setError] = useState("");
   const [variables, setVariables] = useState(null);
   const conversation = useRef("");
+  const task = useRef("");
+
+  /* The canvas's Stop button stops a preview turn as it stops a test run. */
+  function runState(running, stoppable) {
+    window.dispatchEvent(new CustomEvent("workflow:run-state", { detail: { running, stoppable } }));
+  }
+  useEffect(() => {
+    function onStop() {
+      if (!task.current) return;
+      fetch(config.urls.stop.replace(PLACEHOLDER, task.current), { method: "POST", headers: { "X-CSRFToken": csrf() } });
+    }
+    window.addEventListener("workflow:stop", onStop);
+    return () => window.removeEventListener("workflow:stop", onStop);
+  }, [config]);
 
   async function loadVariables() {
     if (!conversation.current) return;
@@ -36,6 +50,8 @@ export function Preview({ config, declared, t, beforeRun, onEvent, onClose }) {
     if (!text || busy) return;
     setBusy(true); setError(""); setQuery("");
     setTurns((ts) => ts.concat([{ query: text, answer: "" }]));
+    task.current = "";
+    runState(true, false);
     try {
       await beforeRun();
       onEvent({ event: "reset" });
@@ -60,6 +76,7 @@ export function Preview({ config, declared, t, beforeRun, onEvent, onClose }) {
           if (block.indexOf("data: ") !== 0) continue;
           const event = JSON.parse(block.slice(6));
           if (event.conversation_id) conversation.current = event.conversation_id;
+          if (event.task_id && !task.current) { task.current = event.task_id; runState(true, true); }
           if (event.event === "message") {
             setTurns((ts) => ts.map((turn, i) => (i === ts.length - 1 ? { ...turn, answer: turn.answer + event.answer } : turn)));
           } else if (event.event === "error") {
@@ -72,6 +89,8 @@ export function Preview({ config, declared, t, beforeRun, onEvent, onClose }) {
     } catch (err) {
       setError(err.message || t("run_failed"));
     } finally {
+      task.current = "";
+      runState(false, false);
       setBusy(false);
     }
   }
