@@ -18,10 +18,16 @@ from tests.workflows.test_editor_browser import _open, _select
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _app(fake, name: str, graph: dict, mode: str = "workflow"):  # type: ignore[no-untyped-def]
+def _app(fake, name: str, graph: dict, mode: str = "workflow", **more):  # type: ignore[no-untyped-def]
     with schema_context("ws_alpha"):
         setup_model(fake)
-        return services.workflow_app_create(name=name, mode=mode, graph=graph)
+        return services.workflow_app_create(name=name, mode=mode, graph=graph, **more)
+
+
+def _chatflow(fake, name: str):  # type: ignore[no-untyped-def]
+    """A chatflow whose Variable Assigner counts the turns in the conversation variable `turns`."""
+    return _app(fake, name, chatflow_graph(), mode="advanced-chat",
+                conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
 
 
 def test_stop_a_run_from_the_canvas(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
@@ -83,17 +89,13 @@ def test_the_new_strings_come_translated() -> None:
         assert (found["step_test"], found["stopping"]) == expected
 
 
-def test_chatflow_preview_as_a_chat_with_conversation_variables(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
-    with schema_context("ws_alpha"):
-        setup_model(fake_openai)
-        app = services.workflow_app_create(
-            name="Chat preview", mode="advanced-chat", graph=chatflow_graph(),
-            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
+def test_chatflow_preview_chat_and_its_variables(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
+    app = _chatflow(fake_openai, "Chat preview")
     fake_openai.script("chat", Reply("Hi Ada!"), Reply("You said hello twice."))
     page = _open(browser, live_url, app)
     page.click("[data-testid=preview-toggle]")
     preview = page.locator("[data-testid=preview]")
-    turns = preview.locator("[data-testid=preview-variable][data-name=turns] [data-testid=preview-variable-value]")
+    turns = preview.locator("[data-name=turns] [data-testid=preview-variable-value]")
     assert turns.text_content() == "0"  # the declared default before any turn
     preview.locator("[data-testid=preview-input]").fill("hello")
     preview.locator("[data-testid=preview-send]").click()
@@ -103,7 +105,7 @@ def test_chatflow_preview_as_a_chat_with_conversation_variables(live_url, browse
     assert page.locator("[data-testid=wf-node][data-status=succeeded]").count() == 4
     preview.locator("[data-testid=preview-input]").fill("hello again")
     preview.locator("[data-testid=preview-input]").press("Enter")
-    preview.locator("[data-testid=preview-answer]:text-is('You said hello twice.')").wait_for()
+    preview.locator("[data-testid=preview-answer]", has_text="You said hello twice.").wait_for()
     turns.filter(has_text="2").wait_for()
     # The second turn went on the same conversation: the model saw the first turn (memory)
     assert "Hi Ada!" in json.dumps(fake_openai.last_request.json)
@@ -116,11 +118,8 @@ def test_preview_variables_only_for_the_members_own_preview_conversation(
         live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
     from apps.logs.models import Conversation, Source
 
+    app = _chatflow(fake_openai, "Own")
     with schema_context("ws_alpha"):
-        setup_model(fake_openai)
-        app = services.workflow_app_create(
-            name="Own", mode="advanced-chat", graph=chatflow_graph(),
-            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
         mine = Conversation.objects.create(app=app, from_source=Source.DEBUGGER, mode=app.mode,
                                            from_account_id=world_tx.editor.user.pk)
         api = Conversation.objects.create(app=app, from_source=Source.API, mode=app.mode)
@@ -138,11 +137,7 @@ def test_preview_variables_only_for_the_members_own_preview_conversation(
 
 
 def test_stop_a_preview_turn_from_the_canvas(live_url, browser, world_tx, fake_openai) -> None:  # type: ignore[no-untyped-def]
-    with schema_context("ws_alpha"):
-        setup_model(fake_openai)
-        app = services.workflow_app_create(
-            name="Slow chat", mode="advanced-chat", graph=chatflow_graph(),
-            conversation_variables=[{"name": "turns", "value_type": "number", "value": 0}])
+    app = _chatflow(fake_openai, "Slow chat")
     fake_openai.script("chat", Reply(" ".join(["word"] * 400), delay_between_chunks=0.05))
     page = _open(browser, live_url, app)
     page.click("[data-testid=preview-toggle]")
