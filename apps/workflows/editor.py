@@ -64,6 +64,17 @@ def strings() -> dict[str, str]:
         "loop_hint": _("Repeats until the condition holds"),
         "status_running": _("Running"), "status_succeeded": _("Succeeded"), "status_failed": _("Failed"),
         "status_exception": _("Exception"), "status_stopped": _("Stopped"), "status_idle": _("Not run"),
+        "stop": _("Stop"), "stopping": _("Stopping…"), "step_test": _("Test this node"),
+        "step_hint": _("Runs this node alone on the saved draft, with the values you give for what it "
+                       "reads."),
+        "step_none": _("This node reads no variables."), "step_run": _("Run this node"),
+        "step_running": _("Running…"), "step_failed": _("The node could not be run."),
+        "preview": _("Preview"),
+        "preview_hint": _("Chat with the draft. Preview conversations stay out of the logs."),
+        "message": _("Message"), "send": _("Send"), "new_conversation": _("New conversation"),
+        "conversation_variables": _("Conversation variables"), "no_conversation_variables": _(
+            "This chatflow has no conversation variables."), "you": _("You"), "bot": _("Answer"),
+        "inputs": _("Inputs"), "run_failed": _("The run failed."),
     }
 
 
@@ -122,7 +133,16 @@ def config(request: HttpRequest, app: App, draft: Workflow, *, readonly: str = "
         "user": getattr(user, "name", "") or getattr(user, "email", ""),
         "i18n": {**strings(), **picker_strings()}, "shortcuts": shortcuts(),
         "publish_form": "" if readonly else "wf-publish-form",
-        "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk)},
+        "urls": {"draft": ws_reverse(request, "console:app_workflow_draft", app_id=app.pk),
+                 # The step test needs the edit permission, like saving the draft.
+                 "step": "" if readonly else ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
+                                                         node_id="__node__"),
+                 "run": "" if readonly else ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
+                 "stop": "" if readonly else ws_reverse(request, "console:app_workflow_stop", app_id=app.pk,
+                                                         task_id="00000000-0000-0000-0000-000000000000"),
+                 "preview_variables": "" if readonly else ws_reverse(
+                     request, "console:app_workflow_preview_variables", app_id=app.pk,
+                     conversation_id="00000000-0000-0000-0000-000000000000")},
         "models": models(), "datasets": datasets(request),
         "operators": {kind: list(ops) for kind, ops in registry.OPERATORS.items()},
         "unary_operators": list(registry.UNARY_OPERATORS),

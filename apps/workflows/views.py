@@ -15,9 +15,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -25,7 +25,6 @@ from apps.applications.models import App
 from apps.core.errors import ServiceError, error_response, invalid_param
 from apps.providers.runtime.errors import RuntimeModelError
 from apps.workflows import editor, runner, selectors, services, variables
-from apps.workflows import runner, selectors, services, variables
 from apps.workflows import status as status_labels
 from apps.workflows.engine.graph import parse_nodes
 from apps.workflows.models import Workflow, WorkflowRun
@@ -74,18 +73,13 @@ def workflow_page(request: HttpRequest, app_id: Any) -> HttpResponse:
             "versions": selectors.versions(app)[:20],
             "runs": selectors.runs(app, triggered_from=WorkflowRun.TriggeredFrom.DEBUGGING, limit=20),
             "panel": {
-                "graph": {"nodes": [{"id": n.id, "title": n.title}
-                                    for n in parse_nodes(draft.graph).values()],
-                          "edges": draft.graph.get("edges") or []},
                 "inputs": runner.start_variables(draft.graph), "chat": app.mode == App.Mode.ADVANCED_CHAT,
                 "statuses": status_labels.labels(), "badges": status_labels.BADGES,
                 "urls": {"run": ws_reverse(request, "console:app_workflow_run", app_id=app.pk),
                          "stop": ws_reverse(request, "console:app_workflow_stop", app_id=app.pk,
                                             task_id=PLACEHOLDER),
                          "detail": ws_reverse(request, "console:app_workflow_run_detail", app_id=app.pk,
-                                              run_id=PLACEHOLDER),
-                         "step": ws_reverse(request, "console:app_workflow_step", app_id=app.pk,
-                                            node_id="__node__")},
+                                              run_id=PLACEHOLDER)},
             },
         })
     return render(request, "workflows/workflow.html", context)
@@ -276,6 +270,21 @@ def step_run(request: HttpRequest, app_id: Any, node_id: str) -> JsonResponse:
                                   user_id=str(request.user.pk)))
     return JsonResponse({"node": result}, json_dumps_params={"ensure_ascii": False, "default": str})
 
+
+
+@require_perm(Perm.APPS_EDIT)
+def preview_variables(request: HttpRequest, app_id: Any, conversation_id: Any) -> JsonResponse:
+    """The conversation variables of the member's own preview conversation (the editor's chat shows
+    them after each turn). Another member's, an end user's or another app's conversation is a 404."""
+    from apps.logs.models import Conversation, Source
+    from apps.workflows.api import conversation_variables_page
+
+    app = _app(app_id)
+    conversation = get_object_or_404(Conversation, pk=conversation_id, app=app, from_source=Source.DEBUGGER,
+                                     from_account_id=request.user.pk)
+
+    page = conversation_variables_page(conversation, name="", last_id=None, limit=100)
+    return JsonResponse({"data": page["data"]}, json_dumps_params={"ensure_ascii": False})
 
 RUNS_PER_PAGE = 50
 LOG_STATUSES = ("succeeded", "failed", "stopped", "partial-succeeded")

@@ -23,6 +23,12 @@
                                          { detail: { nodeId: nodeId, status: status, run: run || null } }));
   }
 
+  /** Tell the canvas whether a run is going and whether it can be stopped yet (the canvas shows its
+      own Stop button; pressing it sends "workflow:stop" back here). */
+  function runState(running, stoppable) {
+    window.dispatchEvent(new CustomEvent("workflow:run-state", { detail: { running: running, stoppable: stoppable } }));
+  }
+
   document.addEventListener("alpine:init", function () {
     window.Alpine.data("workflowPanel", function () {
       var data = readJson("workflow-data");
@@ -30,40 +36,12 @@
       return {
         inputs: data.inputs, chat: data.chat, values: {}, query: "", running: false, steps: [], answer: "",
         status: "", outputs: "", error: "", taskId: "", runUrl: "", conversationId: "",
-        graphNodes: data.graph.nodes, stepNode: "", stepValues: "{}", stepResult: "",
-        stepLoad: function () {
-          var self = this;
-          if (!this.stepNode) return;
-          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), { headers: { "Accept": "application/json" } })
-            .then(function (r) { return r.json(); })
-            .then(function (body) {
-              var values = {};
-              body.variables.forEach(function (name) { values[name] = ""; });
-              self.stepValues = JSON.stringify(values, null, 2);
-              self.stepResult = "";
-            });
-        },
-        stepRun: function () {
-          var self = this, values;
-          try { values = JSON.parse(this.stepValues || "{}"); } catch (err) { self.stepResult = err.message; return; }
-          fetch(data.urls.step.replace("__node__", encodeURIComponent(this.stepNode)), {
-            method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-            body: JSON.stringify({ values: values }) })
-            .then(function (r) { return r.json(); })
-            .then(function (body) {
-              var node = body.node || {};
-              self.mark(self.stepNode, node.status || "failed", node);
-              self.stepResult = JSON.stringify({ status: node.status, error: node.error, inputs: node.inputs,
-                                                 outputs: node.outputs, elapsed_time: node.elapsed_time,
-                                                 execution_metadata: node.execution_metadata }, null, 2);
-            });
-        },
         init: function () {
           var self = this;
-          // The step-test list follows the canvas: it saves the draft, then says what it holds.
+          window.addEventListener("workflow:stop", function () { self.stop(); });
+          // The inputs form follows the canvas's Start node as the draft is saved.
           window.addEventListener("workflow:saved", function (e) {
             var nodes = (e.detail.graph.nodes || []).filter(function (n) { return n.data && n.data.type; });
-            self.graphNodes = nodes.map(function (n) { return { id: n.id, title: n.data.title || n.id }; });
             var start = nodes.find(function (n) { return n.data.type === "start"; });
             if (start) self.inputs = (start.data.variables || []).filter(function (v) { return v && v.variable; });
           });
@@ -72,7 +50,7 @@
         badge: function (status) { return status === "running" ? "badge--muted" : ((data.badges || {})[status] || "badge--muted"); },
         mark: mark,
         handle: function (event) {
-          if (event.task_id) this.taskId = event.task_id;
+          if (event.task_id && !this.taskId) { this.taskId = event.task_id; runState(true, true); }
           if (event.event === "node_started") {
             this.mark(event.data.node_id, "running");
             this.steps.push({ id: event.data.id, title: event.data.title, status: "running", elapsed: "" });
@@ -95,7 +73,7 @@
         run: function () {
           var self = this;
           mark("*", "");
-          this.running = true; this.steps = []; this.answer = ""; this.status = ""; this.outputs = ""; this.error = "";
+          this.running = true; this.taskId = ""; runState(true, false); this.steps = []; this.answer = ""; this.status = ""; this.outputs = ""; this.error = "";
           var body = { inputs: this.values, query: this.query, conversation_id: this.conversationId };
           fetch(data.urls.run, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
                                  body: JSON.stringify(body) })
@@ -122,7 +100,7 @@
               return pump();
             })
             .catch(function (err) { self.error = err.message || i18n.run_failed; })
-            .then(function () { self.running = false; });
+            .then(function () { self.running = false; runState(false, false); });
         },
         stop: function () {
           if (!this.taskId) return;

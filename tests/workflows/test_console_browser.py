@@ -8,7 +8,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.workflows import services
-from tests.browser import SHOTS, wait_until
+from tests.browser import SHOTS
 from tests.conftest import PASSWORD
 from tests.fakes.base import Reply
 from tests.workflows.conftest import setup_model, workflow_graph
@@ -49,14 +49,15 @@ def test_graph_and_live_test_run(live_url, browser, world_tx, fake_openai) -> No
     assert '"text": "Paris <b>is</b> the capital"' in page.locator("[data-testid=outputs]").text_content()
     assert page.locator("[data-testid=wf-node][data-status=succeeded]").count() == 3
     page.screenshot(path=str(SHOTS / "workflow-run.png"), full_page=True)
-    # Step test: one node alone, with the values it reads filled in by hand
-    page.click("[data-testid=step-test] summary")
-    page.select_option("#wf-step-node", "end")
-    wait_until(page, "document.querySelector('#wf-step-values').value.includes('llm.text')")
-    page.fill("#wf-step-values", '{"llm.text": "by hand", "start.n": 2}')
-    page.click("text=Run this node")
-    page.wait_for_selector("[data-testid=step-result]:has-text('by hand')")
-    assert '"status": "succeeded"' in page.locator("[data-testid=step-result]").text_content()
+    # Step test from the End node's inspector, with the values it reads filled in by hand
+    page.click("[data-testid=tidy]")
+    page.click("[data-testid=wf-node][data-node-id=end]")
+    page.click("[data-testid=node-step-test] summary")
+    page.fill("[data-testid=step-input][data-variable='llm.text']", "by hand")
+    page.fill("[data-testid=step-input][data-variable='start.n']", "2")
+    page.click("[data-testid=step-run]")
+    page.wait_for_selector("[data-testid=inspector] [data-testid=run_outputs]:has-text('by hand')")
+    assert page.locator("[data-testid=last-run-status]").text_content() == "Succeeded"
     page.click("text=Open the run's details")
     page.wait_for_selector("[data-testid=trace]")
     assert page.locator("[data-testid=trace] tbody tr").count() == 3

@@ -12,6 +12,7 @@ import {
 import { ContainerNode, EditorContext, glyph, InsertableEdge, MarkNode, NoteNode, StepNode } from "./nodes.jsx";
 import { Inspector } from "./Inspector.jsx";
 import { Settings } from "./Settings.jsx";
+import { Preview } from "./Preview.jsx";
 
 const nodeTypes = { step: StepNode, container: ContainerNode, mark: MarkNode, note: NoteNode };
 const edgeTypes = { wf: InsertableEdge };
@@ -47,6 +48,7 @@ export function Editor({ config }) {
   const [problems, setProblems] = useState(config.checklist);
   const [statuses, setStatuses] = useState({});
   const [runs, setRuns] = useState({});
+  const [run, setRun] = useState({ running: false, stoppable: false, stopping: false });
   const [save, setSave] = useState({ state: "saved", at: config.updated_at, error: "" });
   const [conflict, setConflict] = useState(false);
   const [showChecklist, setShowChecklist] = useState(false);
@@ -54,6 +56,7 @@ export function Editor({ config }) {
   const [extras, setExtras] = useState(() => ({ environment_variables: config.environment_variables || [],
     conversation_variables: config.conversation_variables || [], features: config.features || {} }));
   const [showSettings, setShowSettings] = useState(false);
+  const [showPreview, setShowPreview] = useState(false);
   const base = useRef(config.updated_at);
   const fullKey = (n, e, x) => semanticKey(n, e) + JSON.stringify(x);
   const savedKey = useRef(fullKey(initial.nodes, initial.edges, extras));
@@ -329,8 +332,47 @@ export function Editor({ config }) {
       setStatuses((s) => (nodeId === "*" ? {} : { ...s, [nodeId]: status }));
       if (nodeId === "*") setRuns({}); else if (run) setRuns((r) => ({ ...r, [nodeId]: run }));
     }
+    function onRunState(e) { setRun({ ...e.detail, stopping: false }); }
     window.addEventListener("workflow:node-status", onStatus);
-    return () => window.removeEventListener("workflow:node-status", onStatus);
+    window.addEventListener("workflow:run-state", onRunState);
+    return () => {
+      window.removeEventListener("workflow:node-status", onStatus);
+      window.removeEventListener("workflow:run-state", onRunState);
+    };
+  }, []);
+  /* Single-node step test (inspector): save first, since the server runs the node of the saved draft. */
+  const stepUrl = (id) => config.urls.step.replace("__node__", encodeURIComponent(id));
+  const stepVariables = useCallback(async (id) => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+    const response = await fetch(stepUrl(id), { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(t("step_failed"));
+    return (await response.json()).variables;
+  }, [config, doSave, t]);
+  const runStep = useCallback(async (id, values) => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+    setStatuses((s) => ({ ...s, [id]: "running" }));
+    const response = await fetch(stepUrl(id), { method: "POST", body: JSON.stringify({ values }),
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    const node = response.ok && body.node ? body.node : { status: "failed", error: body.message || t("step_failed") };
+    setStatuses((s) => ({ ...s, [id]: node.status }));
+    setRuns((r) => ({ ...r, [id]: node }));
+  }, [config, doSave, t]);
+  /* The preview chat's run events colour the canvas as the test run panel's do. */
+  const previewEvent = useCallback((event) => {
+    if (event.event === "reset") { setStatuses({}); setRuns({}); }
+    else if (event.event === "node_started") setStatuses((s) => ({ ...s, [event.data.node_id]: "running" }));
+    else if (event.event === "node_finished") {
+      setStatuses((s) => ({ ...s, [event.data.node_id]: event.data.status }));
+      setRuns((r) => ({ ...r, [event.data.node_id]: event.data }));
+    }
+  }, []);
+  const saveFirst = useCallback(async () => {
+    if (fullKey(state.current.nodes, state.current.edges, extrasRef.current) !== savedKey.current) await doSave();
+  }, [doSave]);
+  const stopRun = useCallback(() => {
+    setRun((r) => ({ ...r, stopping: true }));
+    window.dispatchEvent(new CustomEvent("workflow:stop"));
   }, []);
 
   const publish = useCallback(async () => {
@@ -356,13 +398,14 @@ export function Editor({ config }) {
 
   const ctx = useMemo(() => ({
     t, types, editable, statuses, problems: byNode, updateData,
+    step: editable && config.urls.step ? { variables: stepVariables, run: runStep } : null,
     models: config.models, datasets: config.datasets, operators: config.operators, unary: config.unary_operators,
     globals: config.variables.filter((v) => v.node === "sys").concat(
       extras.environment_variables.filter((v) => v.name).map((v) => ({ node: "env", name: v.name, type: v.value_type })),
       extras.conversation_variables.filter((v) => v.name).map((v) => ({ node: "conversation", name: v.name, type: v.value_type }))),
     openInsert: (edgeId) => setPalette({ mode: "insert", edgeId }),
     edgeStatus: (s, target) => (statuses[s] === "succeeded" && statuses[target] ? "succeeded" : ""),
-  }), [t, types, editable, statuses, byNode, updateData, config, extras]);
+  }), [t, types, editable, statuses, byNode, updateData, config, extras, stepVariables, runStep]);
 
   const isValidConnection = useCallback((c) => {
     const { nodes: ns, edges: es } = state.current;
@@ -414,9 +457,17 @@ export function Editor({ config }) {
           </>}
           <button type="button" className="wfe-btn" data-testid="settings-toggle" aria-expanded={showSettings}
                   onClick={() => { setShowSettings((v) => !v); setPalette(null); }}>⚙ {t(config.mode === "advanced-chat" ? "settings" : "env_short")}</button>
+          {editable && config.mode === "advanced-chat" && config.urls.run && (
+            <button type="button" className="wfe-btn" data-testid="preview-toggle" aria-expanded={showPreview}
+                    onClick={() => setShowPreview((v) => !v)}>💬 {t("preview")}</button>
+          )}
           <button type="button" className="wfe-btn" data-testid="fit" onClick={() => flow.fitView({ padding: 0.15, duration: 200 })} title={`${t("fit")} (Shift+1)`}>⤢ {t("fit")}</button>
           <button type="button" className="wfe-btn wfe-btn--icon" onClick={() => setShowKeys((v) => !v)} aria-expanded={showKeys} title={t("shortcuts")} aria-label={t("shortcuts")}>?</button>
           <span className="wfe-spacer" />
+          {run.running && (
+            <button type="button" className="wfe-btn wfe-btn--danger" data-testid="canvas-stop" onClick={stopRun}
+                    disabled={!run.stoppable || run.stopping}>■ {run.stopping ? t("stopping") : t("stop")}</button>
+          )}
           {editable && <span className={`wfe-save wfe-save--${save.state}`} data-testid="save-state" role="status" aria-live="polite">{saveLabel}</span>}
           <button type="button" className={`wfe-btn${problems.length ? " wfe-btn--warn" : ""}`} data-testid="checklist-toggle"
                   aria-expanded={showChecklist} onClick={() => setShowChecklist((v) => !v)}>
@@ -499,6 +550,10 @@ export function Editor({ config }) {
               )}
             </ReactFlow>
           </div>
+          {showPreview && (
+            <Preview config={config} declared={extras.conversation_variables} t={t} beforeRun={saveFirst}
+                     onEvent={previewEvent} onClose={() => setShowPreview(false)} />
+          )}
           {selected.length === 1 && selected[0].type !== "note" && (
             <Inspector key={selected[0].id} node={selected[0]} def={types[selected[0].data.type]} ctx={ctx}
                        problems={byNode[selected[0].id] || []} nodes={nodes} edges={edges} lastRun={runs[selected[0].id]} onClose={() => setNodes((ns) => ns.map((n) => ({ ...n, selected: false })))} />

@@ -40,6 +40,51 @@ function LastRun({ run, t }) {
   );
 }
 
+/* The step test: one input per variable the node reads (as the server lists them), run through the
+   step endpoint; the result lands in "Last run" above. */
+function StepTest({ nodeId, step, t }) {
+  const [names, setNames] = useState(null);
+  const [values, setValues] = useState({});
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  function load(e) {
+    if (!e.target.open || names) return;
+    step.variables(nodeId).then((found) => { setNames(found); setError(""); }).catch((err) => setError(err.message));
+  }
+  function run() {
+    setBusy(true); setError("");
+    const sent = {};
+    (names || []).forEach((name) => { sent[name] = parse(values[name] || ""); });
+    step.run(nodeId, sent).catch((err) => setError(err.message)).finally(() => setBusy(false));
+  }
+  return (
+    <details className="wfe-section" data-testid="node-step-test" onToggle={load}>
+      <summary>{t("step_test")}</summary>
+      <p className="wfe-muted">{t("step_hint")}</p>
+      {names && !names.length && <p className="wfe-muted">{t("step_none")}</p>}
+      {(names || []).map((name) => (
+        <label key={name} className="wfe-step-var">
+          <code>{name}</code>
+          <textarea className="wfe-input" rows={1} data-testid="step-input" data-variable={name} value={values[name] || ""}
+                    onChange={(e) => setValues((v) => ({ ...v, [name]: e.target.value }))} />
+        </label>
+      ))}
+      {names && <button type="button" className="wfe-btn wfe-btn--primary" data-testid="step-run" disabled={busy} onClick={run}>
+        {busy ? t("step_running") : `▶ ${t("step_run")}`}</button>}
+      {error && <p className="wfe-error" role="alert">{error}</p>}
+    </details>
+  );
+}
+
+/* A value typed for the step test: JSON when it parses as a number, list, object or boolean, else text. */
+function parse(text) {
+  const trimmed = text.trim();
+  if (/^(-?\d|\[|\{|true$|false$|null$)/.test(trimmed)) {
+    try { return JSON.parse(trimmed); } catch (err) { return text; }
+  }
+  return text;
+}
+
 export function Inspector({ node, def, ctx, problems, onClose, nodes, edges, lastRun }) {
   const { t, editable } = ctx;
   const data = node.data;
@@ -76,6 +121,7 @@ export function Inspector({ node, def, ctx, problems, onClose, nodes, edges, las
         </div>
         <button type="button" className="wfe-btn wfe-btn--icon" onClick={onClose} aria-label={t("close")}>×</button>
       </header>
+      {ctx.step && data.type !== "start" && <StepTest nodeId={node.id} step={ctx.step} t={t} />}
       {lastRun && <LastRun run={lastRun} t={t} />}
       {problems.length > 0 && <ul className="wfe-problems" data-testid="node-problems">{problems.map((p) => <li key={p}>{p}</li>)}</ul>}
       <fieldset disabled={!editable} className="wfe-form">
