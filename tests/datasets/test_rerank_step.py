@@ -1,9 +1,11 @@
-"""KN-13: hybrid search always has a rerank step, chosen explicitly (`reranking_mode`
-"reranking_model" with a rerank model this workspace can call, or "weighted_score" with weights
-adding up to 1). Checked the same way wherever retrieval settings are saved or sent: the Knowledge
-API's create, update and retrieve/hit-testing (400 invalid_param in the API error format), the
-console's Knowledge form, and the rerank step of an app's multi-path context. The rerank model: the
-fake OpenAI-compatible rerank server."""
+"""KN-13 / issue 16: hybrid search is ordered by a rerank step (`reranking_mode` "reranking_model"
+with a rerank model this workspace can call, or "weighted_score" with weights adding up to 1). A
+request without one, as the reference's clients send it (`reranking_enable: false`, no mode or an
+empty model), is accepted and gets the default weighted score (0.7 / 0.3). Invalid steps are
+checked the same way wherever retrieval settings are saved or sent: the Knowledge API's create,
+update and retrieve/hit-testing (400 invalid_param in the API error format), the console's
+Knowledge form (which still asks for a step), and the rerank step of an app's multi-path context.
+The rerank model: the fake OpenAI-compatible rerank server."""
 
 import pytest
 from django_tenants.utils import schema_context
@@ -27,17 +29,26 @@ def _hybrid(**step):  # type: ignore[no-untyped-def]
     return {"search_method": "hybrid_search", "top_k": 3, **step}
 
 
+# The shapes the reference accepts for hybrid search without a rerank model (its clients send them).
+WITHOUT_STEP = [
+    _hybrid(),
+    _hybrid(reranking_enable=False),
+    _hybrid(reranking_enable=False, reranking_mode=None),
+    _hybrid(reranking_enable=False, reranking_mode="reranking_model",
+            reranking_model={"reranking_provider_name": "", "reranking_model_name": ""}),
+    _hybrid(reranking_enable=False, reranking_mode="weighted_score"),
+    _hybrid(reranking_enable=False, reranking_mode="weighted_score", weights=None),
+]
+
 INVALID = [
-    (_hybrid(), "needs a rerank step"),
-    (_hybrid(reranking_mode=None, reranking_enable=True), "needs a rerank step"),
+    (_hybrid(reranking_mode=None, reranking_enable=True), "rerank model is required"),
     (_hybrid(reranking_mode="rrf"), "must be \"reranking_model\" or \"weighted_score\""),
-    (_hybrid(reranking_mode="reranking_model"), "rerank model is required"),
+    (_hybrid(reranking_mode="reranking_model", reranking_enable=True), "rerank model is required"),
     (_hybrid(reranking_mode="reranking_model", reranking_model={"reranking_model_name": "fake-rerank"}),
      "rerank model is required"),
     (_hybrid(reranking_mode="reranking_model",
              reranking_model={"reranking_provider_name": "cohere", "reranking_model_name": "rerank-v3.5"}),
      "cohere/rerank-v3.5 is not available"),
-    (_hybrid(reranking_mode="weighted_score"), "weights"),
     (_hybrid(reranking_mode="weighted_score", weights={"vector_setting": {"vector_weight": 0.9},
                                                        "keyword_setting": {"keyword_weight": 0.9}}), "add up to 1"),
     (_hybrid(reranking_mode="weighted_score", weights={"vector_setting": {"vector_weight": "lots"}}), "invalid"),
@@ -80,13 +91,31 @@ def test_hybrid_with_each_rerank_step_is_saved_and_shown(world, kapi, fake_opena
     assert economy.json()["retrieval_model_dict"]["search_method"] == "keyword_search"
 
 
-def test_update_refuses_hybrid_without_a_rerank_step(world, kapi) -> None:  # type: ignore[no-untyped-def]
+DEFAULT_STEP = ("hybrid_search", "weighted_score", False, 0.7, 0.3)
+
+
+def _step(shown):  # type: ignore[no-untyped-def]
+    weights = shown["weights"]
+    return (shown["search_method"], shown["reranking_mode"], shown["reranking_enable"],
+            weights["vector_setting"]["vector_weight"], weights["keyword_setting"]["keyword_weight"])
+
+
+@pytest.mark.parametrize("model", WITHOUT_STEP)
+def test_hybrid_without_a_rerank_step_is_saved_with_the_default(world, kapi, model) -> None:  # type: ignore[no-untyped-def]
+    created = kapi.post("/v1/datasets", {"name": "Plain hybrid", "indexing_technique": "high_quality",
+                                         "retrieval_model": model})
+    assert created.status_code == 200, created.content
+    assert _step(created.json()["retrieval_model_dict"]) == DEFAULT_STEP
+
+
+def test_update_takes_hybrid_without_a_rerank_step(world, kapi) -> None:  # type: ignore[no-untyped-def]
     dataset, _ = _dataset_with_doc(world)
     url = f"/v1/datasets/{dataset.pk}"
-    body = error(kapi.patch(url, {"retrieval_model": _hybrid()}), "invalid_param", 400)
-    assert "needs a rerank step" in body["message"]
-    error(kapi.patch(url, {"retrieval_model": _hybrid(reranking_mode="reranking_model")}), "invalid_param", 400)
+    no_model = _hybrid(reranking_mode="reranking_model", reranking_enable=True)
+    error(kapi.patch(url, {"retrieval_model": no_model}), "invalid_param", 400)
     assert kapi.get(url).json()["retrieval_model_dict"]["search_method"] == "semantic_search"  # unchanged
+    plain = kapi.patch(url, {"retrieval_model": _hybrid(reranking_enable=False)})
+    assert plain.status_code == 200 and _step(plain.json()["retrieval_model_dict"]) == DEFAULT_STEP
     ok = kapi.patch(url, {"retrieval_model": _hybrid(reranking_mode="weighted_score", weights=WEIGHTS)})
     assert ok.status_code == 200 and ok.json()["retrieval_model_dict"]["reranking_mode"] == "weighted_score"
 
@@ -97,8 +126,8 @@ def test_retrieve_checks_the_rerank_step_and_reranks(world, kapi, fake_openai) -
     for model, reason in INVALID:
         body = error(kapi.post(url, {"query": "refund", "retrieval_model": model}), "invalid_param", 400)
         assert reason in body["message"]
-    error(kapi.post(url.replace("retrieve", "hit-testing"), {"query": "refund", "retrieval_model": _hybrid()}),
-          "invalid_param", 400)
+    error(kapi.post(url.replace("retrieve", "hit-testing"), {"query": "refund", "retrieval_model": _hybrid(
+        reranking_enable=True)}), "invalid_param", 400)
     assert fake_openai.requests_to("rerank") == []
 
     with schema_context(world.alpha.schema_name):
@@ -113,6 +142,28 @@ def test_retrieve_checks_the_rerank_step_and_reranks(world, kapi, fake_openai) -
     weighted = kapi.post(url, {"query": "refund", "retrieval_model": _hybrid(reranking_mode="weighted_score",
                                                                              weights=WEIGHTS)})
     assert weighted.status_code == 200 and "refund" in weighted.json()["records"][0]["segment"]["content"]
+
+
+def test_retrieve_and_hit_testing_take_hybrid_without_a_rerank_step(world, kapi) -> None:  # type: ignore[no-untyped-def]
+    """Every shape of WITHOUT_STEP answers on both endpoints, ordered by the default weighted score:
+    the same records and scores as asking for weighted_score 0.7 / 0.3 explicitly."""
+    dataset, _ = _dataset_with_doc(world)
+    url = f"/v1/datasets/{dataset.pk}/retrieve"
+    explicit = kapi.post(url, {"query": "refund policy", "retrieval_model": _hybrid(
+        reranking_mode="weighted_score", weights={"vector_setting": {"vector_weight": 0.7},
+                                                  "keyword_setting": {"keyword_weight": 0.3}})})
+    assert explicit.status_code == 200, explicit.content
+    expected = [(r["segment"]["id"], r["score"]) for r in explicit.json()["records"]]
+    assert expected and "refund policy" in explicit.json()["records"][0]["segment"]["content"]
+    for endpoint in ("retrieve", "hit-testing"):
+        for model in WITHOUT_STEP:
+            answer = kapi.post(url.replace("retrieve", endpoint),
+                               {"query": "refund policy", "retrieval_model": model})
+            assert answer.status_code == 200, (endpoint, model, answer.content)
+            assert [(r["segment"]["id"], r["score"]) for r in answer.json()["records"]] == expected
+    with schema_context(world.alpha.schema_name):
+        recorded = HitTestQuery.objects.filter(dataset=dataset).order_by("-created_at").first()
+        assert _step(recorded.retrieval_model) == DEFAULT_STEP
 
 
 def _form(**changes):  # type: ignore[no-untyped-def]

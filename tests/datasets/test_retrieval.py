@@ -115,7 +115,14 @@ def test_rerank_with_cohere_reorders_and_caps(facts, fake_cohere) -> None:  # ty
     rerank_calls = [r for r in fake_cohere.requests if r.endpoint == "rerank"]
     assert len(rerank_calls) == 1 and rerank_calls[0].json["query"] == "Eiffel Tower Paris"
     with pytest.raises(ServiceError, match="rerank model is required"):
-        retrieval.retrieve(datasets=facts, query="x", retrieval_model={**model, "reranking_model": {}})
+        retrieval.retrieve(datasets=facts, query="x", retrieval_model={**model, "reranking_model": {},
+                                                                       "reranking_enable": True})
+    # Without reranking_enable and without a model (as the reference's clients send it): the default
+    # weighted score orders both searches' hits, and no rerank call is made.
+    plain = retrieval.retrieve(datasets=facts, query="Eiffel Tower Paris",
+                               retrieval_model={**model, "reranking_model": {}})
+    assert plain and plain[0].segment.content.startswith("The Eiffel Tower")
+    assert len([r for r in fake_cohere.requests if r.endpoint == "rerank"]) == 1
 
 
 def test_metadata_filters_apply_inside_the_query(alpha) -> None:  # type: ignore[no-untyped-def]

@@ -38,7 +38,6 @@ async def test_invalid_rerank_steps_fail_the_node_and_show_in_the_checklist(alph
           "reranking_model": {"provider": "langgenius/cohere/cohere", "model": "rerank-english-v2.0"}},
          "cohere/rerank-english-v2.0 is not available"),
         ({"reranking_enable": True, "reranking_mode": "rrf"}, "reranking_mode must be"),
-        ({"reranking_enable": True, "reranking_mode": "weighted_score"}, "weights"),
         ({"reranking_enable": True, "reranking_mode": "weighted_score",
           "weights": {"vector_setting": {"vector_weight": 0.8}, "keyword_setting": {"keyword_weight": 0.8}}},
          "add up to 1"),
@@ -50,6 +49,11 @@ async def test_invalid_rerank_steps_fail_the_node_and_show_in_the_checklist(alph
         problems = await asyncio.to_thread(_checklist, data)
         assert any(p.startswith("kr") and reason in p for p in problems), problems
     assert fake_openai.requests_to("rerank") == []
+    # The weighted score without weights (the reference runs it too) takes the default 0.7 / 0.3.
+    default = _node(ids, reranking_enable=True, reranking_mode="weighted_score")
+    assert await asyncio.to_thread(_checklist, default) == []
+    result = await one(alpha, default, {"q": "how long do cats sleep"}, outputs={"r": ["kr", "result"]})
+    assert result.status == "succeeded" and "sixteen hours" in result.outputs["r"][0]["content"]
 
 
 async def test_weighted_score_and_rerank_model_steps_run(alpha, fake_openai, world_tx) -> None:

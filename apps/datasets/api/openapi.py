@@ -102,31 +102,23 @@ SCHEMAS: dict[str, Schema] = {
                 "score_threshold": nullable({"type": "number", "minimum": 0, "maximum": 1}),
             },
             required=[],
-            description="How to search (§5.1); what is left out keeps its default. Hybrid search needs a "
-            "reranking_mode, and reranking with a model needs the model.",
+            description="How to search (§5.1); what is left out keeps its default. Hybrid search without "
+            "a rerank model is ordered by the weighted score (0.7 vector / 0.3 keyword unless weights "
+            "are given); reranking with a model needs the model.",
         ),
         "allOf": [
             {
-                "if": {
-                    "properties": {"search_method": {"const": "hybrid_search"}},
-                    "required": ["search_method"],
-                },
-                "then": {
-                    "properties": {"reranking_mode": enum(*retrieval.RERANK_MODES)},
-                    "required": ["reranking_mode"],
-                },
-            },
-            {
-                # retrieval._wants_rerank: hybrid search in the model mode, or another method with
-                # reranking_enable.
+                # retrieval.normalize_retrieval_model: reranking_enable asks for a rerank model,
+                # except hybrid search in the weighted_score mode.
                 "if": {
                     "anyOf": [
                         {
                             "properties": {
                                 "search_method": {"const": "hybrid_search"},
-                                "reranking_mode": {"const": "reranking_model"},
+                                "reranking_enable": {"const": True},
+                                "reranking_mode": {"not": {"const": "weighted_score"}},
                             },
-                            "required": ["search_method", "reranking_mode"],
+                            "required": ["search_method", "reranking_enable"],
                         },
                         {
                             "properties": {
